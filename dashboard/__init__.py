@@ -1,0 +1,1 @@
+"""What a person sees: pages, login, and the WebSocket consumer."""

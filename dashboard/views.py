@@ -1,0 +1,28 @@
+"""Pages and JSON endpoints: thin adapters over trading's selectors."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from trading.status import system_status
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness for load balancers: says the process answers, and nothing else."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+def api_status(request: HttpRequest) -> JsonResponse:
+    """Component health for logged-in users; anonymous callers get 401, not a login page."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "authentication required"}, status=401)
+    return JsonResponse(system_status())
+
+
+@login_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/index.html")

@@ -1,0 +1,43 @@
+import os
+
+import pytest
+from django.conf import settings
+
+from tests.services import missing
+
+
+def _redis_answers() -> bool:
+    import redis
+
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return False
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("needs_postgres") and settings.DATABASES["default"]["ENGINE"] != (
+        "django.db.backends.postgresql"
+    ):
+        missing("Postgres (DATABASE_URL)")
+    if item.get_closest_marker("needs_redis") and not _redis_answers():
+        missing("Redis (REDIS_URL)")
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="trader", password="pw-not-used")
+
+
+@pytest.fixture
+def session_cookie(client):
+    """``session_cookie(user)`` -> the Cookie header value of a logged-in session."""
+
+    def make(user) -> bytes:
+        client.force_login(user)
+        return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}".encode()
+
+    return make

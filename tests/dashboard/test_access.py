@@ -1,0 +1,81 @@
+"""Who may see what: pages, JSON endpoints and the events WebSocket."""
+
+import pytest
+from channels.layers import get_channel_layer
+
+from tests.websocket import events_socket
+from trading import events
+from dashboard.consumers import CLOSE_UNAUTHENTICATED
+
+pytestmark = pytest.mark.django_db
+
+
+def test_anonymous_dashboard_redirects_to_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/?next=/"
+
+
+def test_login_page_serves_form_and_local_assets(client):
+    response = client.get("/login/")
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert 'name="username"' in body and 'name="password"' in body
+    assert "http://" not in body and "https://" not in body, "no CDN or outside asset"
+
+
+def test_logged_in_user_sees_dashboard(client, user):
+    client.force_login(user)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert b'id="dashboard"' in response.content
+
+
+def test_healthz_says_ok_and_nothing_else(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_api_status_requires_login(client, user):
+    assert client.get("/api/status").status_code == 401
+    client.force_login(user)
+    response = client.get("/api/status")
+    assert response.status_code == 200
+    names = [c["name"] for c in response.json()["components"]]
+    assert "database" in names
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_anonymous_websocket_closes_with_4401():
+    socket = events_socket()
+    connected, code = await socket.connect()
+    assert not connected
+    assert code == CLOSE_UNAUTHENTICATED == 4401
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_cross_origin_websocket_handshake_is_refused(user, session_cookie):
+    from asgiref.sync import sync_to_async
+
+    cookie = await sync_to_async(session_cookie)(user)
+    socket = events_socket(cookie=cookie, origin=b"http://evil.example")
+    connected, _ = await socket.connect()
+    assert not connected
+
+
+@pytest.mark.needs_redis
+@pytest.mark.django_db(transaction=True)
+async def test_logged_in_websocket_receives_broadcast_byte_for_byte(user, session_cookie):
+    from asgiref.sync import sync_to_async
+    from django.conf import settings
+
+    assert settings.CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"), "the real Redis layer"
+    cookie = await sync_to_async(session_cookie)(user)
+    socket = events_socket(cookie=cookie)
+    connected, _ = await socket.connect()
+    assert connected
+    text = events.envelope(events.SYSTEM_ACTIVITY, {"message": "héllo ☃", "n": 1}, event_id=42, ts=1795532400.25)
+    await get_channel_layer().group_send(events.EVENTS_GROUP, events.group_message(text))
+    assert await socket.receive_from(timeout=5) == text
+    await socket.disconnect()

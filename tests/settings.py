@@ -1,0 +1,14 @@
+"""Settings for the test run: find the local services, give the run its own data
+folder and a throwaway secret key, then load the real settings unchanged."""
+
+import os
+import tempfile
+
+from tests.services import detect
+
+detect()
+os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1")
+os.environ.setdefault("V3_DATA_DIR", tempfile.mkdtemp(prefix="v3-test-data-"))
+
+from v3site.settings import *  # noqa: E402,F403

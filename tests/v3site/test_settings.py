@@ -1,0 +1,125 @@
+"""The two settings shapes, chosen by the environment alone, each in a fresh interpreter."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+print(json.dumps({
+    "engine": settings.DATABASES["default"]["ENGINE"],
+    "layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
+    "eager": settings.CELERY_TASK_ALWAYS_EAGER,
+    "broker": settings.CELERY_BROKER_URL,
+    "debug": settings.DEBUG,
+}))
+"""
+
+TALK = """
+import django, asyncio
+django.setup()
+from django.db import connection
+from channels.layers import get_channel_layer
+from celery import current_app
+with connection.cursor() as c:
+    c.execute("select version()")
+    print(c.fetchone()[0].split()[0])
+async def roundtrip():
+    layer = get_channel_layer()
+    name = await layer.new_channel()
+    await layer.send(name, {"type": "probe", "n": 7})
+    print((await layer.receive(name))["n"])
+asyncio.run(roundtrip())
+with current_app.connection_for_write() as conn:
+    conn.ensure_connection(max_retries=1)
+    print(conn.transport_cls)
+"""
+
+
+def run_python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")}
+    base.pop("ALLOWED_HOSTS", None)
+    base.update({"DJANGO_SETTINGS_MODULE": "v3site.settings", "V3_DATA_DIR": str(tmp_path)}, **env)
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
+
+
+def test_embedded_default_needs_no_services(tmp_path):
+    result = run_python(PROBE, tmp_path)
+    assert result.returncode == 0, result.stderr
+    shape = json.loads(result.stdout)
+    assert shape == {
+        "engine": "django.db.backends.sqlite3",
+        "layer": "channels.layers.InMemoryChannelLayer",
+        "eager": True,
+        "broker": "memory://",
+        "debug": False,
+    }
+    key = (tmp_path / "secret_key").read_text()
+    assert len(key) >= 50
+    assert run_python(PROBE, tmp_path).returncode == 0
+    assert (tmp_path / "secret_key").read_text() == key, "the generated key is kept, not regenerated"
+
+
+def test_services_shape_from_environment(tmp_path):
+    env = {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/v3trader",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "trader.example.com",
+    }
+    result = run_python(PROBE, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    shape = json.loads(result.stdout)
+    assert shape["engine"] == "django.db.backends.postgresql"
+    assert shape["layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
+    assert shape["eager"] is False
+    assert shape["broker"] == "redis://127.0.0.1:6379/0"
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.needs_redis
+def test_services_shape_really_talks_to_postgres_and_redis(tmp_path):
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    env = {
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/postgres",
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "localhost",
+    }
+    result = run_python(TALK, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    version, roundtrip, transport = result.stdout.split()
+    assert version == "PostgreSQL"
+    assert roundtrip == "7"
+    assert "redis" in transport.lower()
+
+
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
+def test_services_shape_without_debug_refuses_missing_settings(tmp_path, missing):
+    env = {
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/v3trader",
+        "REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SECRET_KEY": "x" * 50,
+        "ALLOWED_HOSTS": "trader.example.com",
+    }
+    del env[missing]
+    result = run_python(PROBE, tmp_path, **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{missing} is not set" in result.stderr
+
+
+def test_bad_kalshi_env_is_a_clear_error(tmp_path):
+    result = run_python(PROBE, tmp_path, KALSHI_ENV="staging")
+    assert result.returncode != 0
+    assert "KALSHI_ENV='staging' is not one of sim, demo, prod" in result.stderr

@@ -1,0 +1,55 @@
+"""The one place that names browser-bound event types and builds their envelope.
+
+Envelope (DESIGN.md): ``{"type": str, "id": int, "ts": float, "data": {...}}``,
+``ts`` in Unix seconds. Persisted events take their ``id`` from
+``ActivityEvent.pk`` so a reconnecting browser can resume "after N"; transient
+ones (``market``, ``ping``, ``connection``, ``history_replay``) carry ``id`` 0
+and are never replayed. Each broadcast is serialized once, here, and consumers
+forward the finished text unchanged.
+"""
+
+import time
+from typing import Any
+
+import orjson
+
+CONNECTION = "connection"
+HISTORY_REPLAY = "history_replay"
+SYSTEM_ACTIVITY = "system_activity"
+TRADER_STATUS = "trader_status"
+TRADING_STATE = "trading_state"
+WHALE_QUEUE = "whale_queue"
+WHALE_PROCESSING = "whale_processing"
+MARKET = "market"
+PING = "ping"
+ERROR = "error"
+
+TYPES = frozenset(
+    {CONNECTION, HISTORY_REPLAY, SYSTEM_ACTIVITY, TRADER_STATUS, TRADING_STATE,
+     WHALE_QUEUE, WHALE_PROCESSING, MARKET, PING, ERROR}
+)
+# Kept in ActivityEvent and replayed to late joiners.
+PERSISTED_TYPES = frozenset({SYSTEM_ACTIVITY, TRADER_STATUS, TRADING_STATE, WHALE_QUEUE, WHALE_PROCESSING})
+
+# Every logged-in browser joins EVENTS_GROUP; market panels join market_group(ticker).
+EVENTS_GROUP = "events"
+BROADCAST = "broadcast"
+
+
+def market_group(ticker: str) -> str:
+    """Channels group names allow letters, digits, '-', '_' and '.', which covers Kalshi tickers."""
+    return f"market.{ticker}"
+
+
+def envelope(event_type: str, data: dict[str, Any], *, event_id: int = 0, ts: float | None = None) -> str:
+    """The finished JSON text of one event, ready to send to any number of browsers."""
+    if event_type not in TYPES:
+        raise ValueError(f"unknown event type {event_type!r}; add it to trading.events")
+    return orjson.dumps(
+        {"type": event_type, "id": event_id, "ts": time.time() if ts is None else ts, "data": data}
+    ).decode()
+
+
+def group_message(text: str) -> dict[str, str]:
+    """The Channels group message that carries a finished envelope to consumers."""
+    return {"type": BROADCAST, "text": text}

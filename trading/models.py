@@ -1,0 +1,186 @@
+"""What V3 Trader persists: state history, activity (the browsers' replayable
+event log), whales, decisions, orders, fills, positions and the risk account.
+
+Units follow trading.units: prices in 1/10,000 dollars, counts in 1/100
+contracts, money in micro-dollars, all integers.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class StateTransition(models.Model):
+    """One change of the trader's state (DESIGN.md "States"), with why it happened."""
+
+    from_state = models.CharField(max_length=20)
+    to_state = models.CharField(max_length=20)
+    reason = models.CharField(max_length=200)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} -> {self.to_state}: {self.reason}"
+
+
+class ActivityEvent(models.Model):
+    """A browser-bound event kept for replay. Its primary key is the envelope id,
+    so a reconnecting browser asks for "everything after N" by id."""
+
+    type = models.CharField(max_length=40, db_index=True)
+    ts = models.FloatField(help_text="Unix seconds, as on the wire.")
+    data = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["type", "-id"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.type}"
+
+
+class WhaleTrade(models.Model):
+    """A public trade big enough to consider following. Unique on Kalshi's trade id,
+    so a replayed trade is never a second whale."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        PROCESSING = "processing"
+        DECIDED = "decided"
+        FAILED = "failed"
+
+    trade_id = models.CharField(max_length=64, unique=True)
+    market_ticker = models.CharField(max_length=100, db_index=True)
+    taker_side = models.CharField(max_length=3, help_text="Outcome the taker bought: yes or no.")
+    yes_price = models.IntegerField(help_text="1/10,000 dollars.")
+    count = models.BigIntegerField(help_text="1/100 contracts.")
+    notional = models.BigIntegerField(help_text="Micro-dollars at the taker side's price.")
+    traded_at = models.FloatField(help_text="Unix seconds, from the exchange.")
+    detected_at = models.FloatField(help_text="Unix seconds, when the feed saw it.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.market_ticker} {self.taker_side} {self.count / 100:g} @ {self.yes_price / 10000:.4f}"
+
+
+class WhaleDecision(models.Model):
+    """Follow or skip for one whale. One per whale: a retried task cannot decide twice."""
+
+    class Decision(models.TextChoices):
+        FOLLOW = "follow"
+        SKIP = "skip"
+
+    class Mode(models.TextChoices):
+        PAPER = "paper"
+        LIVE = "live"
+
+    whale = models.OneToOneField(WhaleTrade, on_delete=models.CASCADE, related_name="decision")
+    decision = models.CharField(max_length=6, choices=Decision.choices)
+    reason_code = models.CharField(max_length=40, db_index=True)
+    reason_text = models.CharField(max_length=300)
+    inputs = models.JSONField(default=dict, help_text="Book top, spread, position, exposure, limits in force.")
+    mode = models.CharField(max_length=5, choices=Mode.choices)
+    started_at = models.FloatField(help_text="Unix seconds, when evaluation began.")
+    decided_at = models.FloatField(help_text="Unix seconds.")
+    reviewed = models.BooleanField(default=False, db_index=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.decision} ({self.reason_code}) whale #{self.whale_id}"
+
+
+class Order(models.Model):
+    """An order we sent (or, in paper mode, would have sent). ``client_order_id`` is
+    derived from the decision and unique, so a retry can never create a second order."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RESTING = "resting"
+        CANCELED = "canceled"
+        EXECUTED = "executed"
+        REJECTED = "rejected"
+
+    decision = models.OneToOneField(
+        WhaleDecision, null=True, blank=True, on_delete=models.PROTECT, related_name="order"
+    )
+    client_order_id = models.CharField(max_length=64, unique=True)
+    exchange_order_id = models.CharField(max_length=64, blank=True, db_index=True)
+    market_ticker = models.CharField(max_length=100, db_index=True)
+    side = models.CharField(max_length=3, help_text="bid or ask on the YES book.")
+    price = models.IntegerField(help_text="YES price, 1/10,000 dollars.")
+    count = models.BigIntegerField(help_text="1/100 contracts.")
+    filled_count = models.BigIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    mode = models.CharField(max_length=5, choices=WhaleDecision.Mode.choices)
+    error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.client_order_id} {self.side} {self.count / 100:g} {self.market_ticker} @ {self.price / 10000:.4f}"
+
+
+class Fill(models.Model):
+    """One execution of one of our orders, unique on the exchange's trade id."""
+
+    trade_id = models.CharField(max_length=64, unique=True)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="fills")
+    exchange_order_id = models.CharField(max_length=64, db_index=True)
+    market_ticker = models.CharField(max_length=100, db_index=True)
+    side = models.CharField(max_length=3, help_text="bid or ask on the YES book.")
+    yes_price = models.IntegerField(help_text="1/10,000 dollars.")
+    count = models.BigIntegerField(help_text="1/100 contracts.")
+    fee = models.BigIntegerField(default=0, help_text="Micro-dollars.")
+    is_taker = models.BooleanField(default=True)
+    ts = models.FloatField(help_text="Unix seconds, from the exchange.")
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.trade_id} {self.side} {self.count / 100:g} @ {self.yes_price / 10000:.4f}"
+
+
+class Position(models.Model):
+    """Our net position in one market: + YES, - NO contracts (1/100)."""
+
+    market_ticker = models.CharField(max_length=100, unique=True)
+    position = models.BigIntegerField(default=0)
+    cost = models.BigIntegerField(default=0, help_text="Micro-dollars paid for the open position.")
+    realized_pnl = models.BigIntegerField(default=0, help_text="Micro-dollars.")
+    fees_paid = models.BigIntegerField(default=0, help_text="Micro-dollars.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.market_ticker}: {self.position / 100:+g}"
+
+
+class RiskAccount(models.Model):
+    """The one row every risk check locks (SELECT ... FOR UPDATE), so two workers
+    cannot both pass the same limit; also the kill switch and pause flag."""
+
+    name = models.CharField(max_length=20, unique=True, default="default")
+    paused = models.BooleanField(default=False)
+    killed = models.BooleanField(default=False)
+    balance = models.BigIntegerField(default=0, help_text="Micro-dollars, last known.")
+    version = models.BigIntegerField(default=0, help_text="Bumped on every change of trading state.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        permissions = [("control_trading", "Can pause, resume and kill trading")]
+
+    def __str__(self) -> str:
+        return self.name
