@@ -25,8 +25,18 @@ PING = "ping"
 ERROR = "error"
 
 TYPES = frozenset(
-    {CONNECTION, HISTORY_REPLAY, SYSTEM_ACTIVITY, TRADER_STATUS, TRADING_STATE,
-     WHALE_QUEUE, WHALE_PROCESSING, MARKET, PING, ERROR}
+    {
+        CONNECTION,
+        HISTORY_REPLAY,
+        SYSTEM_ACTIVITY,
+        TRADER_STATUS,
+        TRADING_STATE,
+        WHALE_QUEUE,
+        WHALE_PROCESSING,
+        MARKET,
+        PING,
+        ERROR,
+    }
 )
 # Kept in ActivityEvent and replayed to late joiners.
 PERSISTED_TYPES = frozenset({SYSTEM_ACTIVITY, TRADER_STATUS, TRADING_STATE, WHALE_QUEUE, WHALE_PROCESSING})

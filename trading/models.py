@@ -130,7 +130,7 @@ class Order(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"{self.client_order_id} {self.side} {self.count / 100:g} {self.market_ticker} @ {self.price / 10000:.4f}"
+        return f"{self.client_order_id} {self.side} {self.count / 100:g} @ {self.price / 10000:.4f}"
 
 
 class Fill(models.Model):

@@ -72,4 +72,3 @@ def _fixed(value: int, scale: int, places: int) -> str:
 def notional(price: int, count: int) -> int:
     """Micro-dollars paid for ``count`` contracts at ``price``."""
     return price * count
-

@@ -3,9 +3,9 @@
 import pytest
 from channels.layers import get_channel_layer
 
+from dashboard.consumers import CLOSE_UNAUTHENTICATED
 from tests.websocket import events_socket
 from trading import events
-from dashboard.consumers import CLOSE_UNAUTHENTICATED
 
 pytestmark = pytest.mark.django_db
 
