@@ -8,6 +8,8 @@ from tests.services import detect
 
 detect()
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+# Concurrent test runs on one Redis must not hear each other's groups.
+os.environ.setdefault("CHANNELS_PREFIX", f"test{os.getpid()}")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1")
 os.environ.setdefault("V3_DATA_DIR", tempfile.mkdtemp(prefix="v3-test-data-"))
 

@@ -129,7 +129,8 @@ if REDIS_URL:
             # Pub/sub: one Redis message per group send whatever the number of
             # browsers (the core layer writes one copy per member, channels_redis#98).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # The prefix scopes pub/sub channels, which Redis shares across databases.
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="asgi")},
         }
     }
 else:
