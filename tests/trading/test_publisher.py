@@ -1,0 +1,138 @@
+"""The publisher: envelope serialized once, persisted before it is sent, sent only
+after commit, through one long-lived loop from sync code, to real Channels groups."""
+
+import asyncio
+import threading
+
+import orjson
+import pytest
+from django.db import connection, transaction
+
+from tests.trading.feed.listener import GroupListener
+from trading import events, publisher
+from trading.models import ActivityEvent
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+async def listener():
+    listeners: list[GroupListener] = []
+
+    async def join(*groups: str, layer=None) -> GroupListener:
+        listeners.append(await GroupListener(layer).join(*groups))
+        return listeners[-1]
+
+    yield join
+    for one in listeners:
+        await one.close()
+
+
+async def _in_worker_thread(fn):
+    """Run sync code on a thread of its own, as a Celery worker would, closing its DB connection after."""
+
+    def run():
+        try:
+            return fn()
+        finally:
+            connection.close()
+
+    return await asyncio.to_thread(run)
+
+
+@pytest.mark.needs_redis
+async def test_persisted_event_reaches_group_as_one_serialized_text_with_row_id(listener):
+    group = await listener(events.EVENTS_GROUP)
+    event_id = await publisher.apublish(events.SYSTEM_ACTIVITY, {"message": "héllo", "kind": "feed"})
+    message = await group.next_message()
+    assert message["type"] == events.BROADCAST
+    assert isinstance(message["text"], str)
+    body = orjson.loads(message["text"])
+    row = await ActivityEvent.objects.aget(pk=event_id)
+    assert body == {"type": events.SYSTEM_ACTIVITY, "id": row.pk, "ts": row.ts, "data": row.data}
+
+
+@pytest.mark.needs_redis
+async def test_market_event_is_transient_and_goes_to_the_market_group_only(listener):
+    ticker = "KXFED-27JAN-T4.25"
+    market = await listener(events.market_group(ticker))
+    everyone = await listener(events.EVENTS_GROUP)
+    await publisher.apublish_market(ticker, {"ticker": ticker, "yes_bid": 4100})
+    body = await market.next_event()
+    assert body["type"] == events.MARKET and body["id"] == 0 and body["data"]["yes_bid"] == 4100
+    assert await ActivityEvent.objects.acount() == 0
+    assert await everyone.nothing_for(0.3)
+
+
+@pytest.mark.needs_redis
+async def test_sync_publish_goes_through_one_long_lived_loop_and_keeps_order(listener):
+    group = await listener(events.EVENTS_GROUP)
+
+    def burst() -> list[int]:
+        return [publisher.publish(events.SYSTEM_ACTIVITY, {"n": n}) for n in range(20)]
+
+    ids = await _in_worker_thread(burst)
+    received = [await group.next_event() for _ in ids]
+    assert [body["id"] for body in received] == ids
+    assert [body["data"]["n"] for body in received] == list(range(20))
+    assert sum(t.name == "publisher" for t in threading.enumerate()) == 1
+
+
+@pytest.mark.needs_redis
+async def test_rolled_back_event_is_neither_stored_nor_sent(listener):
+    group = await listener(events.EVENTS_GROUP)
+
+    class Abort(Exception):
+        pass
+
+    def rolled_back_then_committed() -> int:
+        with pytest.raises(Abort), transaction.atomic():
+            publisher.publish(events.SYSTEM_ACTIVITY, {"message": "rolled back"})
+            raise Abort
+        return publisher.publish(events.SYSTEM_ACTIVITY, {"message": "committed"})
+
+    committed_id = await _in_worker_thread(rolled_back_then_committed)
+    body = await group.next_event()
+    assert body["id"] == committed_id and body["data"]["message"] == "committed"
+    assert await ActivityEvent.objects.acount() == 1
+
+
+@pytest.mark.needs_redis
+async def test_event_inside_transaction_is_sent_only_after_commit(listener):
+    group = await listener(events.EVENTS_GROUP)
+    inside = threading.Event()
+    release = threading.Event()
+
+    def slow_transaction() -> None:
+        with transaction.atomic():
+            publisher.publish(events.WHALE_QUEUE, {"whales": []})
+            inside.set()
+            release.wait(5)
+
+    task = asyncio.ensure_future(_in_worker_thread(slow_transaction))
+    await asyncio.to_thread(inside.wait, 5)
+    assert await group.nothing_for(0.3)
+    release.set()
+    await task
+    assert (await group.next_event())["type"] == events.WHALE_QUEUE
+
+
+def test_unknown_event_type_is_refused_before_anything_is_stored():
+    with pytest.raises(ValueError, match="unknown event type"):
+        publisher.publish("whale_alert", {"x": 1})
+    assert ActivityEvent.objects.count() == 0
+
+
+async def test_attached_loop_carries_sync_publishes_through_the_in_memory_layer(listener, monkeypatch):
+    """The embedded default: the sync path (a worker thread) must reach consumers on the serving loop."""
+    from channels.layers import InMemoryChannelLayer
+
+    layer = InMemoryChannelLayer()
+    monkeypatch.setattr(publisher, "get_channel_layer", lambda: layer)
+    group = await listener(events.EVENTS_GROUP, layer=layer)
+    pub = publisher.Publisher()
+    pub.attach(asyncio.get_running_loop())
+    text = events.envelope(events.SYSTEM_ACTIVITY, {"message": "from a worker thread"})
+    await asyncio.to_thread(pub.enqueue, (events.EVENTS_GROUP,), text)
+    assert (await group.next_message())["text"] == text
+    assert pub.sent == 1 and pub.health().healthy
