@@ -23,6 +23,8 @@ WHALE_PROCESSING = "whale_processing"
 MARKET = "market"
 PING = "ping"
 ERROR = "error"
+# The reply to one browser command (pause, subscribe_market, ...); sent to that browser only.
+COMMAND_RESULT = "command_result"
 
 TYPES = frozenset(
     {
@@ -36,6 +38,7 @@ TYPES = frozenset(
         MARKET,
         PING,
         ERROR,
+        COMMAND_RESULT,
     }
 )
 # Kept in ActivityEvent and replayed to late joiners.

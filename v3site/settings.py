@@ -197,6 +197,105 @@ if TRADING_MODE not in ("paper", "live"):
     raise ImproperlyConfigured(f"TRADING_MODE={TRADING_MODE!r} is not one of paper, live.")
 V3_ALLOW_PROD = env.bool("V3_ALLOW_PROD", default=False)
 
+# Whale execution (issue 5, trading.execution): decision rules, risk limits,
+# reconciliation. Read here once; trading.execution.rules.RuleConfig and
+# trading.execution.risk.RiskLimits turn them into typed objects. Dollar and
+# contract amounts are decimal strings (as on Kalshi's wire) parsed into
+# trading.units integers; a bad value stops start-up naming the variable.
+if TRADING_MODE == "live" and KALSHI_ENV == "prod" and not V3_ALLOW_PROD:
+    raise ImproperlyConfigured(
+        "TRADING_MODE=live with KALSHI_ENV=prod places real-money orders: set V3_ALLOW_PROD=1 to allow it, "
+        "or use TRADING_MODE=paper."
+    )
+if TRADING_MODE == "live" and KALSHI_ENV != "sim" and not (KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH):
+    raise ImproperlyConfigured(
+        f"TRADING_MODE=live on KALSHI_ENV={KALSHI_ENV} needs KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH."
+    )
+
+
+def _exec_units(name: str, default: str, kind: str) -> int:
+    from trading import units
+
+    parse = {"money": units.parse_money, "price": units.parse_price, "count": units.parse_count}[kind]
+    text = env.str(name, default=default)
+    try:
+        return parse(text)
+    except units.UnitError as exc:
+        raise ImproperlyConfigured(f"{name}={text!r}: {exc}") from None
+
+
+# Rules. Whales under this notional (dollars, at the taker's price) are not worth
+# a follow: below_threshold. The feed's whale threshold may be lower (it shows more).
+EXEC_MIN_WHALE_NOTIONAL = _exec_units("EXEC_MIN_WHALE_NOTIONAL", "1000", "money")
+# Widest YES spread (dollars) we trade into: a wide book means the whale moved it
+# and our fill would be far from fair value: spread_too_wide.
+EXEC_MAX_SPREAD = _exec_units("EXEC_MAX_SPREAD", "0.05", "price")
+# Markets closing sooner than this (seconds) are skipped: market_closing. Close
+# to expiry, prices jump on news and resting orders may be left at the close.
+EXEC_MIN_TIME_TO_CLOSE = env.int("EXEC_MIN_TIME_TO_CLOSE", default=900)
+# At most one follow per market per this many seconds: cooldown (whales come in
+# bursts; following each one would stack the same bet).
+EXEC_COOLDOWN = env.int("EXEC_COOLDOWN", default=60)
+# Size: "fixed" = EXEC_FIXED_COUNT contracts; "fraction" = EXEC_WHALE_FRACTION of the
+# whale's count; either way capped at EXEC_MAX_COUNT contracts.
+EXEC_SIZE_MODE = env.str("EXEC_SIZE_MODE", default="fixed")
+if EXEC_SIZE_MODE not in ("fixed", "fraction"):
+    raise ImproperlyConfigured(f"EXEC_SIZE_MODE={EXEC_SIZE_MODE!r} is not one of fixed, fraction.")
+EXEC_FIXED_COUNT = _exec_units("EXEC_FIXED_COUNT", "10", "count")
+# Parts per million of the whale (10000 = 1%), an integer so sizing stays exact.
+EXEC_WHALE_FRACTION_PPM = env.int("EXEC_WHALE_FRACTION_PPM", default=10_000)
+EXEC_MAX_COUNT = _exec_units("EXEC_MAX_COUNT", "100", "count")
+# Limit price = the whale's price (on the side it bought) + this slippage, but
+# never more than EXEC_MAX_CROSS beyond the current best ask of that side, so a
+# stale whale price never makes us sweep the book.
+EXEC_SLIPPAGE = _exec_units("EXEC_SLIPPAGE", "0.01", "price")
+EXEC_MAX_CROSS = _exec_units("EXEC_MAX_CROSS", "0.02", "price")
+# A book older than this (seconds) is stale: stale_book. The worker reads the
+# book from REST (it has no WebSocket); the age counts from when the request was
+# sent plus the response's Age header, since public market data may be edge-cached.
+EXEC_MAX_BOOK_AGE = env.float("EXEC_MAX_BOOK_AGE", default=3.0)
+# Follow orders rest this long (seconds) and then expire on the exchange;
+# 0 = immediate_or_cancel (take what is there now, never rest).
+EXEC_ORDER_TTL = env.int("EXEC_ORDER_TTL", default=300)
+
+# Risk limits, checked in one transaction holding the RiskAccount row lock.
+# Contracts per market (open position plus resting orders, either side): position_limit.
+EXEC_MAX_POSITION = _exec_units("EXEC_MAX_POSITION", "500", "count")
+# Dollars at risk across all markets (cost of positions plus resting orders): exposure_limit.
+EXEC_MAX_EXPOSURE = _exec_units("EXEC_MAX_EXPOSURE", "2500", "money")
+# Resting or unacknowledged orders at once: open_orders_limit.
+EXEC_MAX_OPEN_ORDERS = env.int("EXEC_MAX_OPEN_ORDERS", default=10)
+# New orders in any 60 s: rate_limit. Far under Kalshi's Basic write budget
+# (10 creates/s), so a runaway loop is stopped by us, not by 429s.
+EXEC_MAX_ORDERS_PER_MINUTE = env.int("EXEC_MAX_ORDERS_PER_MINUTE", default=6)
+# Realized loss net of fees since 00:00 UTC (dollars) that stops new orders: daily_loss_limit.
+EXEC_MAX_DAILY_LOSS = _exec_units("EXEC_MAX_DAILY_LOSS", "250", "money")
+# Starting balance (dollars) of paper trading against the live book copy
+# (TRADING_MODE=paper on demo/prod), where no exchange account holds our money.
+EXEC_PAPER_BALANCE = _exec_units("EXEC_PAPER_BALANCE", "10000", "money")
+
+# Reconciliation with the exchange: every this many seconds (Celery beat), and at
+# worker start-up. A local order still unacknowledged after EXEC_PENDING_GRACE
+# seconds and unknown to the exchange never reached it: it is marked rejected.
+EXEC_RECONCILE_INTERVAL = env.float("EXEC_RECONCILE_INTERVAL", default=60.0)
+EXEC_PENDING_GRACE = env.float("EXEC_PENDING_GRACE", default=30.0)
+CELERY_BEAT_SCHEDULE = {
+    "reconcile": {"task": "trading.tasks.reconcile", "schedule": EXEC_RECONCILE_INTERVAL},
+}
+
+# Dashboard (issue 6): the browsers' WebSocket. Seconds unless named otherwise.
+# Application ping every 30 s (jittered +-10% so browsers do not synchronise);
+# a browser that has not answered within the timeout is closed, which also
+# bounds how far a slow reader can fall behind.
+DASHBOARD_PING_INTERVAL = env.float("DASHBOARD_PING_INTERVAL", default=30.0)
+DASHBOARD_PING_TIMEOUT = env.float("DASHBOARD_PING_TIMEOUT", default=20.0)
+# Messages waiting to be written to one browser; beyond it the browser is closed
+# (4409) and resumes by event id, except `market` events, where newest wins.
+DASHBOARD_OUTBOX_LIMIT = env.int("DASHBOARD_OUTBOX_LIMIT", default=500)
+# Commands from one browser: a burst of 10, then 2 a second.
+DASHBOARD_COMMAND_BURST = env.int("DASHBOARD_COMMAND_BURST", default=10)
+DASHBOARD_COMMAND_RATE = env.float("DASHBOARD_COMMAND_RATE", default=2.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

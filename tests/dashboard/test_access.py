@@ -1,5 +1,6 @@
 """Who may see what: pages, JSON endpoints and the events WebSocket."""
 
+import orjson
 import pytest
 from channels.layers import get_channel_layer
 
@@ -75,6 +76,10 @@ async def test_logged_in_websocket_receives_broadcast_byte_for_byte(user, sessio
     socket = events_socket(cookie=cookie)
     connected, _ = await socket.connect()
     assert connected
+    assert [orjson.loads(await socket.receive_from(timeout=5))["type"] for _ in range(2)] == [
+        events.CONNECTION,
+        events.HISTORY_REPLAY,
+    ]
     text = events.envelope(events.SYSTEM_ACTIVITY, {"message": "héllo ☃", "n": 1}, event_id=42, ts=1795532400.25)
     await get_channel_layer().group_send(events.EVENTS_GROUP, events.group_message(text))
     assert await socket.receive_from(timeout=5) == text

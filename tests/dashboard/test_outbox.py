@@ -1,0 +1,60 @@
+"""One browser's outgoing buffer: bounded, newest-wins for market events."""
+
+import pytest
+
+from dashboard.outbox import Outbox, OutboxOverflow, event_id, market_key
+from trading import events
+
+
+def market(ticker: str, price: int) -> str:
+    return events.envelope(events.MARKET, {"market_ticker": ticker, "yes_bid": price}, ts=1.0)
+
+
+def activity(n: int) -> str:
+    return events.envelope(events.SYSTEM_ACTIVITY, {"message": f"line {n}"}, event_id=n, ts=1.0)
+
+
+async def drain(box: Outbox) -> list[str]:
+    return [await box.get() for _ in range(len(box))]
+
+
+def test_event_id_and_market_key_read_the_envelope_front():
+    assert event_id(activity(42)) == 42
+    assert event_id(market("A", 1)) == 0
+    assert event_id("not an envelope") == 0
+    assert market_key(market("KX-1.B_2", 1)) == "KX-1.B_2"
+    assert market_key(activity(1)) is None
+
+
+async def test_newest_market_event_replaces_the_waiting_one_in_its_place():
+    box = Outbox(limit=10)
+    box.put(activity(1))
+    box.put(market("A", 100))
+    box.put(market("B", 200))
+    box.put(activity(2))
+    box.put(market("A", 101))
+    assert await drain(box) == [activity(1), market("A", 101), market("B", 200), activity(2)]
+    assert box.coalesced == 1
+
+
+async def test_full_outbox_overflows_on_persisted_events_and_drops_new_markets():
+    box = Outbox(limit=2)
+    box.put(activity(1))
+    box.put(market("A", 100))
+    box.put(market("A", 101))  # replaces, still fits
+    box.put(market("B", 1))  # no room, dropped and counted
+    with pytest.raises(OutboxOverflow):
+        box.put(activity(2))
+    assert await drain(box) == [activity(1), market("A", 101)]
+    assert box.coalesced == 2
+
+
+async def test_get_waits_for_the_next_message():
+    import asyncio
+
+    box = Outbox(limit=5)
+    waiter = asyncio.create_task(box.get())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    box.put(activity(7))
+    assert await asyncio.wait_for(waiter, 5) == activity(7)

@@ -1,0 +1,136 @@
+"""Reads for the browsers' history replay (DESIGN.md "Message types to the browser").
+
+A browser that connects gets the recent past in one ``history_replay`` event:
+state transitions, recent activity, the whale queue and the latest
+``trading_state`` / ``trader_status``. A browser that reconnects with the last
+event id it saw gets every persisted event after it instead of "recent
+activity", as far as ``ActivityEvent`` still holds them, so it misses nothing.
+"""
+
+from typing import Any
+
+from trading import events
+from trading.models import ActivityEvent, StateTransition, WhaleTrade
+
+# At least the last 20 transitions (issue 6); 50 fill the status history panel.
+TRANSITIONS = 50
+# A fresh browser's console starts with this many activity lines.
+RECENT_ACTIVITY = 200
+# A resuming browser gets at most this many missed events in one replay; more
+# means it was away for long, so it is told (``truncated``) and starts over from
+# the newest ones rather than holding the socket on a huge replay.
+MAX_RESUME = 5_000
+# Whales still waiting or in progress are always shown; decided ones, the latest few.
+RECENT_WHALES = 30
+
+PROTOCOL_VERSION = 1
+
+
+def event_dict(event: ActivityEvent) -> dict[str, Any]:
+    """An ActivityEvent as the envelope the browser received live (same id, ts, data)."""
+    return {"type": event.type, "id": event.pk, "ts": event.ts, "data": event.data}
+
+
+def transition_dict(transition: StateTransition) -> dict[str, Any]:
+    return {
+        "id": transition.pk,
+        "from": transition.from_state,
+        "to": transition.to_state,
+        "reason": transition.reason,
+        "metadata": transition.metadata,
+        "ts": transition.created_at.timestamp(),
+    }
+
+
+def whale_dict(whale: WhaleTrade) -> dict[str, Any]:
+    """One whale with its decision, if made. Integers in trading.units, times in Unix seconds."""
+    decision = getattr(whale, "decision", None)
+    return {
+        "whale_id": whale.pk,
+        "trade_id": whale.trade_id,
+        "market_ticker": whale.market_ticker,
+        "taker_side": whale.taker_side,
+        "yes_price": whale.yes_price,
+        "count": whale.count,
+        "notional": whale.notional,
+        "traded_at": whale.traded_at,
+        "detected_at": whale.detected_at,
+        "status": whale.status,
+        "decision": None
+        if decision is None
+        else {
+            "id": decision.pk,
+            "decision": decision.decision,
+            "reason_code": decision.reason_code,
+            "reason_text": decision.reason_text,
+            "mode": decision.mode,
+            "decided_at": decision.decided_at,
+        },
+    }
+
+
+def recent_transitions(limit: int = TRANSITIONS) -> list[dict[str, Any]]:
+    """The latest transitions, oldest first."""
+    return [transition_dict(t) for t in reversed(StateTransition.objects.order_by("-id")[:limit])]
+
+
+def events_after(last_event_id: int, limit: int = MAX_RESUME) -> tuple[list[dict[str, Any]], bool]:
+    """Persisted events with id > ``last_event_id`` in id order, and whether more were left out.
+
+    When more than ``limit`` are missing the newest ``limit`` are returned: the
+    browser shows the latest state, and ``truncated`` tells it there is a gap."""
+    rows = list(ActivityEvent.objects.filter(id__gt=last_event_id).order_by("-id")[: limit + 1])
+    truncated = len(rows) > limit
+    return [event_dict(e) for e in reversed(rows[:limit])], truncated
+
+
+def recent_activity(limit: int = RECENT_ACTIVITY) -> list[dict[str, Any]]:
+    """The latest ``system_activity`` events, oldest first: a fresh console."""
+    rows = ActivityEvent.objects.filter(type=events.SYSTEM_ACTIVITY).order_by("-id")[:limit]
+    return [event_dict(e) for e in reversed(rows)]
+
+
+def latest_event(event_type: str) -> dict[str, Any] | None:
+    event = ActivityEvent.objects.filter(type=event_type).order_by("-id").first()
+    return None if event is None else event_dict(event)
+
+
+def last_event_id() -> int:
+    """The newest persisted event id: where a browser resumes from if it saw nothing else."""
+    return ActivityEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def whale_queue(recent: int = RECENT_WHALES) -> list[dict[str, Any]]:
+    """Whales queued or in progress, plus the ``recent`` latest decided or failed, newest first."""
+    open_statuses = [WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING]
+    pending = list(WhaleTrade.objects.filter(status__in=open_statuses).select_related("decision").order_by("-id"))
+    done = list(
+        WhaleTrade.objects.exclude(status__in=open_statuses).select_related("decision").order_by("-id")[:recent]
+    )
+    return [whale_dict(w) for w in sorted(pending + done, key=lambda w: w.pk, reverse=True)]
+
+
+def history_replay(last_event_id_seen: int | None = None) -> dict[str, Any]:
+    """The data of one ``history_replay`` event.
+
+    ``events`` are envelopes exactly as broadcast, oldest first; the browser
+    applies them as if they arrived live. ``last_event_id`` is where to resume
+    from next time. ``resumed`` says whether ``events`` are the missed ones
+    (after ``last_event_id_seen``) or just recent activity."""
+    # Read the high-water mark first: events committed while the rest is read
+    # have higher ids and reach the browser live (the consumer dedupes by id).
+    newest = last_event_id()
+    if last_event_id_seen is None:
+        replayed, truncated = recent_activity(), False
+    else:
+        replayed, truncated = events_after(last_event_id_seen)
+    return {
+        "resumed": last_event_id_seen is not None,
+        "truncated": truncated,
+        "last_event_id": max([newest, *(e["id"] for e in replayed)]),
+        "events": replayed,
+        "transitions": recent_transitions(),
+        "whales": whale_queue(),
+        "trading_state": latest_event(events.TRADING_STATE),
+        "trader_status": latest_event(events.TRADER_STATUS),
+    }
