@@ -7,6 +7,7 @@ contracts, money in micro-dollars, all integers.
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class StateTransition(models.Model):
@@ -87,6 +88,8 @@ class WhaleDecision(models.Model):
     mode = models.CharField(max_length=5, choices=Mode.choices)
     started_at = models.FloatField(help_text="Unix seconds, when evaluation began.")
     decided_at = models.FloatField(help_text="Unix seconds.")
+    # For the admin's date filter; decided_at (Unix seconds) stays the wire value.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     reviewed = models.BooleanField(default=False, db_index=True)
     reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     reviewed_at = models.DateTimeField(null=True, blank=True)
@@ -122,6 +125,7 @@ class Order(models.Model):
     filled_count = models.BigIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     mode = models.CharField(max_length=5, choices=WhaleDecision.Mode.choices)
+    time_in_force = models.CharField(max_length=20, default="good_till_canceled")
     error = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -144,6 +148,9 @@ class Fill(models.Model):
     yes_price = models.IntegerField(help_text="1/10,000 dollars.")
     count = models.BigIntegerField(help_text="1/100 contracts.")
     fee = models.BigIntegerField(default=0, help_text="Micro-dollars.")
+    realized_pnl = models.BigIntegerField(
+        default=0, help_text="Micro-dollars this fill realized by closing contracts, before fees."
+    )
     is_taker = models.BooleanField(default=True)
     ts = models.FloatField(help_text="Unix seconds, from the exchange.")
 
@@ -177,6 +184,7 @@ class RiskAccount(models.Model):
     killed = models.BooleanField(default=False)
     balance = models.BigIntegerField(default=0, help_text="Micro-dollars, last known.")
     version = models.BigIntegerField(default=0, help_text="Bumped on every change of trading state.")
+    reconciled_at = models.FloatField(null=True, blank=True, help_text="Unix seconds of the last reconciliation.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -1,0 +1,229 @@
+"""Risk limits and the one locked transaction that turns a rules verdict into a
+persisted decision (and, for a follow, a reserved order).
+
+Why one transaction on one row: two workers deciding at once would each read
+"3 of 4 open orders" and both place a fifth. Every decision takes the
+``RiskAccount`` row with ``SELECT ... FOR UPDATE`` first, reads the account's
+state, checks the limits and writes the decision and the pending ``Order`` before
+committing; the next worker waits on the lock and then sees that order in its
+counts. Placing the order on the exchange happens after commit, outside the lock
+(trading.execution.services), so the lock is held for a few queries, not a
+network round trip.
+"""
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Q, Sum
+
+from trading.execution.rules import Reason, RuleConfig, Verdict, check_cooldown, dollars, skip
+from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
+from trading.units import COUNT_SCALE, ONE_DOLLAR
+
+ACCOUNT = "default"
+OPEN_STATUSES = (Order.Status.PENDING, Order.Status.RESTING)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLimits:
+    """The limits in force; see the EXEC_* block of v3site/settings.py."""
+
+    max_position: int
+    max_exposure: int
+    max_open_orders: int
+    max_orders_per_minute: int
+    max_daily_loss: int
+
+    @classmethod
+    def from_settings(cls) -> "RiskLimits":
+        return cls(
+            max_position=settings.EXEC_MAX_POSITION,
+            max_exposure=settings.EXEC_MAX_EXPOSURE,
+            max_open_orders=settings.EXEC_MAX_OPEN_ORDERS,
+            max_orders_per_minute=settings.EXEC_MAX_ORDERS_PER_MINUTE,
+            max_daily_loss=settings.EXEC_MAX_DAILY_LOSS,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """The account as one decision sees it, read under the lock."""
+
+    paused: bool
+    killed: bool
+    # Worst-case contracts in the market if every resting order filled: YES (>= 0) and NO (>= 0).
+    long_exposure: int
+    short_exposure: int
+    exposure: int  # micro-dollars: cost of all positions + cost of resting orders
+    open_orders: int
+    orders_last_minute: int
+    daily_pnl: int  # realized minus fees since 00:00 UTC
+    last_follow_at: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    decision: WhaleDecision
+    order: Order | None
+    created: bool  # False when an earlier run had already decided this whale
+
+
+def check_account(account: AccountView) -> Verdict | None:
+    """The switches come before every rule: a killed or paused trader decides nothing else."""
+    if account.killed:
+        return skip(Reason.KILL_SWITCH, "The kill switch is on: no new orders until trading is resumed.")
+    if account.paused:
+        return skip(Reason.PAUSED, "Trading is paused.")
+    return None
+
+
+def check_limits(verdict: Verdict, account: AccountView, limits: RiskLimits) -> Verdict | None:
+    """The first limit the follow order would break, or None."""
+    intent = verdict.intent
+    assert intent is not None, "limits are checked for follow verdicts only"
+    if account.orders_last_minute >= limits.max_orders_per_minute:
+        return skip(
+            Reason.RATE_LIMIT,
+            f"{account.orders_last_minute} orders in the last minute (limit {limits.max_orders_per_minute}).",
+        )
+    if account.open_orders >= limits.max_open_orders:
+        return skip(
+            Reason.OPEN_ORDERS_LIMIT, f"{account.open_orders} orders already open (limit {limits.max_open_orders})."
+        )
+    long_after = account.long_exposure + max(intent.signed_count, 0)
+    short_after = account.short_exposure + max(-intent.signed_count, 0)
+    if max(long_after, short_after) > limits.max_position:
+        return skip(
+            Reason.POSITION_LIMIT,
+            f"Position in {intent.market_ticker} could reach {max(long_after, short_after) / COUNT_SCALE:g} "
+            f"contracts (limit {limits.max_position / COUNT_SCALE:g}).",
+        )
+    if account.exposure + intent.cost > limits.max_exposure:
+        return skip(
+            Reason.EXPOSURE_LIMIT,
+            f"Exposure would be {dollars(account.exposure + intent.cost)} (limit {dollars(limits.max_exposure)}).",
+        )
+    if -account.daily_pnl >= limits.max_daily_loss:
+        return skip(
+            Reason.DAILY_LOSS_LIMIT,
+            f"Realized loss today is {dollars(-account.daily_pnl)} (limit {dollars(limits.max_daily_loss)}).",
+        )
+    return None
+
+
+def client_order_id(decision: WhaleDecision, whale: WhaleTrade) -> str:
+    """Derived from the decision (one order per decision) and its whale's exchange trade id,
+    so ids stay unique on the exchange even after the local database is recreated
+    (Kalshi keeps client order ids taken forever)."""
+    digest = hashlib.sha256(whale.trade_id.encode()).hexdigest()[:10]
+    return f"v3-dec-{decision.pk:06d}-{digest}"
+
+
+def lock_account() -> RiskAccount:
+    """The risk row, locked until the surrounding transaction ends (created on first use)."""
+    account, _ = RiskAccount.objects.select_for_update().get_or_create(name=ACCOUNT)
+    return account
+
+
+def start_of_day(now: float) -> float:
+    day = datetime.fromtimestamp(now, UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp()
+
+
+def account_view(account: RiskAccount, market_ticker: str, now: float) -> AccountView:
+    """Everything the limits need, in a handful of aggregate queries."""
+    open_orders = Order.objects.filter(status__in=OPEN_STATUSES)
+    remaining = F("count") - F("filled_count")
+    in_market = open_orders.filter(market_ticker=market_ticker).aggregate(
+        bids=Sum(remaining, filter=Q(side="bid"), default=0), asks=Sum(remaining, filter=Q(side="ask"), default=0)
+    )
+    # Resting cost: a bid costs its YES price, an ask its NO price (1 - YES price), per contract.
+    resting_cost = open_orders.aggregate(
+        bids=Sum(remaining * F("price"), filter=Q(side="bid"), default=0),
+        asks=Sum(remaining * (ONE_DOLLAR - F("price")), filter=Q(side="ask"), default=0),
+    )
+    position = Position.objects.filter(market_ticker=market_ticker).values_list("position", flat=True).first() or 0
+    day = Fill.objects.filter(ts__gte=start_of_day(now)).aggregate(
+        realized=Sum("realized_pnl", default=0), fees=Sum("fee", default=0)
+    )
+    last_follow = WhaleDecision.objects.filter(
+        decision=WhaleDecision.Decision.FOLLOW, whale__market_ticker=market_ticker
+    ).aggregate(at=Max("decided_at"))["at"]
+    return AccountView(
+        paused=account.paused,
+        killed=account.killed,
+        long_exposure=max(position, 0) + in_market["bids"],
+        short_exposure=max(-position, 0) + in_market["asks"],
+        exposure=(Position.objects.aggregate(cost=Sum("cost", default=0))["cost"])
+        + resting_cost["bids"]
+        + resting_cost["asks"],
+        open_orders=open_orders.count(),
+        orders_last_minute=Order.objects.filter(created_at__gte=datetime.fromtimestamp(now - 60, UTC)).count(),
+        daily_pnl=day["realized"] - day["fees"],
+        last_follow_at=last_follow,
+    )
+
+
+def decide(
+    *,
+    whale: WhaleTrade,
+    verdict: Verdict,
+    inputs: dict[str, Any],
+    mode: str,
+    started_at: float,
+    config: RuleConfig,
+    limits: RiskLimits,
+) -> Decided:
+    """Persist the decision for ``whale`` under the risk lock; idempotent per whale.
+
+    A second call for the same whale (a retry, a redelivery) finds the first
+    decision and returns it with ``created=False``; the one-to-one constraints
+    on WhaleDecision.whale and Order.decision back this up in the database."""
+    with transaction.atomic():
+        account = lock_account()
+        existing = WhaleDecision.objects.filter(whale=whale).select_related("order").first()
+        if existing is not None:
+            return Decided(existing, getattr(existing, "order", None), created=False)
+        now = time.time()
+        view = account_view(account, whale.market_ticker, now)
+        final = check_account(view) or verdict
+        if final.follow:
+            final = check_cooldown(view.last_follow_at, now, config) or check_limits(final, view, limits) or final
+        decision = WhaleDecision.objects.create(
+            whale=whale,
+            decision=WhaleDecision.Decision.FOLLOW if final.follow else WhaleDecision.Decision.SKIP,
+            reason_code=final.reason,
+            reason_text=final.text[:300],
+            inputs={**inputs, "account": view.to_dict(), "limits": limits.to_dict(), "rules": config.to_dict()},
+            mode=mode,
+            started_at=started_at,
+            decided_at=now,
+        )
+        order = None
+        if final.follow and final.intent is not None:
+            intent = final.intent
+            order = Order.objects.create(
+                decision=decision,
+                client_order_id=client_order_id(decision, whale),
+                market_ticker=intent.market_ticker,
+                side=intent.side,
+                price=intent.price,
+                count=intent.count,
+                mode=mode,
+                time_in_force="good_till_canceled" if config.order_ttl > 0 else "immediate_or_cancel",
+            )
+            account.version += 1
+            account.save(update_fields=["version", "updated_at"])
+        WhaleTrade.objects.filter(pk=whale.pk).update(status=WhaleTrade.Status.DECIDED)
+    return Decided(decision, order, created=True)
