@@ -1,0 +1,52 @@
+"""Which Kalshi to talk to: ``KALSHI_ENV=sim|demo|prod`` picks the REST and WebSocket
+base URLs (PROTOCOL.md 1, the recommended hosts); ``KALSHI_API_URL`` /
+``KALSHI_WS_URL`` override them, and ``KALSHI_API_KEY_ID`` /
+``KALSHI_PRIVATE_KEY_PATH`` name the key. With ``sim`` and no key configured,
+the simulator's own key pair in ``SIM_DIR`` is used (made on first use), so the
+embedded default runs with nothing set.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from trading.kalshi.signing import Signer
+
+HOSTS: dict[str, tuple[str, str]] = {
+    "prod": ("https://external-api.kalshi.com/trade-api/v2", "wss://external-api-ws.kalshi.com/trade-api/ws/v2"),
+    "demo": (
+        "https://external-api.demo.kalshi.co/trade-api/v2",
+        "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
+    ),
+}
+REST_PATH = "/trade-api/v2"
+WS_PATH = "/trade-api/ws/v2"
+
+
+@dataclass(frozen=True)
+class KalshiEndpoints:
+    env: str
+    rest_url: str
+    ws_url: str
+    signer: Signer
+
+
+def sim_urls(host: str, port: int) -> tuple[str, str]:
+    """The simulator's REST and WebSocket base URLs on ``host:port``."""
+    return f"http://{host}:{port}{REST_PATH}", f"ws://{host}:{port}{WS_PATH}"
+
+
+def kalshi_endpoints() -> KalshiEndpoints:
+    """Base URLs and signer from settings; ``SigningKeyError`` names the setting that is missing or unreadable."""
+    env = settings.KALSHI_ENV
+    rest_url, ws_url = sim_urls(settings.SIM_HOST, settings.SIM_PORT) if env == "sim" else HOSTS[env]
+    rest_url = (settings.KALSHI_API_URL or rest_url).rstrip("/")
+    ws_url = (settings.KALSHI_WS_URL or ws_url).rstrip("/")
+    key_id, key_path = settings.KALSHI_API_KEY_ID, settings.KALSHI_PRIVATE_KEY_PATH
+    if env == "sim" and not key_id and not key_path:
+        from trading.simulator.keys import ensure_sim_keys
+
+        keys = ensure_sim_keys(Path(settings.SIM_DIR))
+        key_id, key_path = keys.key_id, str(keys.private_key_path)
+    return KalshiEndpoints(env, rest_url, ws_url, Signer.from_files(key_id, key_path))
