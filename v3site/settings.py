@@ -296,6 +296,28 @@ DASHBOARD_OUTBOX_LIMIT = env.int("DASHBOARD_OUTBOX_LIMIT", default=500)
 DASHBOARD_COMMAND_BURST = env.int("DASHBOARD_COMMAND_BURST", default=10)
 DASHBOARD_COMMAND_RATE = env.float("DASHBOARD_COMMAND_RATE", default=2.0)
 
+# Feed runner (issue 4, trading.feed, `manage.py run_feeds` / `run_all`). Seconds unless named otherwise.
+# Markets to follow: explicit tickers (comma-separated), else the N most active open ones from REST.
+V3_MARKETS = env.list("V3_MARKETS", default=[])
+FEED_MARKET_COUNT = env.int("FEED_MARKET_COUNT", default=10)
+# A trade is a whale when its notional (count x the taker side's price) reaches
+# WHALE_MIN_NOTIONAL dollars, or is at least WHALE_RELATIVE_FACTOR x the market's
+# rolling median trade notional (median of its last 200 trades, once it has 20).
+WHALE_MIN_NOTIONAL = _exec_units("WHALE_MIN_NOTIONAL", "1000", "money")
+WHALE_RELATIVE_FACTOR = env.float("WHALE_RELATIVE_FACTOR", default=20.0)
+if WHALE_RELATIVE_FACTOR <= 1:
+    raise ImproperlyConfigured(f"WHALE_RELATIVE_FACTOR={WHALE_RELATIVE_FACTOR} must be greater than 1.")
+# A market with no snapshot yet counts as unhealthy only after this start-up grace.
+FEED_STARTUP_GRACE = env.float("FEED_STARTUP_GRACE", default=20.0)
+# Book feed unhealthy when no orderbook message arrived for this long (the
+# simulator and busy Kalshi markets move every second; quiet ones may not).
+FEED_BOOK_MAX_AGE = env.float("FEED_BOOK_MAX_AGE", default=60.0)
+# Trade feed unhealthy when no trade message arrived for this long (issue 4: 5 min).
+FEED_TRADE_MAX_AGE = env.float("FEED_TRADE_MAX_AGE", default=300.0)
+# Coalesced `market` events per market per second (top of book, depth, last trades).
+FEED_MARKET_EVENTS_PER_SECOND = env.float("FEED_MARKET_EVENTS_PER_SECOND", default=4.0)
+FEED_STATUS_INTERVAL = env.float("FEED_STATUS_INTERVAL", default=10.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

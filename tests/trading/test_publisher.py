@@ -6,6 +6,7 @@ import threading
 
 import orjson
 import pytest
+from asgiref.sync import sync_to_async
 from django.db import connection, transaction
 
 from tests.trading.feed.listener import GroupListener
@@ -13,6 +14,17 @@ from trading import events, publisher
 from trading.models import ActivityEvent
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
+
+
+def _close_connection() -> None:
+    connection.close()
+
+
+@pytest.fixture(autouse=True)
+async def _close_thread_connection():
+    """apublish stores on asgiref's shared thread; close its connection so the test database can be dropped."""
+    yield
+    await sync_to_async(_close_connection)()
 
 
 @pytest.fixture

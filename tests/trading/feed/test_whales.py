@@ -1,0 +1,91 @@
+"""Whale rule both ways, the recent-whale queue, and persistence unique on the trade id."""
+
+import pytest
+
+from trading import units
+from trading.feed.bus import PublicTrade
+from trading.feed.whales import MIN_SAMPLES, WhaleQueue, WhaleRule, record_whale, trade_notional
+from trading.models import WhaleTrade
+
+DOLLARS = units.MONEY_SCALE
+
+
+def _trade(count_contracts: float, yes_price: str = "0.4500", side: str = "yes", n: int = 0, ticker: str = "M"):
+    return PublicTrade(
+        trade_id=f"trade-{ticker}-{n}",
+        ticker=ticker,
+        yes_price=units.parse_price(yes_price),
+        count=round(count_contracts * 100),
+        taker_side=side,
+        ts=1795532405.731,
+    )
+
+
+def test_notional_is_count_times_the_taker_sides_price():
+    assert trade_notional(_trade(25_000, "0.4500", "yes")) == 11_250 * DOLLARS
+    assert trade_notional(_trade(25_000, "0.4500", "no")) == 13_750 * DOLLARS
+
+
+def test_absolute_threshold_both_ways():
+    rule = WhaleRule(min_notional=1_000 * DOLLARS, relative_factor=20)
+    assert rule.observe(_trade(2_222.22, "0.4500")) is None  # $999.999
+    verdict = rule.observe(_trade(2_222.23, "0.4500", n=1))  # $1,000.0035
+    assert verdict is not None and verdict.reason == "absolute"
+    assert rule.observe(_trade(1_000, "0.9900", "no", n=2)) is None  # NO price 0.01: $10
+
+
+def test_relative_threshold_both_ways_after_enough_samples():
+    rule = WhaleRule(min_notional=1_000_000 * DOLLARS, relative_factor=20)
+    for n in range(MIN_SAMPLES - 1):
+        rule.observe(_trade(10, "0.5000", n=n))  # $5 each
+    assert rule.observe(_trade(1_000, "0.5000", n=100)) is None, "too few samples for a median yet"
+    for n in range(MIN_SAMPLES):
+        rule.observe(_trade(10, "0.5000", n=200 + n))
+    assert rule.observe(_trade(199.98, "0.5000", n=300)) is None  # 19.998 x the $5 median
+    verdict = rule.observe(_trade(200, "0.5000", n=301))  # exactly 20 x
+    assert verdict is not None and verdict.reason == "relative" and verdict.median == 5 * DOLLARS
+
+
+def test_medians_are_per_market():
+    rule = WhaleRule(min_notional=1_000_000 * DOLLARS, relative_factor=20)
+    for n in range(MIN_SAMPLES):
+        rule.observe(_trade(10, "0.5000", n=n, ticker="QUIET"))
+        rule.observe(_trade(1_000, "0.5000", n=n, ticker="BUSY"))
+    assert rule.observe(_trade(400, "0.5000", n=99, ticker="BUSY")) is None
+    assert rule.observe(_trade(400, "0.5000", n=99, ticker="QUIET")) is not None
+
+
+def test_bad_thresholds_are_refused():
+    with pytest.raises(ValueError, match="relative_factor"):
+        WhaleRule(min_notional=1, relative_factor=1)
+
+
+def test_queue_is_bounded_and_pruned_by_age():
+    queue = WhaleQueue(size=3, max_age=60)
+    for n in range(5):
+        queue.add({"whale_id": n}, now=1000.0 + n)
+    assert [w["whale_id"] for w in queue.items()] == [4, 3, 2] and queue.overflow == 2
+    queue.prune(now=1063.5)
+    assert [w["whale_id"] for w in queue.items()] == [4] and queue.pruned == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replayed_trade_id_is_not_a_second_whale(monkeypatch):
+    handed = []
+    monkeypatch.setattr("trading.feed.whales._hand_to_execution", handed.append)
+    rule = WhaleRule(min_notional=1_000 * DOLLARS, relative_factor=20)
+    trade = _trade(25_000, "0.4500")
+    verdict = rule.observe(trade)
+    first = record_whale(trade, verdict, detected_at=1795532406.0)
+    again = record_whale(trade, verdict, detected_at=1795532407.0)
+    assert first is not None and again is None
+    assert WhaleTrade.objects.count() == 1
+    whale = WhaleTrade.objects.get()
+    assert (whale.trade_id, whale.notional, whale.count, whale.yes_price, whale.taker_side) == (
+        trade.trade_id,
+        11_250 * DOLLARS,
+        2_500_000,
+        4_500,
+        "yes",
+    )
+    assert handed == [whale.pk], "handed to execution exactly once, after commit"

@@ -1,0 +1,206 @@
+"""Whale detection: which public trades are big enough to consider following.
+
+A trade is a whale when its notional (count x the price of the side the taker
+bought, PROTOCOL.md 6.2) reaches ``WHALE_MIN_NOTIONAL`` dollars, or is at least
+``WHALE_RELATIVE_FACTOR`` times the market's rolling median trade notional
+(once the market has ``MIN_SAMPLES`` trades, so a quiet market's first trades
+don't all count as whales). The rule is a plain class; ``record_whale`` is the
+service that persists one (unique on Kalshi's trade id, so a replayed trade is
+not a second whale) and hands it to execution exactly once, after commit.
+"""
+
+import logging
+import statistics
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from trading import units
+from trading.feed.bus import PublicTrade
+from trading.health import ComponentHealth, Criticality
+from trading.models import WhaleTrade
+
+logger = logging.getLogger(__name__)
+
+# Trades per market in the rolling median: enough to be stable against one odd
+# print, short enough to follow a market whose activity changes during the day.
+MEDIAN_WINDOW = 200
+# Below this many trades in the window the relative rule does not apply.
+MIN_SAMPLES = 20
+# Whales the feed shows as "recent": at most this many, none older than this.
+QUEUE_SIZE = 200
+QUEUE_MAX_AGE = 15 * 60.0
+# A failure to record a whale keeps the tracker unhealthy (critical) this long.
+FAILURE_WINDOW = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class WhaleVerdict:
+    notional: int  # micro-dollars
+    median: int | None  # the market's median before this trade, micro-dollars
+    reason: str  # "absolute" or "relative"
+
+
+def trade_notional(trade: PublicTrade) -> int:
+    """Micro-dollars the taker paid: count x the price of the outcome it bought."""
+    price = trade.yes_price if trade.taker_side == "yes" else units.ONE_DOLLAR - trade.yes_price
+    return units.notional(price, trade.count)
+
+
+class WhaleRule:
+    """Per-market rolling medians and the two thresholds. No Django, no I/O."""
+
+    def __init__(self, *, min_notional: int, relative_factor: float, window: int = MEDIAN_WINDOW) -> None:
+        if min_notional <= 0 or relative_factor <= 1:
+            raise ValueError("whale thresholds: min_notional must be > 0 and relative_factor > 1")
+        self.min_notional = min_notional
+        self.relative_factor = relative_factor
+        self.window = window
+        self._history: dict[str, deque[int]] = {}
+
+    def observe(self, trade: PublicTrade) -> WhaleVerdict | None:
+        """Judge ``trade`` against the market's past trades, then add it to them."""
+        notional = trade_notional(trade)
+        history = self._history.setdefault(trade.ticker, deque(maxlen=self.window))
+        median = int(statistics.median(history)) if len(history) >= MIN_SAMPLES else None
+        history.append(notional)
+        if notional >= self.min_notional:
+            return WhaleVerdict(notional, median, "absolute")
+        if median is not None and median > 0 and notional >= self.relative_factor * median:
+            return WhaleVerdict(notional, median, "relative")
+        return None
+
+    def reset(self) -> None:
+        self._history.clear()
+
+
+def record_whale(trade: PublicTrade, verdict: WhaleVerdict, *, detected_at: float) -> WhaleTrade | None:
+    """Persist a whale and queue its execution after commit; None when the trade id is known already."""
+    try:
+        with transaction.atomic():
+            whale = WhaleTrade.objects.create(
+                trade_id=trade.trade_id,
+                market_ticker=trade.ticker,
+                taker_side=trade.taker_side,
+                yes_price=trade.yes_price,
+                count=trade.count,
+                notional=verdict.notional,
+                traded_at=trade.ts,
+                detected_at=detected_at,
+            )
+            transaction.on_commit(lambda: _hand_to_execution(whale.pk))
+    except IntegrityError:
+        if WhaleTrade.objects.filter(trade_id=trade.trade_id).exists():
+            return None
+        raise
+    return whale
+
+
+def _hand_to_execution(whale_id: int) -> None:
+    """Celery in the services shape; in the embedded default the task runs eagerly, here, off the feed loop."""
+    from trading.tasks import process_whale
+
+    try:
+        process_whale.delay(whale_id)
+    except Exception:  # an unreachable broker must not lose the whale silently: it stays queued in the table
+        logger.exception("whale %s could not be handed to execution; it stays queued", whale_id)
+
+
+class WhaleQueue:
+    """The whales the feed saw recently, bounded by count and pruned by age."""
+
+    def __init__(self, *, size: int = QUEUE_SIZE, max_age: float = QUEUE_MAX_AGE) -> None:
+        self._items: deque[tuple[float, dict[str, Any]]] = deque()
+        self.size = size
+        self.max_age = max_age
+        self.overflow = 0
+        self.pruned = 0
+
+    def add(self, whale: dict[str, Any], now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        self.prune(now)
+        if len(self._items) >= self.size:
+            self._items.popleft()
+            self.overflow += 1
+        self._items.append((now, whale))
+
+    def prune(self, now: float | None = None) -> None:
+        cutoff = (time.time() if now is None else now) - self.max_age
+        while self._items and self._items[0][0] < cutoff:
+            self._items.popleft()
+            self.pruned += 1
+
+    def items(self) -> list[dict[str, Any]]:
+        """Newest first."""
+        return [whale for _, whale in reversed(self._items)]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class WhaleTracker:
+    """Applies the rule to the feed's trades; owns the recent-whale queue and its health."""
+
+    def __init__(self, rule: WhaleRule, queue: WhaleQueue | None = None) -> None:
+        self.rule = rule
+        self.queue = queue or WhaleQueue()
+        self.trades_seen = 0
+        self.whales = 0
+        self.duplicates = 0
+        self.record_failures = 0
+        self.last_failure_at = 0.0
+        self.last_error = ""
+
+    def judge(self, trade: PublicTrade) -> WhaleVerdict | None:
+        self.trades_seen += 1
+        return self.rule.observe(trade)
+
+    def recorded(self, whale: WhaleTrade | None, verdict: WhaleVerdict) -> None:
+        if whale is None:
+            self.duplicates += 1
+            return
+        self.whales += 1
+        self.queue.add(
+            {
+                "whale_id": whale.pk,
+                "trade_id": whale.trade_id,
+                "market_ticker": whale.market_ticker,
+                "taker_side": whale.taker_side,
+                "yes_price": whale.yes_price,
+                "count": whale.count,
+                "notional": whale.notional,
+                "median_notional": verdict.median,
+                "rule": verdict.reason,
+                "traded_at": whale.traded_at,
+                "detected_at": whale.detected_at,
+            },
+            whale.detected_at,
+        )
+
+    def failed(self, exc: BaseException) -> None:
+        self.record_failures += 1
+        self.last_failure_at = time.monotonic()
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def health(self) -> ComponentHealth:
+        self.queue.prune()
+        failing = self.record_failures > 0 and time.monotonic() - self.last_failure_at < FAILURE_WINDOW
+        return ComponentHealth(
+            "whale_tracker",
+            not failing,
+            Criticality.CRITICAL,
+            self.last_error if failing else "",
+            {
+                "trades_seen": self.trades_seen,
+                "whales": self.whales,
+                "duplicates": self.duplicates,
+                "record_failures": self.record_failures,
+                "queue": len(self.queue),
+                "queue_overflow": self.queue.overflow,
+                "min_notional": self.rule.min_notional,
+                "relative_factor": self.rule.relative_factor,
+            },
+        )
