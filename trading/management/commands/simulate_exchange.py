@@ -1,0 +1,73 @@
+"""Run the Kalshi-compatible exchange simulator (trading.simulator) until SIGINT/SIGTERM."""
+
+import asyncio
+import signal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from trading.simulator.server import SimConfig, SimulatorServer
+
+
+class Command(BaseCommand):
+    help = "Serve Kalshi's REST API and market-data WebSocket from a local simulated exchange."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--host", default=settings.SIM_HOST)
+        parser.add_argument("--port", type=int, default=settings.SIM_PORT)
+        parser.add_argument("--markets", type=int, default=5, help="number of markets (default 5)")
+        parser.add_argument("--seed", type=int, default=1, help="random-walk seed (same seed, same stream)")
+        parser.add_argument("--whale-rate", type=float, default=0.02, help="share of public trades that are whales")
+        parser.add_argument(
+            "--rate", type=float, default=500.0, help="market-data messages/s over all markets; 0 = as fast as read"
+        )
+        parser.add_argument("--public-key", help="RSA public key PEM to trust (default: the sim key in SIM_DIR)")
+        parser.add_argument("--key-id", help="API key id that goes with --public-key")
+        parser.add_argument("--paused", action="store_true", help="start with the random walk paused")
+        parser.add_argument("--delay-ms", type=int, default=0, help="fault: hold every WebSocket frame this long")
+        parser.add_argument("--gap-every", type=int, default=0, help="fault: skip a seq every N sequenced messages")
+        parser.add_argument(
+            "--malformed-every", type=int, default=0, help="fault: a malformed frame after every N data frames"
+        )
+        parser.add_argument("--drop-every", type=float, default=0.0, help="fault: drop all connections every S s")
+        parser.add_argument("--reject-every", type=int, default=0, help="fault: answer every Nth REST request 429")
+
+    def handle(self, *args, **options) -> None:
+        if bool(options["public_key"]) != bool(options["key_id"]):
+            raise CommandError("--public-key and --key-id go together.")
+        if options["public_key"] and not Path(options["public_key"]).is_file():
+            raise CommandError(f"--public-key {options['public_key']} is not a readable file.")
+        config = SimConfig(
+            markets=options["markets"],
+            seed=options["seed"],
+            whale_rate=options["whale_rate"],
+            rate=options["rate"],
+            key_id=options["key_id"] or "",
+            public_key_path=Path(options["public_key"]) if options["public_key"] else None,
+            host=options["host"],
+            port=options["port"],
+            paused=options["paused"],
+            delay_ms=options["delay_ms"],
+            gap_every=options["gap_every"],
+            malformed_every=options["malformed_every"],
+            drop_every_s=options["drop_every"],
+            reject_every=options["reject_every"],
+        )
+        asyncio.run(self._serve(config))
+
+    async def _serve(self, config: SimConfig) -> None:
+        server = SimulatorServer(config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await server.start()
+        self.stdout.write(
+            f"Simulator serving {server.rest_url} and {server.ws_url} (key id {server.config.key_id}); Ctrl-C stops."
+        )
+        try:
+            await stop.wait()
+        finally:
+            await server.stop()
+            self.stdout.write("Simulator stopped.")

@@ -1,0 +1,167 @@
+"""The simulator's markets: realistic Kalshi tickers (series-event-market), each
+with its tick grid (PROTOCOL.md 7: ``price_level_structure`` + ``price_ranges``),
+generated deterministically from a seed."""
+
+import random
+import uuid
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from trading.units import ONE_DOLLAR, format_price
+
+# Kalshi's grids, as (start, end, step) in 1/10,000 dollars.
+STRUCTURES: dict[str, tuple[tuple[int, int, int], ...]] = {
+    "linear_cent": ((0, ONE_DOLLAR, 100),),
+    "deci_cent": ((0, ONE_DOLLAR, 10),),
+    "tapered_deci_cent": ((0, 1000, 10), (1000, 9000, 100), (9000, ONE_DOLLAR, 10)),
+}
+
+
+class TickGrid:
+    """The prices a market accepts, strictly between $0 and $1, as a sorted list so
+    the random walk moves by whole ticks and validation is one dict lookup."""
+
+    __slots__ = ("index", "prices", "structure")
+
+    def __init__(self, structure: str) -> None:
+        self.structure = structure
+        prices: set[int] = set()
+        for start, end, step in STRUCTURES[structure]:
+            prices.update(range(start, end + 1, step))
+        self.prices = sorted(p for p in prices if 0 < p < ONE_DOLLAR)
+        self.index = {p: i for i, p in enumerate(self.prices)}
+
+    def valid(self, price: int) -> bool:
+        return price in self.index
+
+    def offset(self, price: int, ticks: int) -> int | None:
+        """The price ``ticks`` grid steps away (negative = lower), or None off the grid's ends.
+        ``price`` itself need not be on the grid (a NO price mirrored from a YES one may not be)."""
+        i = self.index.get(price)
+        if i is None:
+            i = bisect_left(self.prices, price) - (1 if ticks > 0 else 0)
+        j = i + ticks
+        return self.prices[j] if 0 <= j < len(self.prices) else None
+
+    def price_ranges(self) -> list[dict[str, str]]:
+        return [
+            {"start": format_price(start), "end": format_price(end), "step": format_price(step)}
+            for start, end, step in STRUCTURES[self.structure]
+        ]
+
+
+@dataclass(frozen=True)
+class Series:
+    ticker: str
+    title: str
+    event_suffixes: tuple[str, ...]
+    strikes: tuple[float, ...]
+    sub_title: str
+    rules: str
+    structure: str
+
+
+SERIES = (
+    Series(
+        "KXBTCD",
+        "Bitcoin price on {date} at 5pm EST?",
+        ("26DEC3117", "27JAN2917"),
+        (94999.99, 97499.99, 99999.99, 102499.99, 104999.99),
+        "${strike:,.0f} or above",
+        "If the CF Benchmarks Bitcoin Real-Time Index (BRTI) is above {strike} at 5:00 PM EST on {date}, "
+        "then the market resolves to Yes.",
+        "linear_cent",
+    ),
+    Series(
+        "KXFED",
+        "Fed funds upper bound after the {date} meeting?",
+        ("27JAN", "27MAR"),
+        (3.75, 4.0, 4.25, 4.5),
+        "Above {strike}%",
+        "If the upper bound of the federal funds target range is above {strike}% after the {date} meeting, "
+        "then the market resolves to Yes.",
+        "tapered_deci_cent",
+    ),
+    Series(
+        "KXINX",
+        "S&P 500 close on {date}?",
+        ("26DEC31",),
+        (6400.0, 6500.0, 6600.0, 6700.0),
+        "{strike:,.0f} or above",
+        "If the S&P 500 closes above {strike} on {date}, then the market resolves to Yes.",
+        "deci_cent",
+    ),
+    Series(
+        "KXHIGHNY",
+        "Highest temperature in NYC on {date}?",
+        ("26DEC01",),
+        (40.5, 44.5, 48.5),
+        "{strike:.0f}° or above",
+        "If the highest temperature recorded in Central Park on {date} is above {strike}°F, "
+        "then the market resolves to Yes.",
+        "linear_cent",
+    ),
+)
+
+
+def _strike_text(strike: float) -> str:
+    return f"{strike:.2f}" if strike != int(strike) else f"{strike:.2f}".rstrip("0").rstrip(".")
+
+
+@dataclass
+class SimMarket:
+    """One binary market's static description plus its running statistics."""
+
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    market_id: str
+    title: str
+    yes_sub_title: str
+    rules_primary: str
+    floor_strike: float
+    grid: TickGrid
+    created_time: datetime
+    open_time: datetime
+    close_time: datetime
+    status: str = "active"
+    last_price: int = 0
+    volume: int = 0
+    volume_24h: int = 0
+    open_interest: int = 0
+    previous_yes_bid: int = 0
+    previous_yes_ask: int = 0
+    previous_price: int = 0
+    updated_time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def make_markets(count: int, rng: random.Random, now: datetime) -> list[SimMarket]:
+    """``count`` markets spread over the series' events, the same for the same rng state."""
+    combos = [
+        (series, suffix, strike) for series in SERIES for suffix in series.event_suffixes for strike in series.strikes
+    ]
+    markets = []
+    for n in range(count):
+        series, suffix, strike = combos[n % len(combos)]
+        round_ = n // len(combos)
+        event = f"{series.ticker}-{suffix}" + (f"R{round_}" if round_ else "")
+        strike_text = _strike_text(strike)
+        date = suffix
+        markets.append(
+            SimMarket(
+                ticker=f"{event}-T{strike_text}",
+                event_ticker=event,
+                series_ticker=series.ticker,
+                market_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                title=series.title.format(date=date),
+                yes_sub_title=series.sub_title.format(strike=strike),
+                rules_primary=series.rules.format(strike=strike_text, date=date),
+                floor_strike=strike,
+                grid=TickGrid(series.structure),
+                created_time=now - timedelta(days=30),
+                open_time=now - timedelta(days=29),
+                close_time=now + timedelta(days=37),
+            )
+        )
+    return markets

@@ -1,0 +1,380 @@
+"""Kalshi's wire shapes for the simulator's state (PROTOCOL.md 6 and 8; every key and
+value type as in ../shared/kalshi/examples/, which the conformance test checks).
+
+Plain functions from exchange objects to JSON-ready dicts; the server adds envelopes.
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from trading.orderbook import YES
+from trading.simulator.exchange import (
+    BID,
+    CANCELED,
+    USER_ID,
+    Exchange,
+    PublicTrade,
+    SimFill,
+    SimOrder,
+    SimPosition,
+)
+from trading.simulator.markets import SimMarket
+from trading.units import ONE_DOLLAR, format_count, format_money, format_price
+
+EXCHANGE_INDEX = 0
+
+
+def rfc3339(value: datetime | int) -> str:
+    """A datetime, or Unix milliseconds, as Kalshi's ``2026-11-24T15:00:02.900311Z``."""
+    if isinstance(value, int):
+        value = datetime.fromtimestamp(value / 1000, UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _whole_time(value: datetime) -> str:
+    return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def market(exchange: Exchange, m: SimMarket) -> dict[str, Any]:
+    yes_bid, yes_bid_size, yes_ask, yes_ask_size = exchange.best(m.ticker)
+    bid = yes_bid if yes_bid is not None else 0
+    ask = yes_ask if yes_ask is not None else ONE_DOLLAR
+    close = m.close_time
+    return {
+        "ticker": m.ticker,
+        "event_ticker": m.event_ticker,
+        "market_type": "binary",
+        "title": m.title,
+        "subtitle": m.yes_sub_title,
+        "yes_sub_title": m.yes_sub_title,
+        "no_sub_title": m.yes_sub_title,
+        "created_time": rfc3339(m.created_time),
+        "updated_time": rfc3339(m.updated_time),
+        "open_time": _whole_time(m.open_time),
+        "close_time": _whole_time(close),
+        "expected_expiration_time": _whole_time(close + timedelta(minutes=5)),
+        "expiration_time": _whole_time(close + timedelta(days=7)),
+        "latest_expiration_time": _whole_time(close + timedelta(days=7)),
+        "settlement_timer_seconds": 300,
+        "status": m.status,
+        "yes_bid_dollars": format_price(bid),
+        "yes_bid_size_fp": format_count(yes_bid_size),
+        "yes_ask_dollars": format_price(ask),
+        "yes_ask_size_fp": format_count(yes_ask_size),
+        "no_bid_dollars": format_price(ONE_DOLLAR - ask),
+        "no_ask_dollars": format_price(ONE_DOLLAR - bid),
+        "last_price_dollars": format_price(m.last_price),
+        "volume_fp": format_count(m.volume),
+        "volume_24h_fp": format_count(m.volume_24h),
+        "result": "",
+        "can_close_early": False,
+        "open_interest_fp": format_count(m.open_interest),
+        "notional_value_dollars": "1.0000",
+        "liquidity_dollars": "0.0000",
+        "previous_yes_bid_dollars": format_price(m.previous_yes_bid),
+        "previous_yes_ask_dollars": format_price(m.previous_yes_ask),
+        "previous_price_dollars": format_price(m.previous_price),
+        "settlement_bounds_type": "default",
+        "expiration_value": "",
+        "early_close_condition": "",
+        "strike_type": "greater",
+        "floor_strike": m.floor_strike,
+        "rules_primary": m.rules_primary,
+        "rules_secondary": "",
+        "price_level_structure": m.grid.structure,
+        "price_ranges": m.grid.price_ranges(),
+        "fractional_trading_enabled": True,
+        "response_price_units": "usd_cent",
+        "exchange_index": EXCHANGE_INDEX,
+    }
+
+
+def _pairs(levels: dict[int, int], *, mirror: bool = False) -> list[list[str]]:
+    """Levels ascending by reported price (best bid last); ``mirror`` reports NO at YES prices."""
+    if mirror:
+        return [[format_price(ONE_DOLLAR - p), format_count(s)] for p, s in sorted(levels.items(), reverse=True)]
+    return [[format_price(p), format_count(s)] for p, s in sorted(levels.items())]
+
+
+def rest_orderbook(exchange: Exchange, ticker: str, depth: int) -> dict[str, Any]:
+    book = exchange.books[ticker]
+    yes, no = _pairs(book.yes), _pairs(book.no)
+    if depth > 0:
+        yes, no = yes[-depth:] if yes else yes, no[-depth:] if no else no
+    return {"orderbook_fp": {"yes_dollars": yes, "no_dollars": no}}
+
+
+def snapshot_msg(exchange: Exchange, ticker: str, *, use_yes_price: bool = False) -> dict[str, Any]:
+    """``orderbook_snapshot`` msg: a side with no levels is absent, not ``[]``."""
+    book = exchange.books[ticker]
+    msg: dict[str, Any] = {"market_ticker": ticker, "market_id": exchange.markets[ticker].market_id}
+    if book.yes:
+        msg["yes_dollars_fp"] = _pairs(book.yes)
+    if book.no:
+        msg["no_dollars_fp"] = _pairs(book.no, mirror=use_yes_price)
+    return msg
+
+
+def delta_msg(
+    market_id: str, ticker: str, side: str, price: int, delta: int, ts_ms: int, client_order_id: str | None
+) -> dict[str, Any]:
+    msg = {
+        "market_ticker": ticker,
+        "market_id": market_id,
+        "price_dollars": format_price(price),
+        "delta_fp": format_count(delta),
+        "side": side,
+    }
+    if client_order_id:
+        msg["client_order_id"] = client_order_id
+    msg["ts"] = rfc3339(ts_ms)
+    msg["ts_ms"] = ts_ms
+    return msg
+
+
+def trade_msg(trade: PublicTrade) -> dict[str, Any]:
+    side = trade.taker_outcome_side
+    return {
+        "trade_id": trade.trade_id,
+        "market_ticker": trade.ticker,
+        "yes_price_dollars": format_price(trade.yes_price),
+        "no_price_dollars": format_price(ONE_DOLLAR - trade.yes_price),
+        "count_fp": format_count(trade.count),
+        "taker_side": side,
+        "taker_outcome_side": side,
+        "taker_book_side": BID if side == YES else "ask",
+        "is_block_trade": False,
+        "ts": trade.ts_ms // 1000,
+        "ts_ms": trade.ts_ms,
+    }
+
+
+def rest_trade(trade: PublicTrade) -> dict[str, Any]:
+    side = trade.taker_outcome_side
+    return {
+        "trade_id": trade.trade_id,
+        "ticker": trade.ticker,
+        "count_fp": format_count(trade.count),
+        "yes_price_dollars": format_price(trade.yes_price),
+        "no_price_dollars": format_price(ONE_DOLLAR - trade.yes_price),
+        "taker_side": side,
+        "taker_outcome_side": side,
+        "taker_book_side": BID if side == YES else "ask",
+        "created_time": rfc3339(trade.ts_ms),
+        "is_block_trade": False,
+    }
+
+
+def ticker_state(exchange: Exchange, ticker: str) -> tuple:
+    """What a ``ticker`` message reports, to send one only when something changed."""
+    m = exchange.markets[ticker]
+    last = exchange.last_trade_size.get(ticker, 0)
+    return (*exchange.best(ticker), m.last_price, m.volume, m.open_interest, last)
+
+
+def ticker_msg(exchange: Exchange, ticker: str, state: tuple, ts_ms: int) -> dict[str, Any]:
+    yes_bid, yes_bid_size, yes_ask, yes_ask_size, last_price, volume, open_interest, last_size = state
+    return {
+        "market_id": exchange.markets[ticker].market_id,
+        "market_ticker": ticker,
+        "price_dollars": format_price(last_price),
+        "yes_bid_dollars": format_price(yes_bid or 0),
+        "yes_ask_dollars": format_price(ONE_DOLLAR if yes_ask is None else yes_ask),
+        "volume_fp": format_count(volume),
+        "open_interest_fp": format_count(open_interest),
+        "dollar_volume": volume * last_price // 1_000_000,
+        "dollar_open_interest": open_interest * last_price // 1_000_000,
+        "yes_bid_size_fp": format_count(yes_bid_size),
+        "yes_ask_size_fp": format_count(yes_ask_size),
+        "last_trade_size_fp": format_count(last_size),
+        "ts": ts_ms // 1000,
+        "ts_ms": ts_ms,
+        "time": rfc3339(ts_ms),
+    }
+
+
+def _legacy(book_side: str) -> tuple[str, str]:
+    """V2 orders through the legacy fields (PROTOCOL.md 6.4): bid -> yes/buy, ask -> yes/sell."""
+    return YES, "buy" if book_side == BID else "sell"
+
+
+def rest_order(order: SimOrder) -> dict[str, Any]:
+    side, action = _legacy(order.book_side)
+    remaining = 0 if order.status == CANCELED else order.remaining
+    return {
+        "order_id": order.order_id,
+        "user_id": USER_ID,
+        "client_order_id": order.client_order_id,
+        "ticker": order.ticker,
+        "side": side,
+        "action": action,
+        "outcome_side": order.outcome_side,
+        "book_side": order.book_side,
+        "type": "limit",
+        "status": order.status,
+        "yes_price_dollars": format_price(order.price),
+        "no_price_dollars": format_price(ONE_DOLLAR - order.price),
+        "fill_count_fp": format_count(order.filled),
+        "remaining_count_fp": format_count(remaining),
+        "initial_count_fp": format_count(order.initial),
+        "taker_fill_cost_dollars": format_money(order.taker_fill_cost),
+        "maker_fill_cost_dollars": format_money(order.maker_fill_cost),
+        "taker_fees_dollars": format_money(order.taker_fees),
+        "maker_fees_dollars": format_money(order.maker_fees),
+        "created_time": rfc3339(order.created_ms),
+        "last_update_time": rfc3339(order.last_update_ms),
+        "self_trade_prevention_type": order.self_trade_prevention_type,
+        "subaccount_number": order.subaccount,
+        "exchange_index": EXCHANGE_INDEX,
+    }
+
+
+def user_order_msg(order: SimOrder) -> dict[str, Any]:
+    side, _ = _legacy(order.book_side)
+    remaining = 0 if order.status == CANCELED else order.remaining
+    msg = {
+        "order_id": order.order_id,
+        "user_id": USER_ID,
+        "ticker": order.ticker,
+        "exchange_index": EXCHANGE_INDEX,
+        "status": order.status,
+        "side": side,
+        "is_yes": True,
+        "outcome_side": order.outcome_side,
+        "book_side": order.book_side,
+        "yes_price_dollars": format_price(order.price),
+        "fill_count_fp": format_count(order.filled),
+        "remaining_count_fp": format_count(remaining),
+        "initial_count_fp": format_count(order.initial),
+        "taker_fill_cost_dollars": format_money(order.taker_fill_cost),
+        "maker_fill_cost_dollars": format_money(order.maker_fill_cost),
+        "taker_fees_dollars": format_money(order.taker_fees),
+        "maker_fees_dollars": format_money(order.maker_fees),
+        "client_order_id": order.client_order_id,
+        "self_trade_prevention_type": order.self_trade_prevention_type,
+        "created_time": rfc3339(order.created_ms),
+        "created_ts_ms": order.created_ms,
+        "last_updated_ts_ms": order.last_update_ms,
+    }
+    if order.last_update_reason:
+        msg["last_update_reason"] = order.last_update_reason
+    msg["subaccount_number"] = order.subaccount
+    return msg
+
+
+def create_order_response(order: SimOrder) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if order.client_order_id:
+        body["client_order_id"] = order.client_order_id
+    body["fill_count"] = format_count(order.filled)
+    if order.filled:
+        fees = order.taker_fees + order.maker_fees
+        # Per-contract averages in YES terms, 4 decimals (25 @ 0.43, fee 0.429 -> "0.4300", "0.0172").
+        body["average_fill_price"] = format_money(order.filled_yes_notional * 100 // order.filled, 4)
+        body["average_fee_paid"] = format_money(fees * 100 // order.filled, 4)
+    body["order_id"] = order.order_id
+    body["remaining_count"] = format_count(0 if order.status == CANCELED else order.remaining)
+    body["ts_ms"] = order.last_update_ms
+    return body
+
+
+def rest_fill(fill: SimFill) -> dict[str, Any]:
+    side, action = _legacy(fill.book_side)
+    return {
+        "fill_id": fill.trade_id,
+        "trade_id": fill.trade_id,
+        "order_id": fill.order_id,
+        "ticker": fill.ticker,
+        "market_ticker": fill.ticker,
+        "exchange_index": EXCHANGE_INDEX,
+        "side": side,
+        "action": action,
+        "outcome_side": fill.outcome_side,
+        "book_side": fill.book_side,
+        "count_fp": format_count(fill.count),
+        "yes_price_dollars": format_price(fill.yes_price),
+        "no_price_dollars": format_price(ONE_DOLLAR - fill.yes_price),
+        "is_taker": fill.is_taker,
+        "fee_cost": format_money(fill.fee),
+        "created_time": rfc3339(fill.ts_ms),
+        "ts": fill.ts_ms // 1000,
+        "subaccount_number": 0,
+    }
+
+
+def fill_msg(fill: SimFill) -> dict[str, Any]:
+    side, action = _legacy(fill.book_side)
+    msg = {
+        "trade_id": fill.trade_id,
+        "order_id": fill.order_id,
+    }
+    if fill.client_order_id:
+        msg["client_order_id"] = fill.client_order_id
+    msg |= {
+        "market_ticker": fill.ticker,
+        "exchange_index": EXCHANGE_INDEX,
+        "is_taker": fill.is_taker,
+        "side": side,
+        "yes_price_dollars": format_price(fill.yes_price),
+        "count_fp": format_count(fill.count),
+        "fee_cost": format_money(fill.fee),
+        "action": action,
+        "ts": fill.ts_ms // 1000,
+        "ts_ms": fill.ts_ms,
+        "post_position_fp": format_count(fill.post_position),
+        "purchased_side": fill.outcome_side,
+        "outcome_side": fill.outcome_side,
+        "book_side": fill.book_side,
+    }
+    return msg
+
+
+def market_position_msg(position: SimPosition) -> dict[str, Any]:
+    return {
+        "user_id": USER_ID,
+        "market_ticker": position.ticker,
+        "position_fp": format_count(position.position),
+        "position_cost_dollars": format_money(position.cost, 4),
+        "realized_pnl_dollars": format_money(position.realized_pnl, 4),
+        "fees_paid_dollars": format_money(position.fees_paid, 4),
+        "position_fee_cost_dollars": format_money(position.fees_paid, 4),
+        "volume_fp": format_count(position.volume),
+        "subaccount": 0,
+    }
+
+
+def rest_market_position(position: SimPosition, resting_orders: int) -> dict[str, Any]:
+    return {
+        "ticker": position.ticker,
+        "exchange_index": EXCHANGE_INDEX,
+        "fees_paid_dollars": format_money(position.fees_paid),
+        "last_updated_ts": rfc3339(position.last_updated_ms),
+        "market_exposure_dollars": format_money(position.cost),
+        "position_fp": format_count(position.position),
+        "realized_pnl_dollars": format_money(position.realized_pnl),
+        "resting_orders_count": resting_orders,
+        "total_traded_dollars": format_money(position.total_traded),
+    }
+
+
+def rest_event_position(event_ticker: str, positions: list[SimPosition]) -> dict[str, Any]:
+    cost = sum(p.cost for p in positions)
+    return {
+        "event_ticker": event_ticker,
+        "event_exposure_dollars": format_money(cost),
+        "fees_paid_dollars": format_money(sum(p.fees_paid for p in positions)),
+        "realized_pnl_dollars": format_money(sum(p.realized_pnl for p in positions)),
+        "total_cost_dollars": format_money(cost),
+        "total_cost_shares_fp": format_count(sum(abs(p.position) for p in positions)),
+    }
+
+
+def balance(exchange: Exchange) -> dict[str, Any]:
+    cash = exchange.account.balance
+    return {
+        "balance": cash // 10_000,
+        "balance_breakdown": [{"balance": format_money(cash, 4), "exchange_index": EXCHANGE_INDEX}],
+        "balance_dollars": format_money(cash, 4),
+        "portfolio_value": exchange.portfolio_value() // 10_000,
+        "updated_ts": exchange.account.updated_ms // 1000,
+    }
