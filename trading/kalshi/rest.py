@@ -1,0 +1,701 @@
+"""Kalshi Trade API v2 REST client (PROTOCOL.md 8-9): signed, rate limited, retried.
+
+Public API (the execution layer places orders through this)::
+
+    async with KalshiRestClient.from_settings() as rest:     # or KalshiRestClient(url, signer)
+        markets = await rest.markets(status="open")          # every page (cursor loop, repeat guard)
+        market = await rest.market(ticker)
+        book = await rest.orderbook(ticker)                  # Orderbook(yes=[(price, count)], no=[...])
+        trades = await rest.trades(ticker=ticker, max_items=100)
+        balance = await rest.balance()
+        positions = await rest.positions()                   # Positions(market_positions, event_positions)
+        orders = await rest.orders(ticker=ticker, status="resting"); order = await rest.order(order_id)
+        ack = await rest.create_order(ticker=t, side="bid", count=1000, price=4400,
+                                      time_in_force="good_till_canceled", client_order_id="v3-dec-1-a")
+        cancel = await rest.cancel_order(order_id, market_ticker=t)
+        fills = await rest.fills(order_id=order_id)
+
+All models are msgspec structs holding trading.units integers (``Price`` 1/10,000 $,
+``Count`` 1/100 contracts, ``Money`` micro-dollars); a response that lacks a
+required field or has a wrong type raises ``KalshiResponseError`` rather than
+being half-read. Every error body shape Kalshi sends (nested, flat, bare, and the
+429 string) becomes ``KalshiApiError(status, code, message, details)``.
+
+Safety of retries: reads are retried on 429, 5xx and transport errors with
+exponential backoff and jitter. An order create is retried only as the *same*
+request, with the same ``client_order_id`` (one is generated when the caller gives
+none), so Kalshi's idempotency guarantees at most one order; a 409
+``order_already_exists`` on a retry means an earlier attempt landed, and the
+client returns that order (looked up by ``client_order_id``) with
+``recovered=True``. A 409 on the first attempt is the caller reusing an id: it
+raises ``KalshiApiError`` and ``find_order()`` is there to look it up.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+import msgspec
+import orjson
+
+from trading.kalshi.fields import Count, Money, Price, json_decoder
+from trading.kalshi.messages import PriceRange
+from trading.kalshi.signing import Signer
+from trading.units import format_count, format_price
+
+log = logging.getLogger(__name__)
+
+Side = Literal["yes", "no"]
+BookSide = Literal["bid", "ask"]
+TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
+
+# PROTOCOL.md 9: tokens per second (read, write) per usage tier; a request costs
+# 10 tokens unless listed in ENDPOINT_COSTS. Prestige reads: the docs disagree
+# (6,000 or 10,000); the lower figure cannot get us throttled.
+TIERS: dict[str, tuple[int, int]] = {
+    "basic": (200, 100),
+    "advanced": (300, 300),
+    "expert": (600, 600),
+    "premier": (1_000, 1_000),
+    "paragon": (2_000, 2_000),
+    "prime": (4_000, 4_000),
+    "prestige": (6_000, 8_000),
+}
+DEFAULT_COST = 10
+# Live GET /account/endpoint_costs (2026-06): cheaper than the default.
+CANCEL_COST = 2
+GET_ORDER_COST = 2
+# Page sizes: markets and trades allow 1,000; the portfolio lists document a 100 default.
+MARKET_PAGE = 1_000
+PORTFOLIO_PAGE = 100
+
+
+class KalshiApiError(Exception):
+    """An HTTP error answer from Kalshi, whatever its body shape."""
+
+    def __init__(self, status: int, code: str, message: str, details: str = "", service: str = ""):
+        self.status, self.code, self.message, self.details, self.service = status, code, message, details, service
+        text = f"Kalshi HTTP {status}"
+        text += f" {code}" if code else ""
+        text += f": {message}" if message and message != code else ""
+        text += f" ({details})" if details else ""
+        super().__init__(text)
+
+    def is_code(self, code: str) -> bool:
+        """Codes can carry a dynamic suffix (``user_not_found:_<uuid>``): match by prefix."""
+        return self.code.startswith(code)
+
+    @classmethod
+    def from_response(cls, status: int, body: bytes) -> "KalshiApiError":
+        try:
+            data = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return cls(status, "", body[:200].decode("utf-8", "replace").strip())
+        if not isinstance(data, dict):
+            return cls(status, "", str(data)[:200])
+        error = data.get("error")
+        if isinstance(error, dict):  # nested: most errors
+            return cls(
+                status,
+                str(error.get("code", "")),
+                str(error.get("message", "")),
+                str(error.get("details") or ""),
+                str(error.get("service") or ""),
+            )
+        if isinstance(error, str):  # 429: {"error": "too many requests"}
+            return cls(status, "", error)
+        if "code" in data:  # flat: the OpenAPI ErrorResponse
+            return cls(status, str(data["code"]), str(data.get("message", "")), str(data.get("details") or ""))
+        if "msg" in data:  # bare: query-parameter validation
+            return cls(status, "", str(data["msg"]))
+        return cls(status, "", str(data)[:200])
+
+
+class KalshiResponseError(ValueError):
+    """A success status whose body does not match the model (a field missing or of the wrong type)."""
+
+
+class KalshiTransportError(ConnectionError):
+    """Kalshi could not be reached (connection refused, timeout) after the retries."""
+
+
+# ---- models ---------------------------------------------------------------------
+
+
+class _Model(msgspec.Struct, kw_only=True, gc=False):
+    pass
+
+
+class Market(_Model, kw_only=True):
+    ticker: str
+    event_ticker: str
+    market_type: str
+    title: str = ""
+    subtitle: str = ""
+    yes_sub_title: str
+    no_sub_title: str
+    status: str
+    created_time: datetime
+    updated_time: datetime
+    open_time: datetime
+    close_time: datetime
+    latest_expiration_time: datetime
+    expected_expiration_time: datetime | None = None
+    settlement_timer_seconds: int
+    yes_bid: Price = msgspec.field(name="yes_bid_dollars")
+    yes_bid_size: Count = msgspec.field(name="yes_bid_size_fp")
+    yes_ask: Price = msgspec.field(name="yes_ask_dollars")
+    yes_ask_size: Count = msgspec.field(name="yes_ask_size_fp")
+    no_bid: Price = msgspec.field(name="no_bid_dollars")
+    no_ask: Price = msgspec.field(name="no_ask_dollars")
+    last_price: Price = msgspec.field(name="last_price_dollars")
+    previous_yes_bid: Price = msgspec.field(name="previous_yes_bid_dollars")
+    previous_yes_ask: Price = msgspec.field(name="previous_yes_ask_dollars")
+    previous_price: Price = msgspec.field(name="previous_price_dollars")
+    volume: Count = msgspec.field(name="volume_fp")
+    volume_24h: Count = msgspec.field(name="volume_24h_fp")
+    open_interest: Count = msgspec.field(name="open_interest_fp")
+    notional_value: Price = msgspec.field(name="notional_value_dollars")
+    result: str
+    can_close_early: bool
+    settlement_bounds_type: str
+    expiration_value: str
+    rules_primary: str
+    rules_secondary: str
+    price_level_structure: str
+    price_ranges: list[PriceRange]
+    strike_type: str | None = None
+    floor_strike: float | None = None
+    cap_strike: float | None = None
+    exchange_index: int | None = None
+
+
+class MarketsPage(_Model, kw_only=True):
+    markets: list[Market]
+    cursor: str = ""
+
+
+class _MarketResponse(_Model, kw_only=True):
+    market: Market
+
+
+Level = tuple[Price, Count]
+
+
+class Orderbook(_Model, kw_only=True):
+    """REST book: ascending levels, best last; NO bids at NO prices (PROTOCOL 8)."""
+
+    yes: list[Level] = msgspec.field(default_factory=list, name="yes_dollars")
+    no: list[Level] = msgspec.field(default_factory=list, name="no_dollars")
+
+
+class _OrderbookResponse(_Model, kw_only=True):
+    orderbook: Orderbook = msgspec.field(name="orderbook_fp")
+
+
+class PublicTrade(_Model, kw_only=True):
+    trade_id: str
+    ticker: str
+    count: Count = msgspec.field(name="count_fp")
+    yes_price: Price = msgspec.field(name="yes_price_dollars")
+    no_price: Price = msgspec.field(name="no_price_dollars")
+    taker_outcome_side: Side
+    taker_book_side: BookSide
+    created_time: datetime
+    is_block_trade: bool
+
+
+class TradesPage(_Model, kw_only=True):
+    trades: list[PublicTrade]
+    cursor: str = ""
+
+
+class Balance(_Model, kw_only=True):
+    balance_cents: int = msgspec.field(name="balance")  # truncated to the cent
+    cash: Money = msgspec.field(name="balance_dollars")  # exact
+    portfolio_value_cents: int = msgspec.field(name="portfolio_value")
+    updated_ts: int
+
+
+class MarketPosition(_Model, kw_only=True):
+    ticker: str
+    exchange_index: int
+    position: Count = msgspec.field(name="position_fp")  # + YES, - NO
+    total_traded: Money = msgspec.field(name="total_traded_dollars")
+    market_exposure: Money = msgspec.field(name="market_exposure_dollars")
+    realized_pnl: Money = msgspec.field(name="realized_pnl_dollars")
+    fees_paid: Money = msgspec.field(name="fees_paid_dollars")
+    last_updated_ts: datetime  # RFC 3339 despite the name
+    resting_orders_count: int | None = None
+
+
+class EventPosition(_Model, kw_only=True):
+    event_ticker: str
+    total_cost: Money = msgspec.field(name="total_cost_dollars")
+    total_cost_shares: Count = msgspec.field(name="total_cost_shares_fp")
+    event_exposure: Money = msgspec.field(name="event_exposure_dollars")
+    realized_pnl: Money = msgspec.field(name="realized_pnl_dollars")
+    fees_paid: Money = msgspec.field(name="fees_paid_dollars")
+
+
+class PositionsPage(_Model, kw_only=True):
+    market_positions: list[MarketPosition] = []
+    event_positions: list[EventPosition] = []
+    cursor: str = ""
+
+
+@dataclass(frozen=True)
+class Positions:
+    market_positions: list[MarketPosition]
+    event_positions: list[EventPosition]
+
+
+class Order(_Model, kw_only=True):
+    order_id: str
+    user_id: str
+    client_order_id: str
+    ticker: str
+    outcome_side: Side
+    book_side: BookSide
+    type: str
+    status: Literal["resting", "canceled", "executed"]
+    yes_price: Price = msgspec.field(name="yes_price_dollars")
+    no_price: Price = msgspec.field(name="no_price_dollars")
+    fill_count: Count = msgspec.field(name="fill_count_fp")
+    remaining_count: Count = msgspec.field(name="remaining_count_fp")
+    initial_count: Count = msgspec.field(name="initial_count_fp")
+    taker_fill_cost: Money = msgspec.field(name="taker_fill_cost_dollars")
+    maker_fill_cost: Money = msgspec.field(name="maker_fill_cost_dollars")
+    taker_fees: Money = msgspec.field(name="taker_fees_dollars")
+    maker_fees: Money = msgspec.field(name="maker_fees_dollars")
+    created_time: datetime | None = None
+    last_update_time: datetime | None = None
+    expiration_time: datetime | None = None
+    self_trade_prevention_type: str | None = None
+    order_group_id: str | None = None
+    cancel_order_on_pause: bool | None = None
+    subaccount_number: int | None = None
+    exchange_index: int | None = None
+
+
+class OrdersPage(_Model, kw_only=True):
+    orders: list[Order]
+    cursor: str = ""
+
+
+class _OrderResponse(_Model, kw_only=True):
+    order: Order
+
+
+class OrderAck(_Model, kw_only=True):
+    """CreateOrderV2's flat answer (PROTOCOL 8). ``recovered``: not from the create
+    answer but from looking the order up after a retry found it already placed."""
+
+    order_id: str
+    client_order_id: str = ""
+    fill_count: Count
+    remaining_count: Count
+    average_fill_price: Price | None = None
+    average_fee_paid: Money | None = None
+    ts_ms: int | None = None
+    recovered: bool = False
+
+    @classmethod
+    def from_order(cls, order: Order) -> "OrderAck":
+        return cls(
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            fill_count=order.fill_count,
+            remaining_count=order.remaining_count,
+            recovered=True,
+        )
+
+
+class CancelAck(_Model, kw_only=True):
+    order_id: str
+    client_order_id: str | None = None
+    reduced_by: Count
+    ts_ms: int
+
+
+class Fill(_Model, kw_only=True):
+    fill_id: str
+    trade_id: str
+    order_id: str
+    ticker: str
+    market_ticker: str
+    exchange_index: int
+    outcome_side: Side
+    book_side: BookSide
+    count: Count = msgspec.field(name="count_fp")
+    yes_price: Price = msgspec.field(name="yes_price_dollars")
+    no_price: Price = msgspec.field(name="no_price_dollars")
+    is_taker: bool
+    fee: Money = msgspec.field(name="fee_cost")
+    created_time: datetime | None = None
+    ts: int | None = None
+    subaccount_number: int | None = None
+
+
+class FillsPage(_Model, kw_only=True):
+    fills: list[Fill]
+    cursor: str = ""
+
+
+# ---- rate limiting --------------------------------------------------------------
+
+
+class TokenBucket:
+    """Kalshi's limiter mirrored locally, so we wait instead of collecting 429s.
+
+    Capacity is one second of refill: the live Basic account showed exactly that,
+    and a smaller burst than the docs' 2 s can only make us gentler."""
+
+    def __init__(self, rate: float, capacity: float | None = None) -> None:
+        self.rate = rate
+        self.capacity = capacity or rate
+        self.tokens = self.capacity
+        self._updated = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, cost: float) -> None:
+        async with self._lock:  # first come, first served
+            while True:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self._updated) * self.rate)
+                self._updated = now
+                if self.tokens >= cost:
+                    self.tokens -= cost
+                    return
+                await asyncio.sleep((cost - self.tokens) / self.rate)
+
+
+@dataclass
+class RestMetrics:
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0  # 429 answers
+    errors: int = 0  # error answers surfaced to the caller
+    recovered_orders: int = 0  # retried creates answered by looking the order up
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+class _Retry(Exception):
+    """An attempt worth repeating (429, 5xx, transport); carries what to raise if out of attempts."""
+
+    def __init__(self, final: Exception):
+        super().__init__(str(final))
+        self.final = final
+
+
+# ---- the client -------------------------------------------------------------------
+
+
+class KalshiRestClient:
+    def __init__(
+        self,
+        rest_url: str,
+        signer: Signer,
+        *,
+        tier: str = "basic",
+        max_retries: int = 4,
+        base_delay: float = 0.5,
+        max_delay: float = 8.0,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if tier not in TIERS:
+            raise ValueError(f"unknown Kalshi usage tier {tier!r}: one of {', '.join(TIERS)}")
+        self.rest_url = rest_url.rstrip("/")
+        self.signer = signer
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.metrics = RestMetrics()
+        read_rate, write_rate = TIERS[tier]
+        self.read_bucket = TokenBucket(read_rate)
+        self.write_bucket = TokenBucket(write_rate)
+        self._base_path = urlsplit(self.rest_url).path
+        self._http = httpx.AsyncClient(
+            base_url=self.rest_url + "/",
+            timeout=timeout,
+            transport=transport,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+            trust_env=False,
+        )
+
+    @classmethod
+    def from_settings(cls, **options: Any) -> "KalshiRestClient":
+        """A client for the configured environment (trading.kalshi.environments)."""
+        from trading.kalshi.environments import kalshi_endpoints
+
+        endpoints = kalshi_endpoints()
+        return cls(endpoints.rest_url, endpoints.signer, **options)
+
+    async def __aenter__(self) -> "KalshiRestClient":
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # ---- market data --------------------------------------------------------------
+
+    async def markets(self, *, max_items: int | None = None, **filters: Any) -> list[Market]:
+        """``GET /markets``, every page; filters as Kalshi names them (``status="open"``, ``tickers=...``)."""
+        return await _collect(self._pages("/markets", MarketsPage, "markets", filters, MARKET_PAGE), max_items)
+
+    async def market(self, ticker: str) -> Market:
+        return (await self._get(f"/markets/{ticker}", _MarketResponse)).market
+
+    async def orderbook(self, ticker: str, depth: int = 0) -> Orderbook:
+        params = {"depth": depth} if depth else None
+        return (await self._get(f"/markets/{ticker}/orderbook", _OrderbookResponse, params)).orderbook
+
+    async def trades(self, *, max_items: int | None = None, **filters: Any) -> list[PublicTrade]:
+        """``GET /markets/trades`` (``ticker``, ``min_ts``, ``max_ts`` in Unix seconds)."""
+        return await _collect(self._pages("/markets/trades", TradesPage, "trades", filters, MARKET_PAGE), max_items)
+
+    # ---- portfolio ----------------------------------------------------------------
+
+    async def balance(self) -> Balance:
+        return await self._get("/portfolio/balance", Balance)
+
+    async def positions(self, **filters: Any) -> Positions:
+        market_positions: list[MarketPosition] = []
+        event_positions: list[EventPosition] = []
+        async for page in self._page_objects("/portfolio/positions", PositionsPage, filters, PORTFOLIO_PAGE):
+            market_positions.extend(page.market_positions)
+            event_positions.extend(page.event_positions)
+        return Positions(market_positions, event_positions)
+
+    async def orders(self, *, max_items: int | None = None, **filters: Any) -> list[Order]:
+        """``GET /portfolio/orders`` (``ticker``, ``event_ticker``, ``status``, ``min_ts``, ``max_ts``)."""
+        return await _collect(
+            self._pages("/portfolio/orders", OrdersPage, "orders", filters, PORTFOLIO_PAGE), max_items
+        )
+
+    async def order(self, order_id: str) -> Order:
+        return (await self._get(f"/portfolio/orders/{order_id}", _OrderResponse, cost=GET_ORDER_COST)).order
+
+    async def fills(self, *, max_items: int | None = None, **filters: Any) -> list[Fill]:
+        """``GET /portfolio/fills`` (``ticker``, ``order_id``, ``min_ts``, ``max_ts``)."""
+        return await _collect(self._pages("/portfolio/fills", FillsPage, "fills", filters, PORTFOLIO_PAGE), max_items)
+
+    async def find_order(self, client_order_id: str, *, ticker: str | None = None) -> Order | None:
+        """The order placed with ``client_order_id`` (Kalshi has no filter for it: scan, by ticker if known)."""
+        filters = {"ticker": ticker} if ticker else {}
+        async with contextlib.aclosing(
+            self._pages("/portfolio/orders", OrdersPage, "orders", filters, PORTFOLIO_PAGE)
+        ) as orders:
+            async for order in orders:
+                if order.client_order_id == client_order_id:
+                    return order
+        return None
+
+    # ---- orders -------------------------------------------------------------------
+
+    async def create_order(
+        self,
+        *,
+        ticker: str,
+        side: BookSide,
+        count: int,
+        price: int,
+        time_in_force: TimeInForce,
+        client_order_id: str | None = None,
+        self_trade_prevention_type: Literal["taker_at_cross", "maker"] = "taker_at_cross",
+        post_only: bool | None = None,
+        reduce_only: bool | None = None,
+        expiration_time: int | None = None,
+        cancel_order_on_pause: bool | None = None,
+        subaccount: int | None = None,
+    ) -> OrderAck:
+        """``POST /portfolio/events/orders``: ``side`` on the YES book, ``price`` the YES price
+        (1/10,000 $), ``count`` in 1/100 contracts. Never places a second order on retry."""
+        client_order_id = client_order_id or f"v3-{uuid.uuid4()}"
+        body: dict[str, Any] = {
+            "ticker": ticker,
+            "client_order_id": client_order_id,
+            "side": side,
+            "count": format_count(count),
+            "price": format_price(price),
+            "time_in_force": time_in_force,
+            "self_trade_prevention_type": self_trade_prevention_type,
+        }
+        optional = {
+            "post_only": post_only,
+            "reduce_only": reduce_only,
+            "expiration_time": expiration_time,
+            "cancel_order_on_pause": cancel_order_on_pause,
+            "subaccount": subaccount,
+        }
+        body.update((key, value) for key, value in optional.items() if value is not None)
+        content = orjson.dumps(body)
+        attempt = 0
+        while True:
+            try:
+                response = await self._send("POST", "/portfolio/events/orders", content=content, write=True)
+                if response.status_code in (200, 201):
+                    return self._decode(OrderAck, response, "POST /portfolio/events/orders")
+                raise self._error(response, retryable=True)
+            except _Retry as retry:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise retry.final from None
+                await self._pause("POST /portfolio/events/orders", attempt, retry.final)
+            except KalshiApiError as exc:
+                if attempt and exc.status == 409 and exc.is_code("order_already_exists"):
+                    # An earlier attempt landed (its answer was lost): return that order.
+                    order = await self.find_order(client_order_id, ticker=ticker)
+                    if order is not None:
+                        self.metrics.recovered_orders += 1
+                        log.info("order %s was already placed by an earlier attempt", client_order_id)
+                        return OrderAck.from_order(order)
+                raise
+
+    async def cancel_order(self, order_id: str, *, market_ticker: str | None = None) -> CancelAck:
+        """``DELETE /portfolio/events/orders/{id}``; 404 ``not_found`` = already dead (canceled, filled, unknown)."""
+        params = {"market_ticker": market_ticker} if market_ticker else None
+        path = f"/portfolio/events/orders/{order_id}"
+        return await self._retrying(
+            "DELETE", path, CancelAck, params=params, write=True, cost=CANCEL_COST, retry_server_errors=True
+        )
+
+    # ---- plumbing -----------------------------------------------------------------
+
+    async def _get(self, path: str, model: type, params: dict[str, Any] | None = None, cost: int = DEFAULT_COST) -> Any:
+        return await self._retrying("GET", path, model, params=params, cost=cost, retry_server_errors=True)
+
+    async def _retrying(
+        self,
+        method: str,
+        path: str,
+        model: type,
+        *,
+        params: dict[str, Any] | None = None,
+        write: bool = False,
+        cost: int = DEFAULT_COST,
+        retry_server_errors: bool,
+    ) -> Any:
+        attempt = 0
+        while True:
+            try:
+                response = await self._send(method, path, params=params, write=write, cost=cost)
+                if response.status_code < 300:
+                    return self._decode(model, response, f"{method} {path}")
+                raise self._error(response, retryable=retry_server_errors)
+            except _Retry as retry:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise retry.final from None
+                await self._pause(f"{method} {path}", attempt, retry.final)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        content: bytes | None = None,
+        write: bool = False,
+        cost: int = DEFAULT_COST,
+    ) -> httpx.Response:
+        await (self.write_bucket if write else self.read_bucket).acquire(cost)
+        headers = self.signer.headers(method, self._base_path + path)
+        self.metrics.requests += 1
+        try:
+            return await self._http.request(method, path.lstrip("/"), params=params, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise _Retry(KalshiTransportError(f"{method} {path}: {exc!r}")) from exc
+
+    def _error(self, response: httpx.Response, *, retryable: bool) -> Exception:
+        error = KalshiApiError.from_response(response.status_code, response.content)
+        if response.status_code == 429:
+            self.metrics.rate_limited += 1
+            return _Retry(error)
+        if response.status_code >= 500 and retryable:
+            return _Retry(error)
+        self.metrics.errors += 1
+        return error
+
+    async def _pause(self, what: str, attempt: int, cause: Exception) -> None:
+        """Exponential backoff with jitter; Kalshi's 429 carries no Retry-After to go by."""
+        self.metrics.retries += 1
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        log.warning("%s: %s; retry %d/%d in %.2f s", what, cause, attempt, self.max_retries, delay)
+        await asyncio.sleep(delay)
+
+    @staticmethod
+    def _decode(model: type, response: httpx.Response, what: str) -> Any:
+        try:
+            return _decoders[model].decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise KalshiResponseError(f"{what}: unexpected response ({exc})") from None
+
+    async def _page_objects(
+        self, path: str, page_model: type, filters: dict[str, Any], page_size: int
+    ) -> AsyncIterator[Any]:
+        """Pages of a cursor listing; the cursor does not remember filters, so they go every time.
+        Kalshi accepts a garbage cursor with 200, so a repeated cursor ends the loop."""
+        params = {key: value for key, value in filters.items() if value is not None}
+        params.setdefault("limit", page_size)
+        seen: set[str] = set()
+        while True:
+            page = await self._get(path, page_model, params)
+            yield page
+            if not page.cursor:
+                return
+            if page.cursor in seen:
+                log.warning("GET %s: cursor %r came back twice; stopping", path, page.cursor)
+                return
+            seen.add(page.cursor)
+            params["cursor"] = page.cursor
+
+    async def _pages(
+        self, path: str, page_model: type, key: str, filters: dict[str, Any], page_size: int
+    ) -> AsyncIterator[Any]:
+        async for page in self._page_objects(path, page_model, filters, page_size):
+            for item in getattr(page, key):
+                yield item
+
+
+async def _collect(items: AsyncIterator[Any], max_items: int | None) -> list[Any]:
+    result = []
+    async with contextlib.aclosing(items):
+        async for item in items:
+            result.append(item)
+            if max_items is not None and len(result) >= max_items:
+                break
+    return result
+
+
+_decoders = {
+    model: json_decoder(model)
+    for model in (
+        MarketsPage,
+        _MarketResponse,
+        _OrderbookResponse,
+        TradesPage,
+        Balance,
+        PositionsPage,
+        OrdersPage,
+        _OrderResponse,
+        OrderAck,
+        CancelAck,
+        FillsPage,
+    )
+}
