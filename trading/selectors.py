@@ -10,7 +10,7 @@ activity", as far as ``ActivityEvent`` still holds them, so it misses nothing.
 from typing import Any
 
 from trading import events
-from trading.models import ActivityEvent, StateTransition, WhaleTrade
+from trading.models import ActivityEvent, Order, StateTransition, WhaleTrade
 
 # At least the last 20 transitions (issue 6); 50 fill the status history panel.
 TRANSITIONS = 50
@@ -22,6 +22,8 @@ RECENT_ACTIVITY = 200
 MAX_RESUME = 5_000
 # Whales still waiting or in progress are always shown; decided ones, the latest few.
 RECENT_WHALES = 30
+# Orders still working on the exchange; the rest are history (admin).
+OPEN_ORDER_STATUSES = (Order.Status.PENDING, Order.Status.RESTING)
 
 PROTOCOL_VERSION = 1
 
@@ -110,6 +112,15 @@ def whale_queue(recent: int = RECENT_WHALES) -> list[dict[str, Any]]:
     return [whale_dict(w) for w in sorted(pending + done, key=lambda w: w.pk, reverse=True)]
 
 
+def open_orders() -> list[dict[str, Any]]:
+    """Orders pending or resting, oldest first: ``trading_state`` carries only their number."""
+    return list(
+        Order.objects.filter(status__in=OPEN_ORDER_STATUSES)
+        .order_by("id")
+        .values("client_order_id", "market_ticker", "side", "price", "count", "filled_count", "status")
+    )
+
+
 def history_replay(last_event_id_seen: int | None = None) -> dict[str, Any]:
     """The data of one ``history_replay`` event.
 
@@ -131,6 +142,7 @@ def history_replay(last_event_id_seen: int | None = None) -> dict[str, Any]:
         "events": replayed,
         "transitions": recent_transitions(),
         "whales": whale_queue(),
+        "open_orders": open_orders(),
         "trading_state": latest_event(events.TRADING_STATE),
         "trader_status": latest_event(events.TRADER_STATUS),
     }

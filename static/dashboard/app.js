@@ -223,6 +223,8 @@
     for (const event of data.events) persisted(event);
     if (data.trader_status) persisted(data.trader_status);
     if (data.trading_state) persisted(data.trading_state);
+    openOrders.clear();
+    (data.open_orders || []).forEach(trackOrder);
     if (data.last_event_id > lastEventId) lastEventId = data.last_event_id;
     renderWhales();
     if (!markets.size) autoWatch();
@@ -269,16 +271,17 @@
   let scrollPaused = false;
 
   function consoleLine(event) {
-    const kind = event.data.kind || event.data.level || "info";
+    // The feed names a kind ("state", "health", ...); the execution side a source and a level.
+    const kind = event.data.kind || event.data.source || "info";
     const message = event.data.message || JSON.stringify(event.data);
-    addLine(kind, message, event.ts, event.id);
+    addLine(kind, message, event.ts, event.id, event.data.level);
   }
 
   function localLine(kind, message, ts) {
     addLine(kind, message, ts, 0);
   }
 
-  function addLine(kind, message, ts, id) {
+  function addLine(kind, message, ts, id, level) {
     if (!kinds.has(kind)) {
       kinds.add(kind);
       $("kind-filter").append(el("option", { value: kind, text: kind }));
@@ -287,7 +290,7 @@
     const filter = $("kind-filter").value;
     const line = el(
       "li",
-      { class: `line kind-${kind}`, "data-kind": kind, "data-id": id || null, hidden: filter && filter !== kind },
+      { class: `line kind-${kind} level-${level || "info"}`, "data-kind": kind, "data-id": id || null, hidden: filter && filter !== kind },
       el("time", { datetime: new Date(ts * 1000).toISOString(), title: fmt.dateTime(ts), text: fmt.time(ts) }),
       el("span", { class: "kind", text: kind }),
       el("span", { class: "msg", text: message }),
@@ -331,6 +334,7 @@
     if (!whale) return;
     whale.stage = data.stage;
     whale.stage_ts = ts;
+    if (data.order) trackOrder(Object.assign({ market_ticker: whale.market_ticker }, data.order));
     if (data.decision) {
       whale.decision =
         typeof data.decision === "object"
@@ -377,30 +381,74 @@
 
   // ---- trading state -----------------------------------------------------------------------
 
+  // trading_state carries positions and the number of open orders; the orders themselves
+  // arrive with the whale stages that placed, filled or canceled them.
+  let tradingState = null;
+  const openOrders = new Map(); // client_order_id -> order
+  const OPEN = new Set(["pending", "resting"]);
+
+  function trackOrder(order) {
+    if (OPEN.has(order.status)) openOrders.set(order.client_order_id, order);
+    else openOrders.delete(order.client_order_id);
+    renderOrders();
+  }
+
   function onTradingState(data) {
+    if (tradingState && data.version !== undefined && data.version < tradingState.version) return;
+    tradingState = data;
+    for (const p of data.positions || []) knowTicker(p.market_ticker);
+    if (Array.isArray(data.open_orders)) {
+      openOrders.clear();
+      data.open_orders.forEach(trackOrder);
+    } else if (data.open_orders === 0) {
+      openOrders.clear();
+    }
+    renderTrading();
+    renderOrders();
+  }
+
+  function markPrice(ticker) {
+    const state = markets.get(ticker);
+    return state && state.mid !== undefined ? state.mid : null;
+  }
+
+  // Unrealized P&L at the market's mid price: a YES position is worth mid per contract,
+  // a NO position 1 - mid. position (1/100) x price (1/10,000 $) = micro-dollars.
+  function unrealized(p) {
+    const mid = markPrice(p.market_ticker);
+    if (mid === null || !p.position) return null;
+    const value = p.position > 0 ? p.position * mid : -p.position * (10000 - mid);
+    return value - p.cost;
+  }
+
+  function renderTrading() {
+    if (!tradingState) return;
+    const data = tradingState;
+    const positions = (data.positions || []).filter((p) => p.position || p.realized_pnl);
     $("balance").textContent = fmt.money(data.balance);
-    const positions = data.positions || [];
-    const sum = (key) => positions.reduce((total, p) => total + (p[key] || 0), 0);
-    $("realized").textContent = fmt.money(data.realized_pnl !== undefined ? data.realized_pnl : sum("realized_pnl"));
-    $("unrealized").textContent = fmt.money(data.unrealized_pnl !== undefined ? data.unrealized_pnl : sum("unrealized_pnl"));
+    $("realized").textContent = fmt.money(data.realized_pnl);
+    const open = positions.map(unrealized).filter((v) => v !== null);
+    $("unrealized").textContent = open.length ? fmt.money(open.reduce((a, b) => a + b, 0)) : "–";
     const pnl = (v) => el("td", { class: `num ${v > 0 ? "good" : v < 0 ? "bad" : ""}`, text: fmt.money(v) });
     $("position-rows").replaceChildren(
-      ...positions.map((p) => {
-        knowTicker(p.market_ticker);
-        return el(
+      ...positions.map((p) =>
+        el(
           "tr",
           {},
           el("td", { text: p.market_ticker }),
           el("td", { class: "num", text: fmt.count(p.position) }),
           el("td", { class: "num", text: fmt.money(p.cost) }),
-          pnl(p.unrealized_pnl),
+          pnl(unrealized(p)),
           pnl(p.realized_pnl),
-        );
-      }),
+        ),
+      ),
     );
-    const orders = data.open_orders || data.orders || [];
+  }
+
+  function renderOrders() {
+    $("open-order-count").textContent = tradingState && typeof tradingState.open_orders === "number" ? tradingState.open_orders : openOrders.size;
     $("order-rows").replaceChildren(
-      ...orders.map((o) =>
+      ...[...openOrders.values()].map((o) =>
         el(
           "tr",
           {},
@@ -468,7 +516,8 @@
       stored = [];
     }
     const fromWhales = [...whales.values()].sort((a, b) => b.whale_id - a.whale_id).map((w) => w.market_ticker);
-    const picks = stored.length ? stored : [...new Set(fromWhales)].slice(0, AUTO_WATCH);
+    const held = tradingState ? (tradingState.positions || []).filter((p) => p.position).map((p) => p.market_ticker) : [];
+    const picks = stored.length ? stored : [...new Set(held.concat(fromWhales))].slice(0, AUTO_WATCH);
     picks.forEach(watch);
   }
 
@@ -491,6 +540,10 @@
     node.querySelector(".ask").textContent = fmt.price(ask);
     const spread = top.spread !== undefined ? top.spread : bid !== null && ask !== null && bid !== undefined && ask !== undefined ? ask - bid : null;
     node.querySelector(".spread").textContent = fmt.price(spread);
+    if (bid !== null && ask !== null && bid !== undefined && ask !== undefined) {
+      state.mid = Math.round((bid + ask) / 2);
+      renderTrading();
+    }
     renderDepth(node.querySelector(".depth"), data.depth || { bids: [], asks: [] });
 
     const trades = data.trades || data.last_trades || [];
