@@ -1,0 +1,40 @@
+"""A real simulator on an ephemeral port, with a key pair made for the test run."""
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from trading.kalshi.signing import Signer, generate_key_pair
+from trading.simulator.server import SimConfig, SimulatorServer
+
+KEY_ID = "5f0c9a8e-test-key"
+
+
+@pytest.fixture(scope="session")
+def key_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return generate_key_pair(tmp_path_factory.mktemp("kalshi-keys"), KEY_ID)
+
+
+@pytest.fixture(scope="session")
+def signer(key_files: tuple[Path, Path]) -> Signer:
+    return Signer.from_files(KEY_ID, str(key_files[0]))
+
+
+@pytest.fixture
+async def sim(key_files: tuple[Path, Path]):
+    """The simulator with its random walk paused: tests drive it with ``step()``, so runs are exact."""
+    server = SimulatorServer(SimConfig(markets=4, seed=7, key_id=KEY_ID, public_key_path=key_files[1], paused=True))
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    """Wait for an asynchronous outcome (a reconnect, a resync) without assuming how long it takes."""
+    for _ in range(1000):  # 10 s at most
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
