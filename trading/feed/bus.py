@@ -4,8 +4,8 @@ Publishers never wait for subscribers. ``publish_nowait`` puts an event on one
 bounded queue and returns; a dispatcher task hands each event to every
 subscriber's own bounded inbox, and each subscriber runs in its own task, so a
 raising or hanging subscriber delays nobody else. Market data may be dropped
-when the queue or an inbox is full (counted, surfaced in health); whale, order
-and fill events never are: ``await publish(event)`` waits for room instead
+when the queue or an inbox is full (counted, surfaced in health); whales and
+every other event never are: ``await publish(event)`` waits for room instead
 (backpressure). A subscriber whose calls keep timing out is disabled and
 reported, not retried forever. Owners remove all their subscriptions with
 ``unsubscribe_all(owner)``.
@@ -50,15 +50,6 @@ class BusEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class BookUpdated(BusEvent):
-    """A market's book changed (snapshot or delta)."""
-
-    droppable: ClassVar[bool] = True
-    ticker: str
-    ts: float
-
-
-@dataclass(frozen=True, slots=True)
 class PublicTrade(BusEvent):
     """A public trade; integers in trading.units, ``ts`` Unix seconds from the exchange."""
 
@@ -77,21 +68,6 @@ class WhaleDetected(BusEvent):
     trade_id: str
     ticker: str
     notional: int
-
-
-@dataclass(frozen=True, slots=True)
-class OrderUpdated(BusEvent):
-    order_id: str
-    client_order_id: str
-    ticker: str
-    status: str
-
-
-@dataclass(frozen=True, slots=True)
-class FillReceived(BusEvent):
-    trade_id: str
-    order_id: str
-    ticker: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from trading import units
+from trading import events, publisher, selectors, units
 from trading.feed.bus import PublicTrade
 from trading.health import ComponentHealth, Criticality
 from trading.models import WhaleTrade
@@ -91,12 +91,35 @@ def record_whale(trade: PublicTrade, verdict: WhaleVerdict, *, detected_at: floa
                 traded_at=trade.ts,
                 detected_at=detected_at,
             )
+            announce_whale(whale, verdict)
+            # Registered after the announcements, so browsers see "detected" before any stage.
             transaction.on_commit(lambda: _hand_to_execution(whale.pk))
     except IntegrityError:
         if WhaleTrade.objects.filter(trade_id=trade.trade_id).exists():
             return None
         raise
     return whale
+
+
+def announce_whale(whale: WhaleTrade, verdict: WhaleVerdict) -> None:
+    """The activity line and the new whale queue, sent with the whale's transaction."""
+    side_price = whale.yes_price if whale.taker_side == "yes" else units.ONE_DOLLAR - whale.yes_price
+    publisher.publish(
+        events.SYSTEM_ACTIVITY,
+        {
+            "kind": "whale",
+            "message": (
+                f"whale on {whale.market_ticker}: {whale.taker_side.upper()} {units.format_count(whale.count)}"
+                f" @ {units.format_price(side_price)} = ${units.format_money(whale.notional, 2)} ({verdict.reason})"
+            ),
+            "whale_id": whale.pk,
+            "market_ticker": whale.market_ticker,
+            "notional": whale.notional,
+            "rule": verdict.reason,
+            "median_notional": verdict.median,
+        },
+    )
+    publisher.publish(events.WHALE_QUEUE, {"whales": selectors.whale_queue()})
 
 
 def _hand_to_execution(whale_id: int) -> None:

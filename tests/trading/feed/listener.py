@@ -15,6 +15,7 @@ class GroupListener:
         self.layer = layer or get_channel_layer()
         self.messages: asyncio.Queue[dict] = asyncio.Queue()
         self._task: asyncio.Task | None = None
+        self.skipped: list[dict] = []
 
     async def join(self, *groups: str) -> "GroupListener":
         self.channel = await self.layer.new_channel()
@@ -30,12 +31,16 @@ class GroupListener:
     async def next_message(self) -> dict:
         return await asyncio.wait_for(self.messages.get(), WAIT)
 
-    async def next_event(self, event_type: str | None = None) -> dict:
-        """The next envelope (of ``event_type``, skipping others), parsed."""
+    async def next_event(self, event_type: str | None = None, **data: object) -> dict:
+        """The next envelope of ``event_type`` whose data has the given items, parsed;
+        the others are kept in ``skipped``."""
         while True:
             body = orjson.loads((await self.next_message())["text"])
-            if event_type is None or body["type"] == event_type:
+            if (event_type is None or body["type"] == event_type) and all(
+                body["data"].get(key) == value for key, value in data.items()
+            ):
                 return body
+            self.skipped.append(body)
 
     async def nothing_for(self, seconds: float) -> bool:
         await asyncio.sleep(seconds)

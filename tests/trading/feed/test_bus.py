@@ -5,11 +5,11 @@ import asyncio
 
 import pytest
 
-from trading.feed.bus import BookUpdated, EventBus, PublicTrade, WhaleDetected
+from trading.feed.bus import EventBus, PublicTrade, StateChanged, WhaleDetected
 
 
-def _book(n: int) -> BookUpdated:
-    return BookUpdated(ticker=f"M{n}", ts=float(n))
+def _trade(n: int) -> PublicTrade:
+    return PublicTrade(trade_id=f"t{n}", ticker=f"M{n}", yes_price=4500, count=100, taker_side="yes", ts=float(n))
 
 
 def _whale(n: int) -> WhaleDetected:
@@ -19,28 +19,29 @@ def _whale(n: int) -> WhaleDetected:
 async def test_each_subscriber_gets_each_event_of_its_type():
     bus = EventBus()
     bus.start()
-    books, trades = [], []
-    bus.subscribe(BookUpdated, books.append, owner="a")
+    trades, states = [], []
+    bus.subscribe(PublicTrade, trades.append, owner="a")
 
-    async def on_trade(event):
-        trades.append(event)
+    async def on_state(event):
+        states.append(event)
 
-    bus.subscribe(PublicTrade, on_trade, owner="a")
+    bus.subscribe(StateChanged, on_state, owner="a")
     for n in range(5):
-        bus.publish_nowait(_book(n))
+        bus.publish_nowait(_trade(n))
+    await bus.publish(StateChanged("ready", "trading", "enabled"))
     await bus.drain()
-    assert [e.ticker for e in books] == [f"M{n}" for n in range(5)]
-    assert trades == []
+    assert [e.ticker for e in trades] == [f"M{n}" for n in range(5)]
+    assert [e.to_state for e in states] == ["trading"]
     await bus.stop()
 
 
 async def test_queue_overflow_counts_dropped_market_data_and_never_drops_a_whale():
     bus = EventBus(queue_size=10)
-    seen_books, seen_whales = [], []
-    bus.subscribe(BookUpdated, seen_books.append, owner="t")
+    seen_trades, seen_whales = [], []
+    bus.subscribe(PublicTrade, seen_trades.append, owner="t")
     bus.subscribe(WhaleDetected, seen_whales.append, owner="t")
     # The dispatcher is not running yet: the queue fills up.
-    accepted = [bus.publish_nowait(_book(n)) for n in range(15)]
+    accepted = [bus.publish_nowait(_trade(n)) for n in range(15)]
     assert accepted.count(False) == 5 and bus.dropped == 5
     assert bus.utilization() == 1.0
     health = bus.health()
@@ -53,7 +54,7 @@ async def test_queue_overflow_counts_dropped_market_data_and_never_drops_a_whale
     assert await asyncio.wait_for(whales, 5) == [True, True, True]
     await bus.drain()
     assert [w.whale_id for w in seen_whales] == [0, 1, 2]
-    assert len(seen_books) == 10
+    assert len(seen_trades) == 10
     assert bus.health().healthy
     await bus.stop()
 
@@ -72,10 +73,10 @@ async def test_raising_subscriber_does_not_affect_others_and_errors_are_a_window
     def bad(event):
         raise RuntimeError("boom")
 
-    bad_sub = bus.subscribe(BookUpdated, bad, owner="x", name="bad")
-    bus.subscribe(BookUpdated, good.append, owner="x", name="good")
+    bad_sub = bus.subscribe(PublicTrade, bad, owner="x", name="bad")
+    bus.subscribe(PublicTrade, good.append, owner="x", name="good")
     for n in range(4):
-        bus.publish_nowait(_book(n))
+        bus.publish_nowait(_trade(n))
     await bus.drain()
     assert len(good) == 4
     stats = {s["name"]: s for s in bus.health().metrics["subscribers"]}
@@ -119,17 +120,17 @@ async def test_unsubscribe_all_leaves_nothing_behind():
     bus.start()
     kept = []
     subs = [
-        bus.subscribe(BookUpdated, lambda e: None, owner="gone"),
-        bus.subscribe(WhaleDetected, lambda e: None, owner="gone"),
         bus.subscribe(PublicTrade, lambda e: None, owner="gone"),
+        bus.subscribe(WhaleDetected, lambda e: None, owner="gone"),
+        bus.subscribe(StateChanged, lambda e: None, owner="gone"),
     ]
-    bus.subscribe(BookUpdated, kept.append, owner="stays")
+    bus.subscribe(PublicTrade, kept.append, owner="stays")
     assert await bus.unsubscribe_all("gone") == 3
     assert [s.owner for s in bus.subscriptions()] == ["stays"]
     assert all(s.task is None for s in subs)
     tasks = {t.get_name() for t in asyncio.all_tasks()}
     assert not any(name.startswith("bus-gone") for name in tasks)
-    bus.publish_nowait(_book(1))
+    bus.publish_nowait(_trade(1))
     await bus.drain()
     assert len(kept) == 1
     await bus.stop()

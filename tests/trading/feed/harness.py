@@ -1,0 +1,71 @@
+"""A feed runner wired to a real simulator over a real local WebSocket."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from django.conf import settings
+
+from trading.feed.runner import FeedConfig, FeedRunner
+from trading.kalshi.signing import Signer
+from trading.kalshi.ws import KalshiWebSocket
+from trading.simulator.keys import ensure_sim_keys
+from trading.simulator.server import SimConfig, SimulatorServer
+from trading.units import MONEY_SCALE
+
+WAIT = 10.0
+# Thresholds no simulated trade reaches, for tests about books rather than whales.
+NO_WHALES = {"whale_min_notional": 10**18, "whale_relative_factor": 1e12}
+
+
+def feed_config(**overrides) -> FeedConfig:
+    values = {
+        "startup_grace": 5.0,
+        "book_max_age": 60.0,
+        "trade_max_age": 300.0,
+        "market_events_per_second": 4.0,
+        "status_interval": 10.0,
+        "whale_min_notional": 1_000 * MONEY_SCALE,
+        "whale_relative_factor": 20.0,
+    }
+    values.update(overrides)
+    return FeedConfig(**values)
+
+
+def sim_client(sim: SimulatorServer) -> KalshiWebSocket:
+    keys = ensure_sim_keys(Path(settings.SIM_DIR))
+    # Fast reconnects: the tests drop connections on purpose.
+    return KalshiWebSocket(sim.ws_url, Signer.from_files(keys.key_id, str(keys.private_key_path)), base_delay=0.05)
+
+
+@contextlib.asynccontextmanager
+async def running_feed(markets: int = 3, seed: int = 7, **config) -> AsyncIterator[tuple[SimulatorServer, FeedRunner]]:
+    """A paused simulator (tests step it) and a started runner following all its markets."""
+    sim = SimulatorServer(SimConfig(markets=markets, seed=seed, rate=0, paused=True, whale_rate=0.0))
+    await sim.start()
+    runner = FeedRunner(sim_client(sim), sim.exchange.tickers, feed_config(**config))
+    try:
+        await runner.start()
+        yield sim, runner
+    finally:
+        await runner.stop("test over")
+        await sim.stop()
+
+
+async def eventually(condition: Callable[[], bool], what: str) -> None:
+    """Wait until ``condition()`` holds; fail naming ``what`` if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def books_match(sim: SimulatorServer, runner: FeedRunner) -> bool:
+    for ticker in sim.exchange.tickers:
+        book = runner.get_orderbook(ticker)
+        if book is None or book.stale or book.levels() != sim.exchange.books[ticker].levels():
+            return False
+    return True

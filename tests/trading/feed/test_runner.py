@@ -1,0 +1,131 @@
+"""The feed runner against the simulator over a real WebSocket: books, faults,
+whales, states, and what reaches the browsers' groups."""
+
+import orjson
+import pytest
+
+from tests.trading.feed.harness import NO_WHALES, books_match, eventually, running_feed
+from tests.trading.feed.listener import GroupListener
+from trading import events
+from trading.feed.state import State
+from trading.kalshi import messages
+from trading.models import StateTransition, WhaleTrade
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def handed(monkeypatch):
+    """Whale ids handed to execution (the Celery task's ``delay``)."""
+    from trading import tasks
+
+    ids: list[int] = []
+    monkeypatch.setattr(tasks.process_whale, "delay", ids.append)
+    return ids
+
+
+async def test_books_match_the_simulator_after_a_long_random_stream(handed):
+    async with running_feed(**NO_WHALES) as (sim, runner):
+        await eventually(lambda: runner.machine.state == State.TRADING, "trading state")
+        for _ in range(40):
+            sim.step(500)
+        await eventually(lambda: books_match(sim, runner), "books equal to the simulator's")
+        assert runner.client.metrics.gaps == 0
+        assert runner.get_orderbook(sim.exchange.tickers[0]) is runner.client.books[sim.exchange.tickers[0]]
+        assert runner.get_orderbook("NOT-FOLLOWED") is None
+
+
+async def test_gap_triggers_resync_and_books_agree_again(handed):
+    async with running_feed(**NO_WHALES) as (sim, runner):
+        await eventually(runner.books.all_synced, "first snapshots")
+        sim.step(200)
+        sim.control({"action": "skip_seq", "channel": "orderbook_delta"})
+        for _ in range(10):
+            sim.step(200)
+        await eventually(lambda: runner.client.metrics.resyncs >= 1, "a resync")
+        await eventually(lambda: books_match(sim, runner), "books equal after the resync")
+        assert runner.client.metrics.gaps >= 1
+
+
+@pytest.mark.needs_redis
+async def test_disconnect_reconnects_books_consistent_and_activity_line_emitted(handed):
+    listener = await GroupListener().join(events.EVENTS_GROUP)
+    try:
+        async with running_feed(**NO_WHALES) as (sim, runner):
+            await eventually(runner.books.all_synced, "first snapshots")
+            sim.step(500)
+            assert sim.control({"action": "drop"})["dropped"] == 1
+            await eventually(lambda: runner.books.reconnections == 1, "reconnection noticed")
+            for _ in range(5):
+                sim.step(200)
+            await eventually(lambda: books_match(sim, runner), "books equal after the reconnect")
+            body = await listener.next_event(events.SYSTEM_ACTIVITY, kind="feed")
+            assert "reconnected" in body["data"]["message"]
+            assert body["data"]["markets"] == len(sim.exchange.tickers)
+            assert runner.books.health().metrics["reconnections"] == 1
+    finally:
+        await listener.close()
+
+
+async def test_malformed_frame_is_counted_and_the_feed_continues(handed):
+    async with running_feed(**NO_WHALES) as (sim, runner):
+        await eventually(runner.books.all_synced, "first snapshots")
+        sim.control({"action": "malformed"})
+        await eventually(lambda: runner.client.metrics.parse_errors == 1, "the parse error counted")
+        before = runner.books.health().metrics["deltas"]
+        sim.step(1000)
+        await eventually(lambda: books_match(sim, runner), "books equal after the malformed frame")
+        assert runner.books.health().metrics["deltas"] > before
+
+
+async def test_whale_is_recorded_once_and_handed_to_execution_once(handed):
+    async with running_feed() as (sim, runner):
+        await eventually(runner.books.all_synced, "first snapshots")
+        ticker = sim.exchange.tickers[1]
+        trade = sim.control({"action": "whale", "market_ticker": ticker, "count": "50000.00"})["trade"]
+        await eventually(lambda: runner.whales.whales == 1, "the whale recorded")
+        whale = await WhaleTrade.objects.aget()
+        assert whale.trade_id == trade["trade_id"] and whale.market_ticker == ticker
+        assert handed == [whale.pk]
+        # The same trade again (a replay after a reconnect) is not a second whale.
+        replay = {
+            "type": "trade",
+            "sid": 2,
+            "msg": {
+                "trade_id": trade["trade_id"],
+                "market_ticker": ticker,
+                "yes_price_dollars": trade["yes_price_dollars"],
+                "no_price_dollars": trade["no_price_dollars"],
+                "count_fp": trade["count_fp"],
+                "taker_outcome_side": trade["taker_outcome_side"],
+                "taker_book_side": trade["taker_book_side"],
+                "ts_ms": 1795532405731,
+            },
+        }
+        runner.trades.handle(messages.parse(orjson.dumps(replay)))
+        await eventually(lambda: runner.whales.duplicates == 1, "the replay judged a duplicate")
+        assert await WhaleTrade.objects.acount() == 1 and handed == [whale.pk]
+
+
+@pytest.mark.needs_redis
+async def test_states_persisted_and_broadcast_from_start_to_shutdown(handed):
+    listener = await GroupListener().join(events.EVENTS_GROUP)
+    try:
+        async with running_feed(**NO_WHALES) as (_sim, runner):
+            await eventually(lambda: runner.machine.state == State.TRADING, "trading")
+            status = await listener.next_event(events.TRADER_STATUS)
+            names = {c["name"] for c in status["data"]["components"]}
+            assert {"kalshi_ws", "orderbooks", "trades", "whale_tracker", "event_bus", "publisher"} <= names
+        path = [(t.from_state, t.to_state) async for t in StateTransition.objects.order_by("id")]
+        assert path == [
+            ("startup", "initializing"),
+            ("initializing", "ready"),
+            ("ready", "trading"),
+            ("trading", "shutdown"),
+        ]
+        await listener.next_event(events.SYSTEM_ACTIVITY, kind="state", to="shutdown")
+        lines = [e["data"] for e in listener.skipped if e["type"] == events.SYSTEM_ACTIVITY]
+        seen = [(line["from"], line["to"]) for line in lines if line.get("kind") == "state"]
+        assert seen == path[:-1], "broadcast in order, shutdown last"
+    finally:
+        await listener.close()

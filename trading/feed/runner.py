@@ -1,0 +1,233 @@
+"""The feed runner (DESIGN.md "Processes": feeds): one asyncio loop that keeps the
+Kalshi WebSocket, the order books and the trade tape, detects whales, runs the
+state machine and health monitor, and publishes to the browsers.
+
+    runner = FeedRunner(client, tickers, FeedConfig.from_settings())
+    await runner.start()
+    runner.get_orderbook(ticker)      # the live, exact book (trading.orderbook.OrderBook)
+    await runner.stop("SIGTERM")      # unsubscribe, flush, ``shutdown`` persisted
+
+``manage.py run_feeds`` and ``run_all`` are thin adapters over this class.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from trading import events, publisher, selectors
+from trading.feed.books import OrderbookFeed
+from trading.feed.bus import EventBus, FeedReconnected, PublicTrade, StateChanged, WhaleDetected
+from trading.feed.market_events import MarketPublisher
+from trading.feed.monitor import HealthMonitor, StatusReporter
+from trading.feed.state import State, StateMachine
+from trading.feed.trades import TradeFeed
+from trading.feed.whales import WhaleRule, WhaleTracker
+from trading.kalshi.ws import KalshiWebSocket
+from trading.orderbook import OrderBook
+
+logger = logging.getLogger(__name__)
+
+OWNER = "feed_runner"
+# How long a graceful stop may take for each part (unsubscribe, flush, last status).
+STOP_STEP_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    startup_grace: float
+    book_max_age: float
+    trade_max_age: float
+    market_events_per_second: float
+    status_interval: float
+    whale_min_notional: int
+    whale_relative_factor: float
+
+    @classmethod
+    def from_settings(cls) -> "FeedConfig":
+        return cls(
+            startup_grace=settings.FEED_STARTUP_GRACE,
+            book_max_age=settings.FEED_BOOK_MAX_AGE,
+            trade_max_age=settings.FEED_TRADE_MAX_AGE,
+            market_events_per_second=settings.FEED_MARKET_EVENTS_PER_SECOND,
+            status_interval=settings.FEED_STATUS_INTERVAL,
+            whale_min_notional=settings.WHALE_MIN_NOTIONAL,
+            whale_relative_factor=settings.WHALE_RELATIVE_FACTOR,
+        )
+
+
+def _trading_state() -> tuple[dict[str, Any], int | None]:
+    """The account's trading state now, and the version browsers last received."""
+    from trading.execution.broadcast import trading_state_data
+
+    latest = selectors.latest_event(events.TRADING_STATE)
+    return trading_state_data(), None if latest is None else latest["data"].get("version")
+
+
+class FeedRunner:
+    def __init__(self, client: KalshiWebSocket, tickers: Sequence[str], config: FeedConfig) -> None:
+        self.client = client
+        self.tickers = list(tickers)
+        self.config = config
+        self.started_at = time.time()
+        self.bus = EventBus()
+        self.machine = StateMachine(on_change=self._state_changed)
+        self.whales = WhaleTracker(
+            WhaleRule(min_notional=config.whale_min_notional, relative_factor=config.whale_relative_factor)
+        )
+        self.books = OrderbookFeed(
+            client,
+            self.tickers,
+            on_change=self._book_changed,
+            on_reconnected=self._reconnected,
+            startup_grace=config.startup_grace,
+            max_age=config.book_max_age,
+        )
+        self.market_events = MarketPublisher(
+            self.get_orderbook,
+            rate=config.market_events_per_second,
+            source_ts=lambda ticker: self.books.markets[ticker].exchange_ts,
+        )
+        self.trades = TradeFeed(client, self.tickers, bus=self.bus, whales=self.whales, max_age=config.trade_max_age)
+        self.monitor = HealthMonitor(
+            [client, self.books, self.trades, self.whales, self.bus, publisher.get_publisher()], self.machine
+        )
+        self.reporter = StatusReporter(
+            self.status, load_trading_state=self._trading_state_to_send, interval=config.status_interval
+        )
+        self._synced = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
+
+    # ---- reading
+
+    def get_orderbook(self, ticker: str) -> OrderBook | None:
+        """The live book of ``ticker`` (None for a market this runner does not follow)."""
+        return self.books.get(ticker)
+
+    def status(self) -> dict[str, Any]:
+        """The ``trader_status`` payload."""
+        components = self.monitor.latest or self.monitor.check()
+        return {
+            "state": self.machine.state.value,
+            "mode": settings.TRADING_MODE,
+            "uptime": round(time.time() - self.started_at, 1),
+            "started_at": self.started_at,
+            "exchange_connected": self.client.connected.is_set(),
+            "markets": self.tickers,
+            "components": [c.to_dict() for c in components],
+            "feed": {**self.client.metrics.to_dict(), **self.market_events.metrics()},
+            "bus": {
+                "queue_utilization": round(self.bus.utilization(), 4),
+                "published": self.bus.published,
+                "dropped": self.bus.dropped,
+            },
+            "whales": {"detected": self.whales.whales, "recent": self.whales.queue.items()[:10]},
+        }
+
+    # ---- lifecycle
+
+    async def start(self) -> None:
+        await self.machine.transition(
+            State.INITIALIZING, "connecting to the exchange", {"markets": self.tickers, "url": self.client.url}
+        )
+        self.bus.start()
+        self.bus.subscribe(PublicTrade, self.market_events.add_trade, owner=OWNER, name="market_tape")
+        self.bus.subscribe(WhaleDetected, self.reporter.trading_changed, owner=OWNER, name="trading_state")
+        self.bus.subscribe(StateChanged, self._send_status, owner=OWNER, name="trader_status")
+        self.bus.subscribe(FeedReconnected, self._announce_reconnection, owner=OWNER, name="reconnection")
+        self.client.start()
+        await self.client.connected.wait()
+        await self.books.start()
+        await self.trades.start()
+        self._tasks = [
+            asyncio.create_task(self._become_ready(), name="feed-ready"),
+            asyncio.create_task(self.monitor.run(), name="health-monitor"),
+            asyncio.create_task(self.reporter.run_status(), name="trader-status"),
+            asyncio.create_task(self.reporter.run_trading_state(), name="trading-state"),
+        ]
+
+    async def _become_ready(self) -> None:
+        try:
+            await asyncio.wait_for(self._synced.wait(), self.config.startup_grace)
+            reason = f"all {len(self.tickers)} order books in sync"
+        except TimeoutError:
+            reason = "start-up grace over before every book had a snapshot"
+        await self.machine.transition(State.READY, reason, self.books.health().metrics)
+        self.reporter.trading_changed()
+
+    async def stop(self, reason: str) -> None:
+        """Unsubscribe, flush what is pending, persist ``shutdown``; never raises."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        steps = [
+            ("trades", self.trades.stop()),
+            ("orderbooks", self.books.stop()),
+            ("market events", self.market_events.flush()),
+            ("bus", self._stop_bus()),
+            ("state", self.machine.transition(State.SHUTDOWN, reason)),
+            ("status", self.reporter.send_status()),
+            ("exchange connection", self.client.close()),
+        ]
+        for name, step in steps:
+            try:
+                await asyncio.wait_for(step, STOP_STEP_TIMEOUT)
+            except Exception:
+                logger.exception("feed runner stop: %s failed", name)
+
+    async def _stop_bus(self) -> None:
+        await asyncio.wait_for(self.bus.drain(), STOP_STEP_TIMEOUT)
+        await self.bus.unsubscribe_all(OWNER)
+        await self.bus.stop()
+
+    # ---- reactions
+
+    def _book_changed(self, ticker: str) -> None:
+        self.market_events.mark(ticker)
+        if not self._synced.is_set() and self.books.all_synced():
+            self._synced.set()
+
+    def _reconnected(self, markets: int) -> None:
+        self._spawn(self.bus.publish(FeedReconnected(markets)))
+
+    def _state_changed(self, previous: State, to: State, reason: str) -> None:
+        self._spawn(self.bus.publish(StateChanged(previous.value, to.value, reason)))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _announce_reconnection(self, event: FeedReconnected) -> None:
+        """Every market re-snapshotted on a new connection (its metrics start over): one console line."""
+        await publisher.apublish(
+            events.SYSTEM_ACTIVITY,
+            {
+                "kind": "feed",
+                "message": f"reconnected to the exchange: all {event.markets} order books re-snapshotted",
+                "markets": event.markets,
+                "reconnections": self.books.reconnections,
+            },
+        )
+
+    async def _send_status(self, _event: StateChanged) -> None:
+        await self.reporter.send_status()
+
+    async def _trading_state_to_send(self) -> tuple[int, dict[str, Any]] | None:
+        """Follow the operator's pause/kill, and return the trading state if browsers have not seen its version."""
+        data, sent_version = await sync_to_async(_trading_state)()
+        if self.machine.state not in (State.STARTUP, State.INITIALIZING, State.SHUTDOWN):
+            halted = data.get("paused") or data.get("killed")
+            await self.machine.set_base(
+                State.PAUSED if halted else State.TRADING, "trading paused" if halted else "trading enabled"
+            )
+        if data["version"] == sent_version:
+            return None
+        return data["version"], data

@@ -1,0 +1,141 @@
+"""Trades integration: public trades become bus events and tape entries, and every
+one is judged by the whale rule before anything may drop it (a whale is never
+lost to a full queue). Whales are recorded off the event loop, on one thread of
+their own, because in the embedded default the execution task runs right there.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import close_old_connections
+
+from trading.feed.bus import EventBus, PublicTrade, WhaleDetected
+from trading.feed.whales import WhaleTracker, WhaleVerdict, record_whale
+from trading.health import ComponentHealth, Criticality
+from trading.kalshi import messages as m
+from trading.kalshi.ws import KalshiWebSocket, Subscription
+from trading.models import WhaleTrade
+
+logger = logging.getLogger(__name__)
+
+TRADE_CHANNEL = "trade"
+
+
+def public_trade(msg: m.Trade) -> PublicTrade:
+    body = msg.msg
+    return PublicTrade(
+        trade_id=body.trade_id,
+        ticker=body.market_ticker,
+        yes_price=body.yes_price,
+        count=body.count,
+        taker_side=body.taker_outcome_side,
+        ts=body.ts_ms / 1000,
+    )
+
+
+def _record(trade: PublicTrade, verdict: WhaleVerdict, detected_at: float) -> WhaleTrade | None:
+    close_old_connections()
+    try:
+        return record_whale(trade, verdict, detected_at=detected_at)
+    finally:
+        close_old_connections()
+
+
+class TradeFeed:
+    def __init__(
+        self,
+        client: KalshiWebSocket,
+        tickers: Sequence[str],
+        *,
+        bus: EventBus,
+        whales: WhaleTracker,
+        max_age: float,
+    ) -> None:
+        self.client = client
+        self.tickers = list(tickers)
+        self.bus = bus
+        self.whales = whales
+        self.max_age = max_age
+        self.trades = 0
+        self._started = time.monotonic()
+        self._last_trade: float | None = None
+        self._listener = client.listen(m.Trade)
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task | None = None
+        self._recording: set[asyncio.Task] = set()
+        # One thread: whales are recorded (and, embedded, executed) in arrival order,
+        # and never on the event loop.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="whales")
+
+    async def start(self) -> None:
+        self._started = time.monotonic()
+        self._task = asyncio.create_task(self._read(), name="trade-feed")
+        self._subscription = await self.client.subscribe([TRADE_CHANNEL], self.tickers)
+
+    async def stop(self) -> None:
+        """Unsubscribe, then let whales already detected finish recording."""
+        if self._subscription is not None and self.client.connected.is_set():
+            try:
+                await self.client.unsubscribe(self._subscription)
+            except (ConnectionError, TimeoutError) as exc:
+                logger.warning("trade unsubscribe failed: %s", exc)
+        self._subscription = None
+        self.client.unlisten(self._listener)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._recording:
+            await asyncio.gather(*self._recording, return_exceptions=True)
+        self._executor.shutdown(wait=False)
+
+    async def _read(self) -> None:
+        while True:
+            msg = await self._listener.get()
+            try:
+                self.handle(msg)
+            except Exception:
+                logger.exception("trade feed: failed on a trade message")
+
+    def handle(self, msg: m.Trade) -> None:
+        trade = public_trade(msg)
+        self.trades += 1
+        self._last_trade = time.monotonic()
+        verdict = self.whales.judge(trade)
+        if verdict is not None:
+            task = asyncio.create_task(self._record(trade, verdict), name=f"whale-{trade.trade_id}")
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
+        self.bus.publish_nowait(trade)
+
+    async def _record(self, trade: PublicTrade, verdict: WhaleVerdict) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            whale = await loop.run_in_executor(self._executor, _record, trade, verdict, time.time())
+        except Exception as exc:
+            self.whales.failed(exc)
+            logger.exception("whale trade %s on %s could not be recorded", trade.trade_id, trade.ticker)
+            return
+        self.whales.recorded(whale, verdict)
+        if whale is not None:
+            await self.bus.publish(WhaleDetected(whale.pk, whale.trade_id, whale.market_ticker, whale.notional))
+
+    def health(self) -> ComponentHealth:
+        now = time.monotonic()
+        since = now - (self._last_trade if self._last_trade is not None else self._started)
+        healthy = since <= self.max_age
+        return ComponentHealth(
+            "trades",
+            healthy,
+            Criticality.NON_CRITICAL,
+            "" if healthy else f"no trade message for {since:.0f} s",
+            {
+                "trades": self.trades,
+                "last_trade_age_s": None if self._last_trade is None else round(now - self._last_trade, 3),
+                "max_age_s": self.max_age,
+                "listener_dropped": self._listener.dropped,
+                "recording": len(self._recording),
+            },
+        )
