@@ -252,7 +252,7 @@ EXEC_SLIPPAGE = _exec_units("EXEC_SLIPPAGE", "0.01", "price")
 EXEC_MAX_CROSS = _exec_units("EXEC_MAX_CROSS", "0.02", "price")
 # A book older than this (seconds) is stale: stale_book. The worker reads the
 # book from REST (it has no WebSocket); the age counts from when the request was
-# sent plus the response's Age header, since public market data may be edge-cached.
+# sent (see trading.execution.gateway for the edge-cache caveat on demo/prod).
 EXEC_MAX_BOOK_AGE = env.float("EXEC_MAX_BOOK_AGE", default=3.0)
 # Follow orders rest this long (seconds) and then expire on the exchange;
 # 0 = immediate_or_cancel (take what is there now, never rest).

@@ -1,0 +1,299 @@
+"""One whale end to end against the simulator over HTTP: decision, order, fills,
+position and balance; every skip reason the exchange can produce; idempotency;
+the kill switch; reconciliation after a lost placement."""
+
+import time
+
+import pytest
+
+from tests.trading.execution.conftest import make_whale
+from trading.execution import control, loop, reconciliation, risk, services
+from trading.execution.exchange import gateway
+from trading.execution.rules import Reason
+from trading.kalshi.messages import Fill as WsFill
+from trading.kalshi.messages import parse
+from trading.models import ActivityEvent, Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
+
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.django_db]
+
+
+def follow_whale(simulator, **kwargs) -> WhaleDecision:
+    """A YES whale at the current ask: the follow crosses and fills at once."""
+    _, _, ask, _ = simulator.best()
+    whale = make_whale(simulator.ticker, yes_price=ask, **kwargs)
+    return services.process_whale(whale_id=whale.pk)
+
+
+def resting_whale(simulator, settings) -> WhaleDecision:
+    """A YES whale at the best bid with no slippage: the follow rests on the book."""
+    settings.EXEC_SLIPPAGE = 0
+    bid, _, _, _ = simulator.best()
+    whale = make_whale(simulator.ticker, yes_price=bid)
+    return services.process_whale(whale_id=whale.pk)
+
+
+def test_whale_follow_order_fill_position_and_balance(simulator):
+    reconciliation.reconcile()
+    opening = RiskAccount.objects.get().balance
+    assert opening == 1_000_000_000  # the simulator's $1,000
+    _, _, ask, _ = simulator.best()
+
+    decision = follow_whale(simulator)
+
+    assert decision.decision == "follow" and decision.reason_code == Reason.FOLLOW
+    assert decision.inputs["book"]["yes_ask"] == ask and decision.inputs["limits"]["max_open_orders"] == 100
+    order = Order.objects.get(decision=decision)
+    assert order.status == Order.Status.EXECUTED and order.filled_count == 500
+    assert order.exchange_order_id and order.client_order_id.startswith(f"v3-dec-{decision.pk:06d}-")
+    fill = Fill.objects.get(order=order)
+    assert (fill.side, fill.yes_price, fill.count) == ("bid", ask, 500)
+    position = Position.objects.get(market_ticker=simulator.ticker)
+    assert (position.position, position.cost) == (500, ask * 500)
+    account = RiskAccount.objects.get()
+    assert account.balance == opening - ask * 500 - fill.fee
+    # Our books agree with the exchange's.
+    sim_account = simulator.on_loop(lambda: simulator.exchange.account)
+    assert account.balance == sim_account.balance
+    assert sim_account.positions[simulator.ticker].position == position.position
+    assert reconciliation.reconcile().changes == []
+    stages = [e.data["stage"] for e in ActivityEvent.objects.filter(type="whale_processing").order_by("id")]
+    assert stages == ["received", "evaluating", "decided", "order_placed", "filled"]
+    assert WhaleTrade.objects.get(pk=decision.whale_id).status == WhaleTrade.Status.DECIDED
+
+
+def test_duplicate_task_places_one_order(simulator):
+    decision = follow_whale(simulator)
+    again = services.process_whale(whale_id=decision.whale_id)
+    assert again.pk == decision.pk
+    assert WhaleDecision.objects.count() == 1 and Order.objects.count() == 1
+    assert len(simulator.orders(Order.objects.get().client_order_id)) == 1
+
+
+def _pause(simulator, settings):
+    control.pause(user="test")
+
+
+def _kill(simulator, settings):
+    control.kill(user="test")
+
+
+def _stale(simulator, settings):
+    settings.EXEC_MAX_BOOK_AGE = 0.0
+
+
+def _closing(simulator, settings):
+    import datetime
+
+    market = simulator.exchange.markets[simulator.ticker]
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=60)
+    simulator.on_loop(lambda: setattr(market, "close_time", soon))
+
+
+def _spread(simulator, settings):
+    settings.EXEC_MAX_SPREAD = 50  # the simulator's book is one cent wide
+
+
+def _small(simulator, settings):
+    settings.EXEC_FIXED_COUNT = 50
+
+
+def _exposure(simulator, settings):
+    settings.EXEC_MAX_EXPOSURE = 1_000_000  # $1; five contracts cost more
+
+
+def _daily_loss(simulator, settings):
+    Fill.objects.create(
+        trade_id="earlier-loss",
+        exchange_order_id="x",
+        market_ticker="OTHER",
+        side="bid",
+        yes_price=5000,
+        count=100,
+        realized_pnl=-settings.EXEC_MAX_DAILY_LOSS,
+        ts=time.time(),
+    )
+
+
+@pytest.mark.parametrize(
+    ("setup", "reason"),
+    [
+        (_pause, Reason.PAUSED),
+        (_kill, Reason.KILL_SWITCH),
+        (_stale, Reason.STALE_BOOK),
+        (_closing, Reason.MARKET_CLOSING),
+        (_spread, Reason.SPREAD_TOO_WIDE),
+        (_small, Reason.SIZE_TOO_SMALL),
+        (_exposure, Reason.EXPOSURE_LIMIT),
+        (_daily_loss, Reason.DAILY_LOSS_LIMIT),
+    ],
+)
+def test_skip_reason_reached_through_the_service(simulator, settings, setup, reason):
+    setup(simulator, settings)
+    decision = follow_whale(simulator)
+    assert (decision.decision, decision.reason_code) == ("skip", reason)
+    assert decision.reason_text
+    assert not Order.objects.exists() and simulator.orders() == []
+    stages = [e.data["stage"] for e in ActivityEvent.objects.filter(type="whale_processing").order_by("id")]
+    assert stages[-2:] == ["decided", "skipped"]
+
+
+def test_below_threshold_skips_without_reading_the_book(simulator):
+    whale = make_whale(simulator.ticker, notional=1_000)
+    decision = services.process_whale(whale_id=whale.pk)
+    assert decision.reason_code == Reason.BELOW_THRESHOLD and decision.inputs["book"] is None
+
+
+def test_unknown_market_is_book_unavailable(simulator):
+    whale = make_whale("KXNOPE-26DEC31-T1")
+    decision = services.process_whale(whale_id=whale.pk)
+    assert decision.reason_code == Reason.BOOK_UNAVAILABLE
+
+
+def test_cooldown_position_rate_and_open_order_limits(simulator, settings):
+    settings.EXEC_COOLDOWN = 60
+    assert follow_whale(simulator).decision == "follow"
+    assert follow_whale(simulator).reason_code == Reason.COOLDOWN
+
+    settings.EXEC_COOLDOWN = 0
+    settings.EXEC_MAX_POSITION = 500  # the first follow already holds five contracts
+    assert follow_whale(simulator).reason_code == Reason.POSITION_LIMIT
+
+    settings.EXEC_MAX_POSITION = 100_000
+    settings.EXEC_MAX_ORDERS_PER_MINUTE = 1
+    assert follow_whale(simulator).reason_code == Reason.RATE_LIMIT
+
+    settings.EXEC_MAX_ORDERS_PER_MINUTE = 100
+    assert resting_whale(simulator, settings).decision == "follow"
+    settings.EXEC_MAX_OPEN_ORDERS = 1
+    assert resting_whale(simulator, settings).reason_code == Reason.OPEN_ORDERS_LIMIT
+
+
+def test_kill_switch_cancels_open_orders_and_stops_new_ones(simulator, settings):
+    decision = resting_whale(simulator, settings)
+    order = Order.objects.get(decision=decision)
+    assert order.status == Order.Status.RESTING
+    assert simulator.orders(order.client_order_id)[0].status == "resting"
+
+    result = control.kill(user="alice")
+
+    assert order.client_order_id in result.canceled and not result.failed
+    assert Order.objects.get(pk=order.pk).status == Order.Status.CANCELED
+    assert simulator.orders(order.client_order_id)[0].status == "canceled"
+    assert resting_whale(simulator, settings).reason_code == Reason.KILL_SWITCH
+    messages = [e.data["message"] for e in ActivityEvent.objects.filter(type="system_activity")]
+    assert "Kill switch turned on by alice." in messages
+    control.resume(user="alice")
+    assert resting_whale(simulator, settings).decision == "follow"
+
+
+def _decide_follow(simulator) -> Order:
+    """A follow decided and its order saved, as a worker does just before sending it."""
+    _, _, ask, _ = simulator.best()
+    whale = make_whale(simulator.ticker, yes_price=ask)
+    verdict, inputs = services.evaluate_whale(whale, gateway(), services.RuleConfig.from_settings())
+    decided = risk.decide(
+        whale=whale,
+        verdict=verdict,
+        inputs=inputs,
+        mode="paper",
+        started_at=time.time(),
+        config=services.RuleConfig.from_settings(),
+        limits=risk.RiskLimits.from_settings(),
+    )
+    return decided.order
+
+
+def _send_without_recording(order: Order) -> None:
+    """What a worker killed between the exchange's answer and our commit leaves behind."""
+    loop.run(gateway().place(services.place_request(order, services.RuleConfig.from_settings())))
+
+
+def test_reconciliation_repairs_an_order_placed_but_not_recorded(simulator):
+    order = _decide_follow(simulator)
+    _send_without_recording(order)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.PENDING
+
+    report = reconciliation.reconcile(grace=0)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.EXECUTED and order.exchange_order_id and order.filled_count == 500
+    assert any(c["what"] == "pending order found on the exchange" for c in report.changes)
+    assert Position.objects.get(market_ticker=simulator.ticker).position == 500
+    services.process_whale(whale_id=order.decision.whale_id)
+    assert len(simulator.orders(order.client_order_id)) == 1 and len(simulator.orders()) == 1
+    activity = ActivityEvent.objects.filter(type="system_activity").last()
+    assert activity.data["message"].startswith("Reconciliation:") and activity.data["details"]["changes"]
+
+
+def test_retried_placement_of_a_landed_order_records_it_without_a_second(simulator):
+    order = _decide_follow(simulator)
+    _send_without_recording(order)
+
+    services.process_whale(whale_id=order.decision.whale_id)  # the redelivered task
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.EXECUTED and order.filled_count == 500
+    assert len(simulator.orders()) == 1
+
+
+def test_pending_order_that_never_reached_the_exchange_is_never_sent(simulator):
+    order = _decide_follow(simulator)
+    reconciliation.reconcile(grace=0)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.REJECTED
+    services.process_whale(whale_id=order.decision.whale_id)
+    assert simulator.orders() == []
+
+
+def test_reconciliation_fixes_local_drift_and_says_what_changed(simulator):
+    follow_whale(simulator)
+    Position.objects.filter(market_ticker=simulator.ticker).update(position=12_300)
+    RiskAccount.objects.update(balance=1)
+    version = RiskAccount.objects.get().version
+
+    report = reconciliation.reconcile()
+
+    whats = {c["what"] for c in report.changes}
+    assert whats == {"position", "balance"}
+    assert Position.objects.get(market_ticker=simulator.ticker).position == 500
+    account = RiskAccount.objects.get()
+    assert account.balance == simulator.on_loop(lambda: simulator.exchange.account.balance)
+    assert account.version > version and account.reconciled_at
+
+
+def test_websocket_fill_is_recorded_once(simulator):
+    decision = follow_whale(simulator)
+    order = Order.objects.get(decision=decision)
+    fill = Fill.objects.get(order=order)
+    Fill.objects.all().delete()
+    price = f"{fill.yes_price / 10000:.4f}"
+    frame = (
+        f'{{"type":"fill","sid":4,"msg":{{"trade_id":"{fill.trade_id}","order_id":"{order.exchange_order_id}",'
+        f'"client_order_id":"{order.client_order_id}","market_ticker":"{simulator.ticker}","exchange_index":0,'
+        f'"is_taker":true,"yes_price_dollars":"{price}","count_fp":"5.00","fee_cost":"0.010000",'
+        f'"outcome_side":"yes","book_side":"bid","ts_ms":1795532402900}}}}'
+    )
+    message = parse(frame)
+    assert isinstance(message, WsFill)
+    assert services.record_fill(services.fill_from_ws(message.msg)) is True
+    assert services.record_fill(services.fill_from_ws(message.msg)) is False
+    assert Fill.objects.get().order == order
+
+
+def test_paper_mode_on_demo_fills_against_the_book_copy_without_sending(simulator, settings):
+    from trading.simulator.keys import ensure_sim_keys
+
+    keys = ensure_sim_keys(settings.SIM_DIR)
+    settings.KALSHI_ENV = "demo"
+    settings.KALSHI_API_KEY_ID, settings.KALSHI_PRIVATE_KEY_PATH = keys.key_id, str(keys.private_key_path)
+    reconciliation.reconcile()
+    assert RiskAccount.objects.get().balance == settings.EXEC_PAPER_BALANCE
+    _, _, ask, _ = simulator.best()
+
+    decision = follow_whale(simulator)
+
+    order = Order.objects.get(decision=decision)
+    assert order.status == Order.Status.EXECUTED and order.exchange_order_id.startswith("paper-")
+    assert Position.objects.get(market_ticker=simulator.ticker).position == 500
+    fee = Fill.objects.get(order=order).fee
+    assert RiskAccount.objects.get().balance == settings.EXEC_PAPER_BALANCE - ask * 500 - fee
+    assert simulator.orders() == []

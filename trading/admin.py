@@ -1,0 +1,426 @@
+"""Staff review in the Django admin: whale decisions (with their whale, order and
+fills, a "mark reviewed" action with a note, CSV export of the filtered list),
+and read-only pages for whales, orders, fills, positions, the risk account,
+state transitions and activity. The admin site admits staff only.
+
+Records here are an audit trail: nothing can be added or deleted, and a
+decision's fields are read-only; only its review can be written.
+"""
+
+import csv
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils.html import format_html, format_html_join
+
+from trading.execution.services import review_decisions
+from trading.models import (
+    ActivityEvent,
+    Fill,
+    Order,
+    Position,
+    RiskAccount,
+    StateTransition,
+    WhaleDecision,
+    WhaleTrade,
+)
+from trading.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE
+
+
+def money(value: int | None) -> str:
+    return "" if value is None else f"${value / MONEY_SCALE:,.2f}"
+
+
+def price(value: int | None) -> str:
+    return "" if value is None else f"{value / PRICE_SCALE:.4f}"
+
+
+def contracts(value: int | None) -> str:
+    return "" if value is None else f"{value / COUNT_SCALE:g}"
+
+
+def unix(ts: float | None) -> str:
+    return "" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit records: viewable by staff with view permission, never added, changed or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MarketFilter(admin.SimpleListFilter):
+    title = "market"
+    parameter_name = "market"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> Iterable[tuple[str, str]]:
+        tickers = WhaleTrade.objects.filter(decision__isnull=False).values_list("market_ticker", flat=True)
+        return [(t, t) for t in sorted(set(tickers))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(whale__market_ticker=self.value()) if self.value() else queryset
+
+
+CSV_COLUMNS = [
+    "id",
+    "decided_at",
+    "market",
+    "whale_side",
+    "whale_notional",
+    "decision",
+    "reason_code",
+    "reason_text",
+    "mode",
+    "order_status",
+    "client_order_id",
+    "filled",
+    "realized_pnl",
+    "reviewed",
+    "reviewed_by",
+    "reviewed_at",
+    "review_note",
+]
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@admin.register(WhaleDecision)
+class WhaleDecisionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "created_at",
+        "market",
+        "whale_size",
+        "decision",
+        "reason_code",
+        "mode",
+        "order_status",
+        "realized",
+        "reviewed",
+    ]
+    list_filter = ["decision", "reason_code", MarketFilter, "mode", "created_at", "reviewed"]
+    search_fields = ["whale__market_ticker"]
+    date_hierarchy = "created_at"
+    list_select_related = ["whale", "order", "reviewed_by"]
+    actions = ["mark_reviewed", "export_selected_csv"]
+    fields = [
+        "whale_details",
+        "decision",
+        "reason_code",
+        "reason_text",
+        "mode",
+        "started",
+        "decided",
+        "inputs",
+        "order_details",
+        "fills_table",
+        "reviewed",
+        "reviewed_by",
+        "reviewed_at",
+        "review_note",
+    ]
+    readonly_fields = [
+        "whale_details",
+        "decision",
+        "reason_code",
+        "reason_text",
+        "mode",
+        "started",
+        "decided",
+        "inputs",
+        "order_details",
+        "fills_table",
+        "reviewed",
+        "reviewed_by",
+        "reviewed_at",
+    ]
+    change_list_template = "admin/trading/whaledecision/change_list.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("whale", "order", "reviewed_by")
+            .annotate(realized_pnl=Sum("order__fills__realized_pnl"))
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: WhaleDecision, form: Any, change: bool) -> None:
+        """Only the note is editable on the page; saving it records the review."""
+        review_decisions(decision_ids=[obj.pk], user=request.user, note=obj.review_note)
+
+    # Columns.
+
+    @admin.display(description="market", ordering="whale__market_ticker")
+    def market(self, obj: WhaleDecision) -> str:
+        return obj.whale.market_ticker
+
+    @admin.display(description="whale size", ordering="whale__notional")
+    def whale_size(self, obj: WhaleDecision) -> str:
+        return f"{money(obj.whale.notional)} ({obj.whale.taker_side.upper()} {contracts(obj.whale.count)})"
+
+    @admin.display(description="order status", ordering="order__status")
+    def order_status(self, obj: WhaleDecision) -> str:
+        order = getattr(obj, "order", None)
+        return order.status if order is not None else "-"
+
+    @admin.display(description="realized P&L", ordering="realized_pnl")
+    def realized(self, obj: WhaleDecision) -> str:
+        return money(getattr(obj, "realized_pnl", None))
+
+    @admin.display(description="started")
+    def started(self, obj: WhaleDecision) -> str:
+        return unix(obj.started_at)
+
+    @admin.display(description="decided")
+    def decided(self, obj: WhaleDecision) -> str:
+        return unix(obj.decided_at)
+
+    # The decision page.
+
+    @admin.display(description="whale")
+    def whale_details(self, obj: WhaleDecision) -> str:
+        w = obj.whale
+        return format_html(
+            "#{} {} — taker bought {} {} @ YES {} — notional {} — trade {} — traded {} — detected {}",
+            w.pk,
+            w.market_ticker,
+            contracts(w.count),
+            w.taker_side.upper(),
+            price(w.yes_price),
+            money(w.notional),
+            w.trade_id,
+            unix(w.traded_at),
+            unix(w.detected_at),
+        )
+
+    @admin.display(description="order")
+    def order_details(self, obj: WhaleDecision) -> str:
+        order = getattr(obj, "order", None)
+        if order is None:
+            return "-"
+        return format_html(
+            "{} — {} {} @ YES {} — filled {} — {} — exchange id {} {}",
+            order.client_order_id,
+            order.side,
+            contracts(order.count),
+            price(order.price),
+            contracts(order.filled_count),
+            order.status,
+            order.exchange_order_id or "-",
+            f"— {order.error}" if order.error else "",
+        )
+
+    @admin.display(description="fills")
+    def fills_table(self, obj: WhaleDecision) -> str:
+        order = getattr(obj, "order", None)
+        fills = list(order.fills.order_by("ts")) if order is not None else []
+        if not fills:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f.trade_id,
+                    f.side,
+                    contracts(f.count),
+                    price(f.yes_price),
+                    money(f.fee),
+                    money(f.realized_pnl),
+                    unix(f.ts),
+                )
+                for f in fills
+            ),
+        )
+        return format_html(
+            "<table><tr><th>trade</th><th>side</th><th>count</th><th>YES price</th><th>fee</th>"
+            "<th>realized</th><th>time</th></tr>{}</table>",
+            rows,
+        )
+
+    # Review and export.
+
+    @admin.action(description="Mark reviewed (with a note)", permissions=["change"])
+    def mark_reviewed(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        if "apply" in request.POST:
+            note = request.POST.get("note", "").strip()
+            count = review_decisions(
+                decision_ids=list(queryset.values_list("pk", flat=True)), user=request.user, note=note
+            )
+            self.message_user(request, f"{count} decisions marked reviewed.", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Mark decisions reviewed",
+            "opts": self.model._meta,
+            "decisions": queryset,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/trading/whaledecision/review.html", context)
+
+    @admin.action(description="Export selected as CSV")
+    def export_selected_csv(self, request: HttpRequest, queryset: QuerySet) -> StreamingHttpResponse:
+        return self.csv_response(queryset)
+
+    def get_urls(self) -> list[URLPattern]:
+        export = path("export/", self.admin_site.admin_view(self.export_view), name="trading_whaledecision_export")
+        return [export, *super().get_urls()]
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The changelist's current filters and search, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        return self.csv_response(changelist.get_queryset(request))
+
+    def csv_response(self, queryset: QuerySet) -> StreamingHttpResponse:
+        writer = csv.writer(_Echo())
+
+        def lines() -> Iterable[str]:
+            yield writer.writerow(CSV_COLUMNS)
+            for decision in queryset.order_by("pk").iterator(chunk_size=500):
+                yield writer.writerow(self.csv_row(decision))
+
+        response = StreamingHttpResponse(lines(), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="whale-decisions.csv"'
+        return response
+
+    def csv_row(self, d: WhaleDecision) -> list[Any]:
+        order = getattr(d, "order", None)
+        return [
+            d.pk,
+            datetime.fromtimestamp(d.decided_at, UTC).isoformat(),
+            d.whale.market_ticker,
+            d.whale.taker_side,
+            f"{d.whale.notional / MONEY_SCALE:.2f}",
+            d.decision,
+            d.reason_code,
+            d.reason_text,
+            d.mode,
+            order.status if order else "",
+            order.client_order_id if order else "",
+            f"{order.filled_count / COUNT_SCALE:g}" if order else "",
+            f"{(getattr(d, 'realized_pnl', None) or 0) / MONEY_SCALE:.2f}",
+            d.reviewed,
+            d.reviewed_by.get_username() if d.reviewed_by else "",
+            d.reviewed_at.isoformat() if d.reviewed_at else "",
+            d.review_note,
+        ]
+
+
+@admin.register(WhaleTrade)
+class WhaleTradeAdmin(ReadOnlyAdmin):
+    list_display = ["id", "market_ticker", "taker_side", "count_", "yes_price_", "notional_", "status", "detected"]
+    list_filter = ["status", "taker_side"]
+    search_fields = ["market_ticker", "trade_id"]
+
+    @admin.display(description="count", ordering="count")
+    def count_(self, obj: WhaleTrade) -> str:
+        return contracts(obj.count)
+
+    @admin.display(description="YES price", ordering="yes_price")
+    def yes_price_(self, obj: WhaleTrade) -> str:
+        return price(obj.yes_price)
+
+    @admin.display(description="notional", ordering="notional")
+    def notional_(self, obj: WhaleTrade) -> str:
+        return money(obj.notional)
+
+    @admin.display(description="detected", ordering="detected_at")
+    def detected(self, obj: WhaleTrade) -> str:
+        return unix(obj.detected_at)
+
+
+class FillInline(admin.TabularInline):
+    model = Fill
+    extra = 0
+    can_delete = False
+    fields = ["trade_id", "side", "yes_price", "count", "fee", "realized_pnl", "is_taker", "ts"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = [
+        "id",
+        "client_order_id",
+        "market_ticker",
+        "side",
+        "price",
+        "count",
+        "filled_count",
+        "status",
+        "mode",
+        "created_at",
+    ]
+    list_filter = ["status", "mode", "side"]
+    search_fields = ["market_ticker", "client_order_id", "exchange_order_id"]
+    inlines = [FillInline]
+
+
+@admin.register(Fill)
+class FillAdmin(ReadOnlyAdmin):
+    list_display = ["id", "trade_id", "market_ticker", "side", "yes_price", "count", "fee", "realized_pnl", "ts"]
+    list_filter = ["side", "is_taker"]
+    search_fields = ["market_ticker", "trade_id", "exchange_order_id"]
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = ["market_ticker", "position", "cost", "realized_pnl", "fees_paid", "updated_at"]
+    search_fields = ["market_ticker"]
+
+
+@admin.register(RiskAccount)
+class RiskAccountAdmin(ReadOnlyAdmin):
+    """Switch trading with ``manage.py trading`` or the dashboard, which record who did it."""
+
+    list_display = ["name", "paused", "killed", "balance", "version", "reconciled_at", "updated_at"]
+
+
+@admin.register(StateTransition)
+class StateTransitionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "from_state", "to_state", "reason", "created_at"]
+    list_filter = ["to_state", "from_state", "created_at"]
+    search_fields = ["reason"]
+
+
+@admin.register(ActivityEvent)
+class ActivityEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "type", "when", "summary"]
+    list_filter = ["type"]
+
+    @admin.display(description="time", ordering="ts")
+    def when(self, obj: ActivityEvent) -> str:
+        return unix(obj.ts)
+
+    @admin.display(description="data")
+    def summary(self, obj: ActivityEvent) -> str:
+        data = obj.data or {}
+        return str(data.get("message") or data.get("stage") or data)[:200]

@@ -1,0 +1,115 @@
+"""What the execution side tells the browsers: ``whale_processing`` stages, the
+``whale_queue``, ``trading_state`` and ``system_activity`` lines.
+
+All go through trading.publisher, which stores them with the caller's
+transaction and sends them only after it commits, so a browser never sees a
+stage whose row was rolled back.
+"""
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Sum
+
+from trading import events, publisher, selectors
+from trading.execution.risk import ACCOUNT, OPEN_STATUSES, start_of_day
+from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
+
+# whale_processing stages, in the order a whale goes through them.
+RECEIVED = "received"
+EVALUATING = "evaluating"
+DECIDED = "decided"
+ORDER_PLACED = "order_placed"
+FILLED = "filled"
+SKIPPED = "skipped"
+FAILED = "failed"
+
+
+def order_dict(order: Order | None) -> dict[str, Any] | None:
+    if order is None:
+        return None
+    return {
+        "id": order.pk,
+        "client_order_id": order.client_order_id,
+        "exchange_order_id": order.exchange_order_id,
+        "side": order.side,
+        "price": order.price,
+        "count": order.count,
+        "filled_count": order.filled_count,
+        "status": order.status,
+        "error": order.error,
+    }
+
+
+def whale_stage(
+    stage: str,
+    whale: WhaleTrade,
+    decision: WhaleDecision | None = None,
+    order: Order | None = None,
+    detail: str = "",
+) -> None:
+    publisher.publish(
+        events.WHALE_PROCESSING,
+        {
+            "whale_id": whale.pk,
+            "stage": stage,
+            "market_ticker": whale.market_ticker,
+            "taker_side": whale.taker_side,
+            "notional": whale.notional,
+            "decision_id": decision.pk if decision else None,
+            "decision": decision.decision if decision else None,
+            "reason_code": decision.reason_code if decision else None,
+            "reason_text": decision.reason_text if decision else None,
+            "mode": decision.mode if decision else None,
+            "order": order_dict(order),
+            "detail": detail,
+        },
+    )
+
+
+def whale_queue() -> None:
+    publisher.publish(events.WHALE_QUEUE, {"whales": selectors.whale_queue()})
+
+
+def trading_state_data() -> dict[str, Any]:
+    """Positions, balance and the switches, with the account's version: the browser
+    keeps the highest version it has seen, so a late, older state never wins."""
+    account = RiskAccount.objects.filter(name=ACCOUNT).first() or RiskAccount(name=ACCOUNT)
+    positions = [
+        {
+            "market_ticker": p.market_ticker,
+            "position": p.position,
+            "cost": p.cost,
+            "realized_pnl": p.realized_pnl,
+            "fees_paid": p.fees_paid,
+        }
+        for p in Position.objects.exclude(position=0, realized_pnl=0).order_by("market_ticker")
+    ]
+    day = Fill.objects.filter(ts__gte=start_of_day(time.time())).aggregate(
+        realized=Sum("realized_pnl", default=0), fees=Sum("fee", default=0)
+    )
+    return {
+        "version": account.version,
+        "mode": settings.TRADING_MODE,
+        "paused": account.paused,
+        "killed": account.killed,
+        "balance": account.balance,
+        "exposure": sum(p["cost"] for p in positions),
+        "realized_pnl": sum(p["realized_pnl"] for p in positions),
+        "daily_pnl": day["realized"] - day["fees"],
+        "open_orders": Order.objects.filter(status__in=OPEN_STATUSES).count(),
+        "positions": positions,
+        "reconciled_at": account.reconciled_at,
+    }
+
+
+def trading_state() -> None:
+    publisher.publish(events.TRADING_STATE, trading_state_data())
+
+
+def activity(message: str, *, level: str = "info", **details: Any) -> None:
+    """One line for the activity console (and the admin's activity page)."""
+    publisher.publish(
+        events.SYSTEM_ACTIVITY, {"source": "execution", "level": level, "message": message, "details": details}
+    )

@@ -1,0 +1,94 @@
+"""The trading switches: pause, resume, kill, and the status they leave.
+
+Plain functions for every front end (``manage.py trading``, the dashboard's
+pause/resume/kill commands, the admin): each records who acted in the activity
+log and bumps the account version, so every browser's ``trading_state`` follows.
+The flags live on the RiskAccount row that every decision locks, so a decision
+that starts after a switch returns sees it (``paused`` / ``kill_switch`` skips).
+
+* pause: no new orders; open orders stay.
+* kill: no new orders, and every open order is canceled on the exchange.
+* resume: clears both.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from trading.execution import broadcast, loop, risk, services
+from trading.execution.gateway import ExchangeError
+from trading.models import Order, RiskAccount
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class KillResult:
+    canceled: list[str] = field(default_factory=list)  # client order ids
+    failed: list[str] = field(default_factory=list)  # could not be canceled now (reconciliation retries)
+
+
+def _actor(user: Any) -> str:
+    return getattr(user, "username", None) or (str(user) if user else "system")
+
+
+def _switch(*, paused: bool, killed: bool, user: Any, message: str) -> RiskAccount:
+    with transaction.atomic():
+        account = risk.lock_account()
+        account.paused, account.killed = paused, killed
+        account.version += 1
+        account.save(update_fields=["paused", "killed", "version", "updated_at"])
+        broadcast.activity(message, user=_actor(user), paused=paused, killed=killed)
+        broadcast.trading_state()
+    logger.info("%s", message)
+    return account
+
+
+def pause(*, user: Any = None) -> RiskAccount:
+    """Stop new orders; open orders stay on the book."""
+    return _switch(paused=True, killed=False, user=user, message=f"Trading paused by {_actor(user)}.")
+
+
+def resume(*, user: Any = None) -> RiskAccount:
+    """Allow new orders again (after a pause or a kill)."""
+    return _switch(paused=False, killed=False, user=user, message=f"Trading resumed by {_actor(user)}.")
+
+
+def kill(*, user: Any = None) -> KillResult:
+    """Stop new orders and cancel every open order, ours on record and any resting on the exchange."""
+    _switch(paused=False, killed=True, user=user, message=f"Kill switch turned on by {_actor(user)}.")
+    result = KillResult()
+    for order in Order.objects.filter(status__in=risk.OPEN_STATUSES).order_by("pk"):
+        try:
+            services.cancel_order(order_id=order.pk)
+            result.canceled.append(order.client_order_id)
+        except ExchangeError as exc:
+            logger.warning("kill: order %s not canceled: %s", order.client_order_id, exc)
+            result.failed.append(order.client_order_id)
+    exchange = services.current_gateway()
+    if exchange.has_account:
+        try:
+            for stray in loop.run(exchange.open_orders()):
+                if stray.client_order_id in result.canceled:
+                    continue  # canceled above; the exchange's list lags a cancel (PROTOCOL.md 8)
+                loop.run(exchange.cancel(stray.order_id, stray.ticker))
+                result.canceled.append(stray.client_order_id or stray.order_id)
+        except ExchangeError as exc:
+            logger.warning("kill: exchange's resting orders not listed/canceled: %s", exc)
+            result.failed.append("exchange open orders")
+    with transaction.atomic():
+        broadcast.activity(
+            f"Kill switch: {len(result.canceled)} orders canceled, {len(result.failed)} failed.",
+            level="warning" if result.failed else "info",
+            user=_actor(user),
+            canceled=result.canceled,
+            failed=result.failed,
+        )
+    return result
+
+
+def status() -> dict[str, Any]:
+    """The switches, balance, positions and open orders, as ``trading_state`` carries them."""
+    return broadcast.trading_state_data()

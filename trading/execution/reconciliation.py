@@ -1,0 +1,207 @@
+"""Reconciliation: local orders, fills, positions and balance against the exchange.
+
+The exchange is the truth. Run at worker start-up and periodically (Celery beat,
+``EXEC_RECONCILE_INTERVAL``), and by ``manage.py reconcile``. Each difference is
+fixed locally and listed in one ``system_activity`` line saying what changed:
+
+1. Pending orders (saved, never acknowledged: a worker died between sending and
+   recording, or the exchange was unreachable) older than ``EXEC_PENDING_GRACE``:
+   looked up by client order id. Found: recorded as the exchange has it, with its
+   fills. Not found: it never reached the exchange and is marked rejected, so it
+   is never sent again and no second order can follow.
+2. Resting orders: their exchange state (canceled, executed, partly filled) and
+   any fills we missed.
+3. Resting orders on the exchange we have no record of: adopted (and canceled
+   when the kill switch is on).
+4. Positions and balance: set to the exchange's numbers where they differ.
+
+Paper trading against the live book copy has no exchange account: nothing to compare.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from trading.execution import broadcast, loop, risk, services
+from trading.execution.gateway import ExchangeError, ExchangeOrder, ExchangePosition, Gateway, Placed
+from trading.models import Order, Position, RiskAccount
+
+logger = logging.getLogger(__name__)
+
+STATUS_FROM_EXCHANGE = {
+    "resting": Order.Status.RESTING,
+    "canceled": Order.Status.CANCELED,
+    "executed": Order.Status.EXECUTED,
+}
+
+
+@dataclass
+class Report:
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    def add(self, what: str, **details: Any) -> None:
+        self.changes.append({"what": what, **details})
+
+
+def _placed(order: ExchangeOrder) -> Placed:
+    return Placed(order.order_id, order.fill_count, order.remaining_count if order.status == "resting" else 0)
+
+
+def _pending_orders(exchange: Gateway, report: Report, now: float, grace: float) -> None:
+    stale = Order.objects.filter(status=Order.Status.PENDING, created_at__lt=datetime.fromtimestamp(now - grace, UTC))
+    for order in stale:
+        found = loop.run(exchange.find_order(order.client_order_id, order.market_ticker))
+        if found is None:
+            with transaction.atomic():
+                risk.lock_account()
+                updated = Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(
+                    status=Order.Status.REJECTED, error="never reached the exchange (reconciliation)"
+                )
+                if updated:
+                    services.bump_version()
+                    report.add("pending order never reached the exchange", client_order_id=order.client_order_id)
+            continue
+        services.record_placement(order_id=order.pk, placed=_placed(found))
+        Order.objects.filter(pk=order.pk).update(status=STATUS_FROM_EXCHANGE.get(found.status, Order.Status.RESTING))
+        new_fills = services.sync_fills(order_id=order.pk)
+        report.add(
+            "pending order found on the exchange",
+            client_order_id=order.client_order_id,
+            exchange_order_id=found.order_id,
+            status=found.status,
+            fills_recorded=new_fills,
+        )
+
+
+def _resting_orders(exchange: Gateway, report: Report) -> set[str]:
+    """Bring our resting orders up to date; returns their exchange ids."""
+    known: set[str] = set()
+    for order in Order.objects.filter(status=Order.Status.RESTING).exclude(exchange_order_id=""):
+        known.add(order.exchange_order_id)
+        remote = loop.run(exchange.order(order.exchange_order_id))
+        new_fills = services.sync_fills(order_id=order.pk) if remote is None or remote.fill_count else 0
+        status = Order.Status.CANCELED if remote is None else STATUS_FROM_EXCHANGE.get(remote.status, order.status)
+        if status != order.status or new_fills:
+            with transaction.atomic():
+                risk.lock_account()
+                Order.objects.filter(pk=order.pk).update(status=status)
+                services.bump_version()
+            report.add(
+                "order state from the exchange",
+                client_order_id=order.client_order_id,
+                before=order.status,
+                after=status,
+                fills_recorded=new_fills,
+            )
+    return known
+
+
+def _stray_orders(exchange: Gateway, report: Report, known: set[str]) -> None:
+    killed = RiskAccount.objects.filter(name=risk.ACCOUNT, killed=True).exists()
+    for remote in loop.run(exchange.open_orders()):
+        if remote.order_id in known or Order.objects.filter(exchange_order_id=remote.order_id).exists():
+            continue
+        if killed:
+            loop.run(exchange.cancel(remote.order_id, remote.ticker))
+            report.add("unknown resting order canceled (kill switch on)", exchange_order_id=remote.order_id)
+            continue
+        with transaction.atomic():
+            risk.lock_account()
+            Order.objects.get_or_create(
+                client_order_id=remote.client_order_id or f"ext-{remote.order_id}"[:64],
+                defaults={
+                    "exchange_order_id": remote.order_id,
+                    "market_ticker": remote.ticker,
+                    "side": remote.side,
+                    "price": remote.price,
+                    "count": remote.fill_count + remote.remaining_count,
+                    "status": Order.Status.RESTING,
+                    "mode": settings.TRADING_MODE,
+                },
+            )
+            services.bump_version()
+        report.add("unknown resting order adopted", exchange_order_id=remote.order_id, ticker=remote.ticker)
+
+
+def _positions_and_balance(report: Report, positions: list[ExchangePosition], balance: int, now: float) -> None:
+    remote = {p.ticker: p for p in positions}
+    with transaction.atomic():
+        account = risk.lock_account()
+        changed = False
+        for ticker in set(remote) | set(Position.objects.values_list("market_ticker", flat=True)):
+            local, _ = Position.objects.select_for_update().get_or_create(market_ticker=ticker)
+            theirs = remote.get(ticker)
+            target = (
+                (theirs.position, theirs.cost, theirs.realized_pnl, theirs.fees_paid)
+                if theirs is not None
+                else (0, 0, local.realized_pnl, local.fees_paid)
+            )
+            before = (local.position, local.cost, local.realized_pnl, local.fees_paid)
+            if before != target:
+                local.position, local.cost, local.realized_pnl, local.fees_paid = target
+                local.save()
+                changed = True
+                report.add("position", ticker=ticker, before=list(before), after=list(target))
+        if account.balance != balance:
+            report.add("balance", before=account.balance, after=balance)
+            account.balance = balance
+            changed = True
+        account.reconciled_at = now
+        if changed:
+            account.version += 1
+        account.save(update_fields=["balance", "version", "reconciled_at", "updated_at"])
+
+
+def _paper_account(report: Report, now: float) -> None:
+    """Paper trading on the book copy: the balance starts at EXEC_PAPER_BALANCE, then moves with fills."""
+    with transaction.atomic():
+        account = risk.lock_account()
+        if account.reconciled_at is None:
+            account.balance = settings.EXEC_PAPER_BALANCE
+            account.version += 1
+            report.add("paper balance opened", balance=account.balance)
+        account.reconciled_at = now
+        account.save(update_fields=["balance", "version", "reconciled_at", "updated_at"])
+
+
+def reconcile(*, grace: float | None = None) -> Report:
+    """Compare with the exchange and fix local records; never places an order."""
+    report = Report()
+    exchange = services.current_gateway()
+    now = time.time()
+    if not exchange.has_account:
+        _paper_account(report, now)
+        return report
+    try:
+        _pending_orders(exchange, report, now, settings.EXEC_PENDING_GRACE if grace is None else grace)
+        known = _resting_orders(exchange, report)
+        _stray_orders(exchange, report, known)
+
+        async def account_state() -> tuple[list[ExchangePosition], int]:
+            return await exchange.positions(), await exchange.balance()
+
+        positions, balance = loop.run(account_state())
+        _positions_and_balance(report, positions, balance, now)
+    except ExchangeError as exc:
+        report.error = str(exc)
+        logger.warning("reconciliation stopped: exchange unreachable: %s", exc)
+    with transaction.atomic():
+        if report.changes or report.error:
+            broadcast.activity(
+                f"Reconciliation: {len(report.changes)} differences fixed"
+                + (f"; stopped early: {report.error}" if report.error else "."),
+                level="warning" if report.changes or report.error else "info",
+                changes=report.changes,
+            )
+        broadcast.trading_state()
+    return report

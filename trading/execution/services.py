@@ -1,0 +1,377 @@
+"""Whale execution services: one whale from "queued" to a recorded decision and,
+for a follow, an order, its fills, the position and the balance.
+
+Flow of ``process_whale`` (each step publishes a ``whale_processing`` stage):
+
+1. received / evaluating: the whale is marked processing; the book and market
+   are read from the exchange (outside any transaction) and the rules give a
+   verdict (trading.execution.rules).
+2. decided: trading.execution.risk.decide persists the decision under the
+   RiskAccount row lock, with the pending Order of a follow (its client order id
+   derived from the decision). Skips end here (skipped).
+3. order placed: the order goes to the exchange after commit, outside the lock.
+   Its client order id makes the placement idempotent: a retry sends the same id,
+   and the REST client answers a 409 duplicate with the existing order.
+4. filled: fills (REST now; the feed's WebSocket fill channel via
+   ``record_fill``) update the order, the position, the balance and the
+   account's version in one locked transaction each, idempotent by trade id.
+
+Running it twice for one whale gives one decision and at most one order: the
+second run finds the decision (WhaleDecision.whale is one-to-one) and only
+finishes a placement the first run left pending.
+"""
+
+import logging
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from trading.execution import broadcast, loop, risk
+from trading.execution.accounting import PositionState, apply_fill
+from trading.execution.gateway import (
+    ExchangeError,
+    FillReport,
+    Gateway,
+    OrderRejected,
+    Placed,
+    PlaceRequest,
+)
+from trading.execution.rules import (
+    BookView,
+    MarketView,
+    Reason,
+    RuleConfig,
+    Verdict,
+    WhaleView,
+    check_threshold,
+    evaluate,
+    skip,
+)
+from trading.kalshi.messages import FillBody
+from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
+
+logger = logging.getLogger(__name__)
+
+
+def whale_view(whale: WhaleTrade) -> WhaleView:
+    return WhaleView(
+        market_ticker=whale.market_ticker,
+        taker_side=whale.taker_side,
+        yes_price=whale.yes_price,
+        count=whale.count,
+        notional=whale.notional,
+    )
+
+
+def book_inputs(book: BookView | None, market: MarketView | None, now: float) -> dict[str, Any]:
+    """The part of the inputs snapshot that comes from the exchange."""
+    data: dict[str, Any] = {"book": None, "market": None}
+    if book is not None:
+        top = book.top
+        data["book"] = {
+            "yes_bid": top.yes_bid,
+            "yes_bid_size": top.yes_bid_size,
+            "yes_ask": top.yes_ask,
+            "yes_ask_size": top.yes_ask_size,
+            "spread": top.spread,
+            "age": round(now - book.as_of, 3),
+            "stale": book.stale,
+        }
+    if market is not None:
+        data["market"] = {"status": market.status, "close_ts": market.close_ts}
+    return data
+
+
+def evaluate_whale(whale: WhaleTrade, exchange: Gateway, config: RuleConfig) -> tuple[Verdict, dict[str, Any]]:
+    """The rules' verdict and what it was based on. Exchange errors become a skip:
+    a whale is only worth following now, so there is nothing to retry later."""
+    view = whale_view(whale)
+    inputs: dict[str, Any] = {
+        "whale": {"yes_price": whale.yes_price, "count": whale.count, "notional": whale.notional},
+        "book": None,
+        "market": None,
+    }
+    if (verdict := check_threshold(view, config)) is not None:
+        return verdict, inputs
+
+    async def read() -> tuple[BookView, MarketView]:
+        return await exchange.book(whale.market_ticker), await exchange.market(whale.market_ticker)
+
+    try:
+        book, market = loop.run(read())
+    except ExchangeError as exc:
+        logger.warning("whale %s: book for %s unavailable: %s", whale.pk, whale.market_ticker, exc)
+        return skip(Reason.BOOK_UNAVAILABLE, f"The order book could not be read: {exc}"[:300]), inputs
+    now = time.time()
+    inputs.update(book_inputs(book, market, now))
+    return evaluate(view, book, market, now, config), inputs
+
+
+def process_whale(*, whale_id: int) -> WhaleDecision | None:
+    """Decide one whale and, for a follow, place its order. Safe to run again."""
+    whale = WhaleTrade.objects.filter(pk=whale_id).first()
+    if whale is None:
+        logger.warning("process_whale: whale %s does not exist", whale_id)
+        return None
+    existing = WhaleDecision.objects.filter(whale=whale).select_related("order").first()
+    if existing is not None:
+        order = getattr(existing, "order", None)
+        if order is not None and order.status == Order.Status.PENDING:
+            execute_order(order_id=order.pk)
+        return existing
+    started = time.time()
+    with transaction.atomic():
+        WhaleTrade.objects.filter(pk=whale.pk).update(status=WhaleTrade.Status.PROCESSING)
+        whale.status = WhaleTrade.Status.PROCESSING
+        broadcast.whale_stage(broadcast.RECEIVED, whale)
+        broadcast.whale_queue()
+        broadcast.whale_stage(broadcast.EVALUATING, whale)
+    exchange = current_gateway()
+    config = RuleConfig.from_settings()
+    try:
+        verdict, inputs = evaluate_whale(whale, exchange, config)
+        decided = risk.decide(
+            whale=whale,
+            verdict=verdict,
+            inputs=inputs,
+            mode=settings.TRADING_MODE,
+            started_at=started,
+            config=config,
+            limits=risk.RiskLimits.from_settings(),
+        )
+    except Exception:
+        with transaction.atomic():
+            WhaleTrade.objects.filter(pk=whale.pk, decision__isnull=True).update(status=WhaleTrade.Status.FAILED)
+            broadcast.whale_stage(broadcast.FAILED, whale, detail="evaluation failed")
+            broadcast.whale_queue()
+        raise
+    decision, order = decided.decision, decided.order
+    if not decided.created:
+        # Another run decided this whale between our first look and the lock.
+        if order is not None and order.status == Order.Status.PENDING:
+            execute_order(order_id=order.pk)
+        return decision
+    with transaction.atomic():
+        broadcast.whale_stage(broadcast.DECIDED, whale, decision, order)
+        if order is None:
+            broadcast.whale_stage(broadcast.SKIPPED, whale, decision)
+        else:
+            broadcast.trading_state()
+        broadcast.whale_queue()
+    if order is not None:
+        execute_order(order_id=order.pk)
+    return decision
+
+
+def current_gateway() -> Gateway:
+    from trading.execution.exchange import gateway
+
+    return gateway()
+
+
+def place_request(order: Order, config: RuleConfig) -> PlaceRequest:
+    ttl = config.order_ttl
+    return PlaceRequest(
+        ticker=order.market_ticker,
+        side=order.side,
+        price=order.price,
+        count=order.count,
+        client_order_id=order.client_order_id,
+        time_in_force=order.time_in_force,
+        expiration_ts=int(time.time()) + ttl if order.time_in_force == "good_till_canceled" and ttl > 0 else None,
+    )
+
+
+def execute_order(*, order_id: int) -> Order:
+    """Send a pending order to the exchange and record the answer and its fills.
+
+    Idempotent: an order that is no longer pending is left alone; a pending one is
+    sent with its own client order id, which the exchange accepts only once. If the
+    exchange cannot be reached the order stays pending and ExchangeError is raised,
+    so the task is retried (same id again) and reconciliation is the backstop."""
+    order = Order.objects.select_related("decision__whale").get(pk=order_id)
+    if order.status != Order.Status.PENDING:
+        return order
+    whale = order.decision.whale if order.decision else None
+    account = RiskAccount.objects.filter(name=risk.ACCOUNT).first()
+    if account is not None and account.killed:
+        with transaction.atomic():
+            risk.lock_account()
+            Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(
+                status=Order.Status.CANCELED, error="kill switch on before the order was sent"
+            )
+            bump_version()
+            order.refresh_from_db()
+            if whale is not None:
+                broadcast.whale_stage(broadcast.FAILED, whale, order.decision, order, detail=order.error)
+            broadcast.trading_state()
+        return order
+    exchange = current_gateway()
+    try:
+        placed = loop.run(exchange.place(place_request(order, RuleConfig.from_settings())))
+    except OrderRejected as exc:
+        with transaction.atomic():
+            Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(
+                status=Order.Status.REJECTED, error=str(exc)[:300]
+            )
+            order.refresh_from_db()
+            logger.warning("order %s rejected: %s", order.client_order_id, exc)
+            if whale is not None:
+                broadcast.whale_stage(broadcast.FAILED, whale, order.decision, order, detail=str(exc)[:300])
+            broadcast.trading_state()
+        return order
+    except ExchangeError as exc:
+        logger.warning("order %s: exchange unreachable, left pending: %s", order.client_order_id, exc)
+        if whale is not None:
+            with transaction.atomic():
+                broadcast.whale_stage(
+                    broadcast.FAILED, whale, order.decision, order, detail=f"exchange unreachable: {exc}"[:300]
+                )
+        raise
+    order = record_placement(order_id=order.pk, placed=placed)
+    if order.status == Order.Status.CANCELED and placed.remaining_count > 0:
+        # Killed while the order was in flight: it must not stay on the book.
+        loop.run(exchange.cancel(placed.exchange_order_id, order.market_ticker))
+    for report in placed.fills:
+        record_fill(report)
+    if placed.fill_count > 0 and not placed.fills:
+        sync_fills(order_id=order.pk)
+    return Order.objects.get(pk=order.pk)
+
+
+def record_placement(*, order_id: int, placed: Placed) -> Order:
+    """The exchange acknowledged the order: keep its id and state, link early fills."""
+    with transaction.atomic():
+        risk.lock_account()
+        order = Order.objects.select_for_update(of=("self",)).select_related("decision__whale").get(pk=order_id)
+        if placed.remaining_count > 0:
+            status = Order.Status.RESTING
+        elif placed.fill_count > 0:
+            status = Order.Status.EXECUTED
+        else:
+            status = Order.Status.CANCELED
+        order.exchange_order_id = placed.exchange_order_id
+        if order.status == Order.Status.PENDING:
+            order.status = status
+        Fill.objects.filter(exchange_order_id=placed.exchange_order_id, order__isnull=True).update(order=order)
+        order.filled_count = order.fills.aggregate(n=Sum("count", default=0))["n"]
+        order.save(update_fields=["exchange_order_id", "status", "filled_count", "updated_at"])
+        bump_version()
+        if order.decision is not None:
+            broadcast.whale_stage(broadcast.ORDER_PLACED, order.decision.whale, order.decision, order)
+        broadcast.trading_state()
+    return order
+
+
+def bump_version() -> None:
+    """Called with the account row locked: the trading state changed."""
+    RiskAccount.objects.filter(name=risk.ACCOUNT).update(version=F("version") + 1)
+
+
+def record_fill(report: FillReport) -> bool:
+    """Record one fill of ours, from any source; True if it was new.
+
+    The feed runner calls this for every WebSocket ``fill`` message (see
+    ``fill_from_ws``), the worker for REST fills and paper fills. Unique on the
+    exchange trade id, so the same fill from two sources counts once. Updates the
+    order's filled count and status, the market's position and realized P&L, the
+    balance, and the account version, all under the account lock."""
+    with transaction.atomic():
+        account = risk.lock_account()
+        if Fill.objects.filter(trade_id=report.trade_id).exists():
+            return False
+        order = Order.objects.select_for_update().filter(exchange_order_id=report.order_id).first()
+        if order is None and report.client_order_id:
+            order = Order.objects.select_for_update().filter(client_order_id=report.client_order_id).first()
+        position, _ = Position.objects.select_for_update().get_or_create(market_ticker=report.market_ticker)
+        effect = apply_fill(
+            PositionState(position.position, position.cost, position.realized_pnl, position.fees_paid),
+            side=report.side,
+            yes_price=report.yes_price,
+            count=report.count,
+            fee=report.fee,
+        )
+        Fill.objects.create(
+            trade_id=report.trade_id,
+            order=order,
+            exchange_order_id=report.order_id,
+            market_ticker=report.market_ticker,
+            side=report.side,
+            yes_price=report.yes_price,
+            count=report.count,
+            fee=report.fee,
+            realized_pnl=effect.realized,
+            is_taker=report.is_taker,
+            ts=report.ts,
+        )
+        state = effect.state
+        position.position, position.cost = state.position, state.cost
+        position.realized_pnl, position.fees_paid = state.realized_pnl, state.fees_paid
+        position.save()
+        account.balance += effect.cash
+        account.version += 1
+        account.save(update_fields=["balance", "version", "updated_at"])
+        if order is not None:
+            order.filled_count = order.fills.aggregate(n=Sum("count", default=0))["n"]
+            if order.filled_count >= order.count:
+                order.status = Order.Status.EXECUTED
+            order.save(update_fields=["filled_count", "status", "updated_at"])
+            decision = WhaleDecision.objects.select_related("whale").filter(order=order).first()
+            if decision is not None:
+                broadcast.whale_stage(broadcast.FILLED, decision.whale, decision, order)
+        broadcast.trading_state()
+    return True
+
+
+def fill_from_ws(body: FillBody) -> FillReport:
+    """A WebSocket ``fill`` message body (trading.kalshi.messages.FillBody) as a FillReport:
+    the feed runner calls ``record_fill(fill_from_ws(message.msg))`` for each one."""
+    return FillReport(
+        trade_id=body.trade_id,
+        order_id=body.order_id,
+        market_ticker=body.market_ticker,
+        side=body.book_side,
+        yes_price=int(body.yes_price),
+        count=int(body.count),
+        fee=int(body.fee),
+        is_taker=body.is_taker,
+        ts=body.ts_ms / 1000,
+        client_order_id=body.client_order_id or "",
+    )
+
+
+def sync_fills(*, order_id: int) -> int:
+    """Read an order's fills from the exchange and record the new ones; returns how many."""
+    order = Order.objects.get(pk=order_id)
+    if not order.exchange_order_id:
+        return 0
+    reports = loop.run(current_gateway().fills(order.exchange_order_id))
+    return sum(record_fill(report) for report in reports)
+
+
+def cancel_order(*, order_id: int) -> Order:
+    """Cancel one open order on the exchange and record it (a 404 means already dead)."""
+    order = Order.objects.get(pk=order_id)
+    if order.status not in risk.OPEN_STATUSES:
+        return order
+    if order.exchange_order_id:
+        loop.run(current_gateway().cancel(order.exchange_order_id, order.market_ticker))
+    with transaction.atomic():
+        risk.lock_account()
+        updated = Order.objects.filter(pk=order.pk, status__in=risk.OPEN_STATUSES).update(status=Order.Status.CANCELED)
+        if updated:
+            bump_version()
+            broadcast.trading_state()
+    order.refresh_from_db()
+    return order
+
+
+def review_decisions(*, decision_ids: list[int], user: Any, note: str) -> int:
+    """Staff review: mark decisions reviewed with a note, recording who and when."""
+    return WhaleDecision.objects.filter(pk__in=decision_ids).update(
+        reviewed=True, reviewed_by=user, reviewed_at=timezone.now(), review_note=note
+    )

@@ -1,0 +1,19 @@
+"""``manage.py reconcile``: compare local orders, positions and balance with the exchange and fix them."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+
+from trading.execution import reconciliation
+
+
+class Command(BaseCommand):
+    help = "Reconcile local orders, fills, positions and balance with the exchange (the exchange wins)."
+
+    def handle(self, *args: object, **options: object) -> None:
+        report = reconciliation.reconcile()
+        for change in report.changes:
+            self.stdout.write(json.dumps(change))
+        self.stdout.write(f"{len(report.changes)} differences fixed.")
+        if not report.ok:
+            raise CommandError(f"Reconciliation stopped early: {report.error}")
