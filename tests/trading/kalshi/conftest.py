@@ -1,6 +1,7 @@
 """A real simulator on an ephemeral port, with a key pair made for the test run."""
 
 import asyncio
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,12 @@ from trading.kalshi.signing import Signer, generate_key_pair
 from trading.simulator.server import SimConfig, SimulatorServer
 
 KEY_ID = "5f0c9a8e-test-key"
+# Kalshi's recorded wire formats, beside the work tree (../shared/kalshi/examples).
+EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "kalshi" / "examples"
+
+
+def examples(name: str) -> list[dict]:
+    return json.loads((EXAMPLES / name).read_text())
 
 
 @pytest.fixture(scope="session")

@@ -10,14 +10,9 @@ from trading.kalshi import messages as m
 from trading.kalshi.fields import fast_count, fast_money, fast_price
 from trading.units import UnitError, parse_count, parse_money, parse_price
 
-EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "kalshi" / "examples"
-if not EXAMPLES.is_dir():
-    EXAMPLES = Path("/work/shared/kalshi/examples")
+from .conftest import EXAMPLES, examples
+
 SERVER_FILES = sorted(p for p in EXAMPLES.glob("*.json") if not p.name.startswith(("cmd_", "rest_")))
-
-
-def examples(name: str) -> list[dict]:
-    return json.loads((EXAMPLES / name).read_text())
 
 
 @pytest.mark.parametrize("path", SERVER_FILES, ids=lambda p: p.stem)
