@@ -33,6 +33,7 @@ from django.conf import settings
 
 from dashboard.outbox import Outbox, OutboxOverflow, event_id
 from trading import events, selectors
+from trading.execution import control
 
 logger = logging.getLogger(__name__)
 
@@ -256,16 +257,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if not await database_sync_to_async(self.user.has_perm)(CONTROL_PERMISSION):
             logger.warning("events socket: %s may not %s trading", self.user.get_username(), kind)
             raise CommandError("forbidden", f"you may not {kind} trading")
-        from trading.execution import control
-
         action = {"pause": control.pause, "resume": control.resume, "kill": control.kill}[kind]
         try:
-            outcome = await database_sync_to_async(action)(user=self.user, reason="dashboard")
+            outcome = await database_sync_to_async(action)(user=self.user)
         except Exception as exc:  # the execution side's failure is reported, never a dropped socket
             logger.exception("events socket: %s by %s failed", kind, self.user.get_username())
             raise CommandError("command_failed", f"{kind} failed: {type(exc).__name__}") from exc
         logger.info("events socket: %s %s trading", self.user.get_username(), kind)
-        return {"ok": True, "result": outcome if isinstance(outcome, dict) else None}
+        if isinstance(outcome, control.KillResult):
+            return {"ok": True, "canceled": outcome.canceled, "failed": outcome.failed}
+        return {"ok": True, "paused": outcome.paused, "killed": outcome.killed}
 
     def ticker(self, command: dict[str, Any]) -> str:
         ticker = command.get("ticker")

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from dashboard.consumers import CLOSE_PING_TIMEOUT, MAX_COMMAND_CHARS
 from tests.websocket import events_socket
 from trading import events, publisher
-from trading.models import ActivityEvent, StateTransition, WhaleDecision, WhaleTrade
+from trading.models import ActivityEvent, Order, StateTransition, WhaleDecision, WhaleTrade
 
 pytestmark = [pytest.mark.needs_redis, pytest.mark.django_db(transaction=True)]
 
@@ -91,6 +91,11 @@ def make_history() -> dict:
         started_at=11.3,
         decided_at=11.4,
     )
+    for n, status in enumerate(["resting", "canceled"]):
+        Order.objects.create(
+            client_order_id=f"c{n}", market_ticker="KXTEST-A", side="bid", price=4500, count=1000, status=status,
+            mode="paper",
+        )  # fmt: skip
     return {"lines": lines, "status": status, "state": state, "queued": queued, "decided": decided}
 
 
@@ -118,6 +123,7 @@ async def test_connect_sends_ack_then_history_replay(user, connect):
     assert whales["t-queued"]["decision"] is None
     assert whales["t-queued"]["yes_price"] == 4500 and whales["t-queued"]["count"] == 100_000
     assert whales["t-decided"]["decision"]["reason_code"] == "spread_too_wide"
+    assert [(o["client_order_id"], o["status"], o["price"]) for o in data["open_orders"]] == [("c0", "resting", 4500)]
     await socket.disconnect()
 
 
@@ -242,4 +248,24 @@ async def test_unanswered_ping_closes_the_socket_and_leaves_its_groups(user, con
     layer = get_channel_layer()._get_layer()
     for group in (events.EVENTS_GROUP, events.market_group("KXTEST-A")):
         assert layer._get_group_channel_name(group) not in layer.groups, f"still in {group}"
+    await socket.disconnect()
+
+
+async def test_permitted_user_pauses_and_resumes_and_each_is_recorded_with_the_user(controller, connect):
+    socket, ack, _ = await connect(controller)
+    assert ack["data"]["can_control"] is True
+    for kind, paused in (("pause", True), ("resume", False)):
+        await socket.send_to(text_data=orjson.dumps({"type": kind, "ref": kind}).decode())
+        # The reply, the activity line and the new trading_state, in whichever order they come.
+        received = {}
+        for _ in range(3):
+            message = await receive(socket)
+            received[message["type"]] = message
+        assert received[events.COMMAND_RESULT]["data"] == {
+            "command": kind, "ref": kind, "ok": True, "paused": paused, "killed": False
+        }  # fmt: skip
+        assert "by boss" in received[events.SYSTEM_ACTIVITY]["data"]["message"]
+        assert received[events.TRADING_STATE]["data"]["paused"] is paused
+    lines = await sync_to_async(list)(ActivityEvent.objects.filter(type=events.SYSTEM_ACTIVITY).order_by("id"))
+    assert [line.data["details"]["user"] for line in lines] == ["boss", "boss"]
     await socket.disconnect()

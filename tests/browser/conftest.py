@@ -1,0 +1,65 @@
+"""Browser tests: headless Chromium (Debian's package) driving a real daphne server
+that shares this run's Postgres test database and Redis channel layer."""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.browser.server import DaphneServer, services_env
+from tests.services import missing
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+# Playwright's sync API keeps an event loop in this thread; the ORM calls the
+# tests make between browser steps are ordinary blocking calls.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        missing(f"Chromium ({CHROMIUM})")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright (pip)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path):
+    """daphne on an ephemeral port, on this test's database; ``server.stop()``/``start()`` restart it."""
+    settings = connection.settings_dict
+    database_url = (
+        f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    )
+    daphne = DaphneServer(services_env(database_url, V3_DATA_DIR=str(tmp_path / "data")), log=tmp_path / "daphne.log")
+    daphne.start()
+    yield daphne
+    daphne.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=server.url)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def log_in(page, username: str, password: str) -> None:
+    page.goto("/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#conn[data-conn=online]")

@@ -1,0 +1,151 @@
+"""The dashboard as a trader uses it: a real Chromium, a real daphne, Postgres and Redis."""
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Permission
+from playwright.sync_api import expect
+
+from tests.browser.conftest import log_in
+from trading import events, publisher
+from trading.execution import broadcast
+from trading.models import WhaleDecision, WhaleTrade
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.needs_postgres,
+    pytest.mark.needs_redis,
+    pytest.mark.django_db(transaction=True),
+]
+
+PASSWORD = "correct-horse-battery-9"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+
+
+@pytest.fixture
+def trader(django_user_model):
+    return django_user_model.objects.create_user(username="viewer", password=PASSWORD)
+
+
+@pytest.fixture
+def boss(django_user_model):
+    user = django_user_model.objects.create_user(username="boss", password=PASSWORD, is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="control_trading", content_type__app_label="trading"))
+    return user
+
+
+def activity(message: str, kind: str = "test") -> int:
+    event_id = publisher.publish(events.SYSTEM_ACTIVITY, {"kind": kind, "message": message})
+    publisher.get_publisher().flush()
+    return event_id
+
+
+def whale_through_execution() -> WhaleTrade:
+    """A whale and its decision, announced by the execution side's own broadcasts."""
+    now = time.time()
+    whale = WhaleTrade.objects.create(
+        trade_id=f"browser-{now}",
+        market_ticker="KXBROWSER-26",
+        taker_side="yes",
+        yes_price=4600,
+        count=250_000,
+        notional=1_150_000_000,
+        traded_at=now - 2,
+        detected_at=now - 1,
+    )
+    broadcast.whale_queue()
+    broadcast.whale_stage(broadcast.RECEIVED, whale)
+    broadcast.whale_stage(broadcast.EVALUATING, whale)
+    decision = WhaleDecision.objects.create(
+        whale=whale,
+        decision="skip",
+        reason_code="spread_too_wide",
+        reason_text="Spread $0.09 is over the $0.05 limit.",
+        mode="paper",
+        started_at=now,
+        decided_at=now,
+    )
+    whale.status = WhaleTrade.Status.DECIDED
+    whale.save(update_fields=["status"])
+    broadcast.whale_stage(broadcast.SKIPPED, whale, decision)
+    publisher.get_publisher().flush()
+    return whale
+
+
+def test_console_fills_and_a_whale_arrives_with_its_decision(page, boss):
+    activity("before login")
+    log_in(page, "boss", PASSWORD)
+    console = page.locator("#console")
+    expect(console).to_contain_text("before login")
+
+    for n in range(5):
+        activity(f"live line {n}")
+    expect(console.locator("li")).to_have_count(6)
+    expect(console.locator("li").last).to_contain_text("live line 4")
+
+    whale = whale_through_execution()
+    row = page.locator(f'#whale-rows tr[data-whale="{whale.pk}"]')
+    expect(row).to_contain_text("KXBROWSER-26")
+    expect(row).to_contain_text("2,500")  # 250,000 hundredths of a contract
+    expect(row).to_contain_text("$0.46")
+    expect(row.locator(".stage")).to_have_text("skipped")
+    expect(row.locator(".decision")).to_have_text("skip")
+    expect(row).to_contain_text("Spread $0.09 is over the $0.05 limit.")
+    link = row.locator("a")
+    expect(link).to_have_attribute("href", re.compile(rf"/admin/trading/whaledecision/{whale.decision.pk}/change/$"))
+
+    # Filter by kind: only the matching lines stay visible.
+    activity("a state line", kind="state")
+    expect(console).to_contain_text("a state line")
+    page.select_option("#kind-filter", "state")
+    expect(console.locator("li:visible")).to_have_count(1)
+    page.select_option("#kind-filter", "")
+
+    # V3_UPDATE_SCREENSHOT=1 refreshes the README's picture from this very page.
+    if os.environ.get("V3_UPDATE_SCREENSHOT") == "1":
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_page_reconnects_after_a_server_restart_and_resumes_from_its_last_event(page, server, trader):
+    log_in(page, "viewer", PASSWORD)
+    activity("before the restart")
+    expect(page.locator("#console")).to_contain_text("before the restart")
+
+    server.stop()
+    expect(page.locator("#conn")).to_have_attribute("data-conn", re.compile("offline|connecting"))
+    expect(page.locator("#conn")).to_contain_text(re.compile("offline|reconnecting"))
+    # Stored while no server runs: only the resume by event id can bring it.
+    activity("while the server was down")
+
+    server.start()
+    expect(page.locator("#conn")).to_have_attribute("data-conn", "online", timeout=60_000)
+    console = page.locator("#console")
+    expect(console).to_contain_text("while the server was down")
+    activity("after the restart")
+    expect(console).to_contain_text("after the restart")
+    # Nothing twice, nothing lost.
+    messages = console.locator(".msg").all_inner_texts()
+    assert messages == ["before the restart", "while the server was down", "after the restart"]
+
+
+def test_user_without_the_permission_sees_no_controls(page, trader):
+    log_in(page, "viewer", PASSWORD)
+    expect(page.locator("#conn")).to_have_attribute("data-conn", "online")
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Kill…")).to_have_count(0)
+    expect(page.locator("#controls")).to_have_count(0)
+
+
+def test_kill_asks_for_confirmation_and_cancel_does_nothing(page, boss):
+    log_in(page, "boss", PASSWORD)
+    page.get_by_role("button", name="Kill…").click()
+    dialog = page.locator("#kill-dialog")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.locator("#control-result")).to_have_text("pause: done")
+    expect(page.locator("#console")).to_contain_text("Trading paused by boss.")
