@@ -240,6 +240,16 @@ class Exchange:
         side = taker_outcome_side or (YES if self.rng.random() < 0.5 else NO)
         return self._random_trade(ticker, side, whale=True, count=count)
 
+    def set_book(self, ticker: str, *, yes: dict[int, int], no: dict[int, int]) -> None:
+        """Replace a market's simulated liquidity with these levels ({price: size}, NO at NO
+        prices) for a test scenario. Emitted as deltas, so subscribed books stay exact;
+        the account's resting orders stay in their queues."""
+        for side, wanted in ((YES, yes), (NO, no)):
+            for price in list(self.queues[ticker][side]):
+                self._remove_level(ticker, side, price)
+            for price, size in sorted(wanted.items()):
+                self._rest(ticker, side, price, Entry(None, size))
+
     def _seed_book(self, ticker: str) -> None:
         for _ in range(MIN_LEVELS * 2):
             self._random_add(ticker, side=YES)

@@ -635,7 +635,7 @@ class SimulatorServer:
             log.info("websocket: unknown cmd %r", cmd)
             self._ws_error(conn, cmd_id, 5)
             return
-        if handler is not self._list_subscriptions and params is None:
+        if cmd != "list_subscriptions" and params is None:
             self._ws_error(conn, cmd_id, 2)
             return
         handler(conn, cmd_id, params or {})
