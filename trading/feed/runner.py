@@ -24,7 +24,7 @@ from trading import events, publisher, selectors
 from trading.feed.books import OrderbookFeed
 from trading.feed.bus import EventBus, FeedReconnected, PublicTrade, StateChanged, WhaleDetected
 from trading.feed.market_events import MarketPublisher
-from trading.feed.monitor import HealthMonitor, StatusReporter
+from trading.feed.monitor import HasHealth, HealthMonitor, StatusReporter
 from trading.feed.state import State, StateMachine
 from trading.feed.trades import TradeFeed
 from trading.feed.whales import WhaleRule, WhaleTracker
@@ -70,7 +70,14 @@ def _trading_state() -> tuple[dict[str, Any], int | None]:
 
 
 class FeedRunner:
-    def __init__(self, client: KalshiWebSocket, tickers: Sequence[str], config: FeedConfig) -> None:
+    def __init__(
+        self,
+        client: KalshiWebSocket,
+        tickers: Sequence[str],
+        config: FeedConfig,
+        *,
+        components: Sequence[HasHealth] = (),
+    ) -> None:
         self.client = client
         self.tickers = list(tickers)
         self.config = config
@@ -95,7 +102,8 @@ class FeedRunner:
         )
         self.trades = TradeFeed(client, self.tickers, bus=self.bus, whales=self.whales, max_age=config.trade_max_age)
         self.monitor = HealthMonitor(
-            [client, self.books, self.trades, self.whales, self.bus, publisher.get_publisher()], self.machine
+            [client, self.books, self.trades, self.whales, self.bus, publisher.get_publisher(), *components],
+            self.machine,
         )
         self.reporter = StatusReporter(
             self.status, load_trading_state=self._trading_state_to_send, interval=config.status_interval

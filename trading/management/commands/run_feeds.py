@@ -1,0 +1,36 @@
+"""``python manage.py run_feeds``: the feed runner process (DESIGN.md "Processes")."""
+
+import asyncio
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from trading.feed.service import Stop, serve
+
+
+class Command(BaseCommand):
+    help = (
+        "Keep the Kalshi feeds: order books, trades, whale detection, state and health, published to the "
+        "browsers. With Postgres only one runner per market set is active; others wait as hot standbys."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--markets", default="", help="comma-separated tickers (default: V3_MARKETS, else the most active)"
+        )
+        parser.add_argument(
+            "--count",
+            type=int,
+            default=settings.FEED_MARKET_COUNT,
+            help="how many of the most active open markets to follow when no tickers are given",
+        )
+
+    def handle(self, *args: object, markets: str, count: int, **options: object) -> None:
+        explicit = [t for t in markets.split(",") if t.strip()] or list(settings.V3_MARKETS)
+        reason = asyncio.run(self._main(explicit, count))
+        self.stdout.write(f"feed runner stopped: {reason}")
+
+    async def _main(self, explicit: list[str], count: int) -> str:
+        stop = Stop()
+        stop.on_signals()
+        return await serve(explicit=explicit, count=count, stop=stop)
