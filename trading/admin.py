@@ -20,6 +20,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 
+from trading.execution.rules import dollars
 from trading.execution.services import review_decisions
 from trading.models import (
     ActivityEvent,
@@ -35,7 +36,7 @@ from trading.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE
 
 
 def money(value: int | None) -> str:
-    return "" if value is None else f"${value / MONEY_SCALE:,.2f}"
+    return "" if value is None else dollars(value)
 
 
 def price(value: int | None) -> str:

@@ -146,8 +146,8 @@ def skip(reason: Reason, text: str) -> Verdict:
 
 
 def dollars(amount: int, scale: int = 1_000_000) -> str:
-    """Micro-dollars (or another scale) as "$1,234.56" for reason sentences."""
-    return f"${amount / scale:,.2f}"
+    """Micro-dollars (or another scale) as "$1,234.56" / "-$2.50" for people to read."""
+    return f"{'-' if amount < 0 else ''}${abs(amount) / scale:,.2f}"
 
 
 def tick_at(price: int, price_ranges: tuple[tuple[int, int, int], ...]) -> int:

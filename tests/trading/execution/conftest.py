@@ -4,9 +4,14 @@ the REST client at it (KALSHI_ENV=sim, paper mode)."""
 
 import asyncio
 import itertools
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +19,7 @@ from trading.models import WhaleTrade
 from trading.simulator.server import SimConfig, SimulatorServer
 from trading.units import ONE_DOLLAR
 
+ROOT = Path(__file__).resolve().parents[3]
 _trade_ids = itertools.count(1)
 
 
@@ -90,3 +96,90 @@ def make_whale(
         traded_at=now,
         detected_at=now,
     )
+
+
+class CeleryWorker:
+    """A real ``celery -A v3site worker`` subprocess on the test database and Redis broker."""
+
+    def __init__(self, settings, simulator: RunningSimulator, **env: str) -> None:
+        db = settings.DATABASES["default"]
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "REDIS_URL": os.environ["REDIS_URL"],
+            "V3_DATA_DIR": str(settings.DATA_DIR),
+            "KALSHI_ENV": "sim",
+            "KALSHI_API_URL": simulator.server.rest_url,
+            "TRADING_MODE": "paper",
+            "EXEC_MAX_SPREAD": "0.20",
+            "EXEC_COOLDOWN": "0",
+            "EXEC_FIXED_COUNT": "5",
+            "EXEC_MAX_BOOK_AGE": "30",
+            **env,
+        }
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "CeleryWorker":
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "v3site",
+                "worker",
+                "-P",
+                "solo",
+                "-l",
+                "INFO",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "-n",
+                f"exec-test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def celery_worker(settings, simulator) -> Iterator:
+    """``celery_worker(**env)`` starts a worker; all are stopped after the test."""
+    import redis
+
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # this run's own Redis database
+    workers: list[CeleryWorker] = []
+
+    def start(**env: str) -> CeleryWorker:
+        workers.append(CeleryWorker(settings, simulator, **env).start())
+        return workers[-1]
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -1,0 +1,63 @@
+"""Real Celery workers (subprocesses) on the Redis broker and the test database,
+placing orders on the simulator: duplicate deliveries, and a worker killed
+between the exchange taking an order and our recording it."""
+
+import threading
+
+import pytest
+
+from tests.trading.execution.conftest import make_whale, wait_for
+from trading.models import Order, WhaleDecision
+from trading.tasks import process_whale
+
+pytestmark = [pytest.mark.needs_postgres, pytest.mark.needs_redis, pytest.mark.django_db(transaction=True)]
+
+
+def test_duplicate_task_places_one_order(simulator, celery_worker):
+    celery_worker()
+    _, _, ask, _ = simulator.best()
+    whale = make_whale(simulator.ticker, yes_price=ask)
+
+    results = [process_whale.delay(whale.pk) for _ in range(3)]
+
+    decision_ids = {result.get(timeout=60) for result in results}
+    assert decision_ids == {WhaleDecision.objects.get(whale=whale).pk}
+    order = Order.objects.get()
+    assert order.status == Order.Status.EXECUTED and order.filled_count == 500
+    assert len(simulator.orders()) == 1
+
+
+def test_worker_killed_between_order_and_record_is_repaired_without_a_second_order(simulator, celery_worker):
+    placed, release = threading.Event(), threading.Event()
+    original = simulator.exchange.place_order
+
+    def place_then_hang(**kwargs):
+        order = original(**kwargs)
+        placed.set()
+        release.wait(30)  # the worker waits for an answer it will never read
+        return order
+
+    simulator.exchange.place_order = place_then_hang
+    first = celery_worker()
+    _, _, ask, _ = simulator.best()
+    whale = make_whale(simulator.ticker, yes_price=ask)
+
+    process_whale.delay(whale.pk)
+    assert placed.wait(60), "the order never reached the exchange"
+    first.kill()
+    release.set()
+    simulator.exchange.place_order = original
+
+    order = Order.objects.get()
+    assert order.status == Order.Status.PENDING and not order.exchange_order_id
+    assert len(simulator.orders(order.client_order_id)) == 1
+
+    # The next worker reconciles at start-up and finds the order by its client order id.
+    celery_worker(EXEC_PENDING_GRACE="0")
+    wait_for(lambda: Order.objects.get().status != Order.Status.PENDING, what="start-up reconciliation")
+    order.refresh_from_db()
+    assert order.status == Order.Status.EXECUTED and order.exchange_order_id and order.filled_count == 500
+
+    # A redelivery of the killed task changes nothing.
+    process_whale.delay(whale.pk).get(timeout=60)
+    assert len(simulator.orders()) == 1 and Order.objects.count() == 1
