@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from trading.models import WhaleTrade
+from trading.execution import services
+from trading.models import WhaleDecision, WhaleTrade
 from trading.simulator.server import SimConfig, SimulatorServer
 from trading.units import ONE_DOLLAR
 
@@ -96,6 +97,21 @@ def make_whale(
         traded_at=now,
         detected_at=now,
     )
+
+
+def follow_whale(simulator, **kwargs) -> WhaleDecision:
+    """A YES whale at the current ask: the follow crosses and fills at once."""
+    _, _, ask, _ = simulator.best()
+    whale = make_whale(simulator.ticker, yes_price=ask, **kwargs)
+    return services.process_whale(whale_id=whale.pk)
+
+
+def resting_whale(simulator, settings) -> WhaleDecision:
+    """A YES whale at the best bid with no slippage: the follow rests on the book."""
+    settings.EXEC_SLIPPAGE = 0
+    bid, _, _, _ = simulator.best()
+    whale = make_whale(simulator.ticker, yes_price=bid)
+    return services.process_whale(whale_id=whale.pk)
 
 
 class CeleryWorker:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.trading.execution.conftest import make_whale
+from tests.trading.execution.conftest import follow_whale, make_whale, resting_whale
 from trading.execution import control, loop, reconciliation, risk, services
 from trading.execution.exchange import gateway
 from trading.execution.rules import Reason
@@ -15,21 +15,6 @@ from trading.kalshi.messages import parse
 from trading.models import ActivityEvent, Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.django_db]
-
-
-def follow_whale(simulator, **kwargs) -> WhaleDecision:
-    """A YES whale at the current ask: the follow crosses and fills at once."""
-    _, _, ask, _ = simulator.best()
-    whale = make_whale(simulator.ticker, yes_price=ask, **kwargs)
-    return services.process_whale(whale_id=whale.pk)
-
-
-def resting_whale(simulator, settings) -> WhaleDecision:
-    """A YES whale at the best bid with no slippage: the follow rests on the book."""
-    settings.EXEC_SLIPPAGE = 0
-    bid, _, _, _ = simulator.best()
-    whale = make_whale(simulator.ticker, yes_price=bid)
-    return services.process_whale(whale_id=whale.pk)
 
 
 def test_whale_follow_order_fill_position_and_balance(simulator):
