@@ -26,9 +26,10 @@ Python API (tests start it in-process on an ephemeral port)::
 
 ``rate`` is market-data messages per second over all markets (0 = as fast as the
 readers take them); ``step`` actions and ``server.step(n)`` generate ``n`` now.
-The first market is always ``KXBTCD-26DEC3117-T94999.99``; markets come from a few
-series (KXBTCD, KXFED, KXINX, KXHIGHNY) with their own tick grids (linear_cent,
-tapered_deci_cent, deci_cent). The account starts with ``balance_cents`` (default $1,000).
+Markets take four series in turn, each with its tick grid: ``KXBTCD-26DEC3117-T94999.99``
+(always first; linear_cent), ``KXFED-27JAN-T3.75`` (tapered_deci_cent),
+``KXINX-26DEC31-T6400`` (deci_cent), ``KXHIGHNY-26DEC01-T40.50`` (linear_cent), then further
+strikes and events of the same series. The account starts with ``balance_cents`` (default $1,000).
 
 Authentication: ``/trade-api/v2/portfolio/...`` and the WebSocket upgrade need Kalshi's
 signed headers (RSA-PSS, salt 32; timestamp within ``timestamp_past_s`` /

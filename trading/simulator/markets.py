@@ -55,7 +55,7 @@ class TickGrid:
 class Series:
     ticker: str
     title: str
-    event_suffixes: tuple[str, ...]
+    events: tuple[tuple[str, str], ...]  # (ticker suffix, date in words)
     strikes: tuple[float, ...]
     sub_title: str
     rules: str
@@ -66,7 +66,7 @@ SERIES = (
     Series(
         "KXBTCD",
         "Bitcoin price on {date} at 5pm EST?",
-        ("26DEC3117", "27JAN2917"),
+        (("26DEC3117", "Dec 31, 2026"), ("27JAN2917", "Jan 29, 2027")),
         (94999.99, 97499.99, 99999.99, 102499.99, 104999.99),
         "${strike:,.0f} or above",
         "If the CF Benchmarks Bitcoin Real-Time Index (BRTI) is above {strike} at 5:00 PM EST on {date}, "
@@ -76,7 +76,7 @@ SERIES = (
     Series(
         "KXFED",
         "Fed funds upper bound after the {date} meeting?",
-        ("27JAN", "27MAR"),
+        (("27JAN", "Jan 2027"), ("27MAR", "Mar 2027")),
         (3.75, 4.0, 4.25, 4.5),
         "Above {strike}%",
         "If the upper bound of the federal funds target range is above {strike}% after the {date} meeting, "
@@ -86,7 +86,7 @@ SERIES = (
     Series(
         "KXINX",
         "S&P 500 close on {date}?",
-        ("26DEC31",),
+        (("26DEC31", "Dec 31, 2026"),),
         (6400.0, 6500.0, 6600.0, 6700.0),
         "{strike:,.0f} or above",
         "If the S&P 500 closes above {strike} on {date}, then the market resolves to Yes.",
@@ -95,7 +95,7 @@ SERIES = (
     Series(
         "KXHIGHNY",
         "Highest temperature in NYC on {date}?",
-        ("26DEC01",),
+        (("26DEC01", "Dec 1, 2026"),),
         (40.5, 44.5, 48.5),
         "{strike:.0f}° or above",
         "If the highest temperature recorded in Central Park on {date} is above {strike}°F, "
@@ -106,7 +106,8 @@ SERIES = (
 
 
 def _strike_text(strike: float) -> str:
-    return f"{strike:.2f}" if strike != int(strike) else f"{strike:.2f}".rstrip("0").rstrip(".")
+    """Kalshi's strike spelling: ``T4.25``, ``T4.00``, ``T99999.99``, but ``T6400``."""
+    return f"{strike:.0f}" if strike == int(strike) and strike >= 100 else f"{strike:.2f}"
 
 
 @dataclass
@@ -137,17 +138,18 @@ class SimMarket:
 
 
 def make_markets(count: int, rng: random.Random, now: datetime) -> list[SimMarket]:
-    """``count`` markets spread over the series' events, the same for the same rng state."""
-    combos = [
-        (series, suffix, strike) for series in SERIES for suffix in series.event_suffixes for strike in series.strikes
-    ]
+    """``count`` markets taking the series in turn (so even 4 markets show every tick grid),
+    the same for the same rng state."""
     markets = []
     for n in range(count):
-        series, suffix, strike = combos[n % len(combos)]
-        round_ = n // len(combos)
+        series = SERIES[n % len(SERIES)]
+        k = n // len(SERIES)
+        per_event = len(series.strikes)
+        suffix, date = series.events[k // per_event % len(series.events)]
+        strike = series.strikes[k % per_event]
+        round_ = k // (per_event * len(series.events))
         event = f"{series.ticker}-{suffix}" + (f"R{round_}" if round_ else "")
         strike_text = _strike_text(strike)
-        date = suffix
         markets.append(
             SimMarket(
                 ticker=f"{event}-T{strike_text}",
