@@ -24,7 +24,8 @@ run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py ensure_demo_user
 	@echo "V3 Trader: http://$(HOST):$(PORT)/  (log in as 'demo', password in data/demo_password)"
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) v3site.asgi:application
+	@echo "Starting the web server, the exchange simulator, the feed runner and whale execution in one process."
+	$(PY) manage.py run_all --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)

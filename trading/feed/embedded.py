@@ -1,0 +1,71 @@
+"""The embedded default in one process and one event loop: daphne serving the
+site, the exchange simulator, the feed runner, and whale execution (Celery runs
+eagerly, on the feed's whale thread). One loop because the in-memory channel
+layer only reaches consumers on the loop that sends (DESIGN.md "Processes").
+
+Daphne runs on Twisted's asyncio reactor; everything else is scheduled on that
+reactor's loop before it starts, and a SIGTERM/SIGINT stops the feed and the
+simulator gracefully before the web server goes.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+
+from django.conf import settings
+
+from trading.feed.service import Stop, serve
+from trading.simulator.server import SimConfig, SimulatorServer
+
+logger = logging.getLogger(__name__)
+
+# Daphne closes every WebSocket after 24 h by default (DESIGN.md pitfalls); the
+# dashboard resumes by event id anyway, but there is no reason to cut it.
+WEBSOCKET_TIMEOUT = -1
+
+
+def run_all(
+    *,
+    host: str,
+    port: int,
+    sim: SimConfig,
+    explicit: Sequence[str],
+    count: int,
+    on_ready: Callable[[], None] | None = None,
+) -> str:
+    """Serve until SIGTERM/SIGINT; returns why the feed stopped."""
+    # daphne.server installs Twisted's asyncio reactor on import, so it comes first.
+    from daphne.server import Server, twisted_loop
+
+    from v3site.asgi import application
+
+    server = Server(
+        application,
+        endpoints=[f"tcp:port={port}:interface={host}"],
+        signal_handlers=False,
+        websocket_timeout=WEBSOCKET_TIMEOUT,
+        ready_callable=on_ready,
+    )
+    outcome: list[str] = []
+
+    async def main() -> None:
+        stop = Stop()
+        stop.on_signals()
+        simulator = SimulatorServer(sim)
+        try:
+            await simulator.start()
+            outcome.append(await serve(explicit=explicit, count=count, stop=stop))
+        except Exception:
+            logger.exception("embedded run failed")
+            outcome.append("failed")
+        finally:
+            await simulator.stop()
+            server.stop()
+
+    twisted_loop.call_soon(twisted_loop.create_task, main())
+    server.run()
+    return outcome[0] if outcome else "web server stopped"
+
+
+def default_sim_config(*, markets: int, rate: float, whale_rate: float) -> SimConfig:
+    """The simulator where ``KALSHI_ENV=sim`` settings look for it, so the feed and execution find it."""
+    return SimConfig(host=settings.SIM_HOST, port=settings.SIM_PORT, markets=markets, rate=rate, whale_rate=whale_rate)
