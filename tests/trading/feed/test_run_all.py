@@ -1,0 +1,93 @@
+"""`manage.py run_all` in the embedded default (no Postgres, no Redis): one process
+serves the login page, and a logged-in browser's WebSocket receives the feed's events."""
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+import orjson
+import websockets
+from django.conf import settings
+
+from tests.trading.feed.harness import WAIT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _manage(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "manage.py",
+        *args,
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def _get_until_up(client: httpx.AsyncClient, path: str) -> httpx.Response:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT * 3
+    while True:
+        try:
+            return await client.get(path)
+        except httpx.TransportError:
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+async def test_run_all_serves_login_and_events_in_one_process():
+    data_dir = Path(tempfile.mkdtemp(prefix="v3-run-all-"))
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="v3site.settings",
+        V3_DATA_DIR=str(data_dir),
+        SIM_PORT=str(_free_port()),
+        FEED_STATUS_INTERVAL="1",
+    )
+    for command in (("migrate", "-v0"), ("ensure_demo_user",)):
+        setup = await _manage(env, *command)
+        assert await setup.wait() == 0, (await setup.stdout.read()).decode()
+    port = _free_port()
+    server = await _manage(env, "run_all", "--port", str(port), "--sim-rate", "50")
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, trust_env=False) as client:
+            login = await _get_until_up(client, "/login/")
+            assert login.status_code == 200 and 'name="username"' in login.text
+            password = (data_dir / "demo_password").read_text().strip()
+            response = await client.post(
+                "/login/",
+                data={"username": "demo", "password": password, "csrfmiddlewaretoken": client.cookies["csrftoken"]},
+                headers={"Referer": f"{base}/login/"},
+            )
+            assert response.status_code == 302
+            cookie = "; ".join(f"{name}={value}" for name, value in client.cookies.items())
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/events/", additional_headers={"Cookie": cookie, "Origin": base}
+        ) as ws:
+            seen: set[str] = set()
+            async with asyncio.timeout(WAIT * 2):
+                while "trader_status" not in seen:
+                    body = orjson.loads(await ws.recv())
+                    seen.add(body["type"])
+                    if body["type"] == "trader_status":
+                        assert body["data"]["state"] in ("ready", "trading")
+                        assert body["data"]["exchange_connected"] is True
+            assert {"connection", "history_replay"} <= seen
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output = (await asyncio.wait_for(server.stdout.read(), WAIT * 2)).decode()
+        assert await server.wait() == 0, output
+    assert "state trading -> shutdown: SIGTERM" in output or "-> shutdown: SIGTERM" in output
