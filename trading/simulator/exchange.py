@@ -66,7 +66,7 @@ class OrderRejected(Exception):
         self.status, self.code, self.details = status, code, details
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class SimOrder:
     order_id: str
     client_order_id: str
@@ -133,7 +133,7 @@ class SimPosition:
     last_updated_ms: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Entry:
     order: SimOrder | None  # None: another participant's order
     size: int
@@ -299,7 +299,10 @@ class Exchange:
                 cut = min(cut, entry.size)
                 entry.size -= cut
                 if entry.size == 0:
-                    queue.remove(entry)
+                    if queue[-1] is entry:
+                        queue.pop()
+                    else:
+                        queue.remove(entry)
                 self._level_changed(ticker, side, price, -cut)
                 return
         self._random_add(ticker, side)
@@ -323,7 +326,8 @@ class Exchange:
         if not queues:
             self._random_add(ticker, maker_side)
         price = max(queues)
-        available = sum(e.size for e in queues[price])
+        book = self.books[ticker]
+        available = (book.yes if maker_side == YES else book.no)[price]
         if available < count:
             self._rest(ticker, maker_side, price, Entry(None, count - available))
         yes_price = price if maker_side == YES else ONE_DOLLAR - price

@@ -307,6 +307,7 @@ class SimulatorServer:
         self._tasks: list[asyncio.Task] = []
         self._ticker_sent: dict[str, tuple] = {}
         self._dirty_tickers: set[str] = set()
+        self._delta_prefixes: dict[str, bytes] = {}
         self.app = self._make_app()
 
     # ----- lifecycle ----------------------------------------------------------
@@ -488,10 +489,11 @@ class SimulatorServer:
                 )
 
     def _delta_body(self, event: BookDelta, price: int) -> bytes:
-        market_id = self.exchange.markets[event.ticker].market_id
-        return orjson.dumps(
-            wire.delta_msg(market_id, event.ticker, event.side, price, event.delta, event.ts_ms, event.client_order_id)
-        )
+        prefix = self._delta_prefixes.get(event.ticker)
+        if prefix is None:
+            market = self.exchange.markets[event.ticker]
+            prefix = self._delta_prefixes[event.ticker] = wire.delta_prefix(market.ticker, market.market_id)
+        return wire.delta_body(prefix, event.side, price, event.delta, event.ts_ms, event.client_order_id)
 
     def _send_channel(
         self, channel: str, ticker: str, kind: bytes, build: Any, obj: Any, *, sequenced: bool = False

@@ -5,7 +5,10 @@ Plain functions from exchange objects to JSON-ready dicts; the server adds envel
 """
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from trading.orderbook import YES
 from trading.simulator.exchange import (
@@ -27,8 +30,14 @@ EXCHANGE_INDEX = 0
 def rfc3339(value: datetime | int) -> str:
     """A datetime, or Unix milliseconds, as Kalshi's ``2026-11-24T15:00:02.900311Z``."""
     if isinstance(value, int):
-        value = datetime.fromtimestamp(value / 1000, UTC)
+        return _rfc3339_ms(value)
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@lru_cache(maxsize=64)
+def _rfc3339_ms(ts_ms: int) -> str:
+    """Cached: a burst of deltas shares a handful of milliseconds."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _whole_time(value: datetime) -> str:
@@ -115,21 +124,29 @@ def snapshot_msg(exchange: Exchange, ticker: str, *, use_yes_price: bool = False
     return msg
 
 
-def delta_msg(
-    market_id: str, ticker: str, side: str, price: int, delta: int, ts_ms: int, client_order_id: str | None
-) -> dict[str, Any]:
-    msg = {
-        "market_ticker": ticker,
-        "market_id": market_id,
-        "price_dollars": format_price(price),
-        "delta_fp": format_count(delta),
-        "side": side,
-    }
-    if client_order_id:
-        msg["client_order_id"] = client_order_id
-    msg["ts"] = rfc3339(ts_ms)
-    msg["ts_ms"] = ts_ms
-    return msg
+def delta_prefix(ticker: str, market_id: str) -> bytes:
+    """The fixed head of a market's ``orderbook_delta`` msg, built once per market."""
+    return b'{"market_ticker":%s,"market_id":%s,' % (orjson.dumps(ticker), orjson.dumps(market_id))
+
+
+def delta_body(prefix: bytes, side: str, price: int, delta: int, ts_ms: int, client_order_id: str | None) -> bytes:
+    """The serialized ``orderbook_delta`` msg. Built as bytes, not dict + dumps: this is
+    the message the feed sends tens of thousands of times a second."""
+    coid = b'"client_order_id":%s,' % orjson.dumps(client_order_id) if client_order_id else b""
+    return b'%s"price_dollars":"%s","delta_fp":"%s","side":"%s",%s"ts":"%s","ts_ms":%d}' % (
+        prefix,
+        _price_text(price),
+        format_count(delta).encode(),
+        side.encode(),
+        coid,
+        _rfc3339_ms(ts_ms).encode(),
+        ts_ms,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _price_text(price: int) -> bytes:
+    return format_price(price).encode()
 
 
 def trade_msg(trade: PublicTrade) -> dict[str, Any]:
