@@ -71,6 +71,15 @@ class WhaleDetected(BusEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class FillReceived(BusEvent):
+    """One of our fills, recorded (new) from the WebSocket fill channel."""
+
+    trade_id: str
+    order_id: str
+    ticker: str
+
+
+@dataclass(frozen=True, slots=True)
 class FeedReconnected(BusEvent):
     """Every market re-snapshotted after a connection loss: metrics start over."""
 

@@ -22,7 +22,8 @@ from django.conf import settings
 
 from trading import events, publisher, selectors
 from trading.feed.books import OrderbookFeed
-from trading.feed.bus import EventBus, FeedReconnected, PublicTrade, StateChanged, WhaleDetected
+from trading.feed.bus import EventBus, FeedReconnected, FillReceived, PublicTrade, StateChanged, WhaleDetected
+from trading.feed.fills import FillFeed
 from trading.feed.market_events import MarketPublisher
 from trading.feed.monitor import HasHealth, HealthMonitor, StatusReporter
 from trading.feed.state import State, StateMachine
@@ -101,8 +102,18 @@ class FeedRunner:
             source_ts=lambda ticker: self.books.markets[ticker].exchange_ts,
         )
         self.trades = TradeFeed(client, self.tickers, bus=self.bus, whales=self.whales, max_age=config.trade_max_age)
+        self.fills = FillFeed(client, bus=self.bus)
         self.monitor = HealthMonitor(
-            [client, self.books, self.trades, self.whales, self.bus, publisher.get_publisher(), *components],
+            [
+                client,
+                self.books,
+                self.trades,
+                self.fills,
+                self.whales,
+                self.bus,
+                publisher.get_publisher(),
+                *components,
+            ],
             self.machine,
         )
         self.reporter = StatusReporter(
@@ -147,12 +158,14 @@ class FeedRunner:
         self.bus.start()
         self.bus.subscribe(PublicTrade, self.market_events.add_trade, owner=OWNER, name="market_tape")
         self.bus.subscribe(WhaleDetected, self.reporter.trading_changed, owner=OWNER, name="trading_state")
+        self.bus.subscribe(FillReceived, self.reporter.trading_changed, owner=OWNER, name="trading_state_fills")
         self.bus.subscribe(StateChanged, self._send_status, owner=OWNER, name="trader_status")
         self.bus.subscribe(FeedReconnected, self._announce_reconnection, owner=OWNER, name="reconnection")
         self.client.start()
         await self.client.connected.wait()
         await self.books.start()
         await self.trades.start()
+        await self.fills.start()
         self._tasks = [
             asyncio.create_task(self._become_ready(), name="feed-ready"),
             asyncio.create_task(self.monitor.run(), name="health-monitor"),
@@ -177,6 +190,7 @@ class FeedRunner:
         self._tasks = []
         steps = [
             ("trades", self.trades.stop()),
+            ("fills", self.fills.stop()),
             ("orderbooks", self.books.stop()),
             ("market events", self.market_events.flush()),
             ("bus", self._stop_bus()),

@@ -129,3 +129,29 @@ async def test_states_persisted_and_broadcast_from_start_to_shutdown(handed):
         assert seen == path[:-1], "broadcast in order, shutdown last"
     finally:
         await listener.close()
+
+
+async def test_our_fill_from_the_websocket_is_recorded_once(handed):
+    from trading.kalshi.rest import KalshiRestClient
+    from trading.models import Fill, Position
+
+    async with running_feed(**NO_WHALES) as (sim, runner):
+        await eventually(runner.books.all_synced, "first snapshots")
+        ticker = sim.exchange.tickers[0]
+        _, _, yes_ask, _ = sim.exchange.best(ticker)
+        async with KalshiRestClient(sim.rest_url, runner.client.signer) as rest:
+            ack = await rest.create_order(
+                ticker=ticker,
+                side="bid",
+                count=100,
+                price=yes_ask,
+                time_in_force="immediate_or_cancel",
+                client_order_id="feed-test-1",
+            )
+        assert ack.fill_count == 100
+        await eventually(lambda: runner.fills.fills >= 1, "the fill recorded from the WebSocket")
+        fills = [f async for f in Fill.objects.all()]
+        assert {f.exchange_order_id for f in fills} == {ack.order_id}
+        assert sum(f.count for f in fills) == 100
+        position = await Position.objects.aget(market_ticker=ticker)
+        assert position.position == 100
