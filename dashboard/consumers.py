@@ -7,7 +7,8 @@ Protocol, in order (event shapes: trading.events, DESIGN.md "Message types"):
 3. ``history_replay`` (trading.selectors.history_replay); with ``?last_event_id=N``
    its ``events`` are every persisted event after N, else the recent activity;
 4. live events, forwarded as the finished texts the publisher made (serialize once),
-   never one that the replay already carried;
+   never one that the replay already carried; they reach the process once per group
+   and are fanned out to its browsers there (dashboard.hub);
 5. ``ping`` every DASHBOARD_PING_INTERVAL seconds; the browser answers
    ``{"type": "pong", "seq": n}`` or is closed (4408) when DASHBOARD_PING_TIMEOUT passes.
 
@@ -31,6 +32,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from dashboard.hub import hub_for
 from dashboard.outbox import Outbox, OutboxOverflow, event_id
 from trading import events, selectors
 from trading.execution import control
@@ -87,7 +89,8 @@ def _last_event_id(query_string: bytes) -> int | None:
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
-    # Groups are joined and left by hand: EVENTS_GROUP before the replay is read.
+    # Groups are joined through the process's hub (dashboard.hub), not per channel:
+    # EVENTS_GROUP before the replay is read, market groups on request.
     groups: list[str] = []
 
     async def connect(self) -> None:
@@ -96,6 +99,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
+        self.hub = hub_for(self.channel_layer)
         self.joined: set[str] = set()
         self.tasks: list[asyncio.Task] = []
         self.closing = False
@@ -152,8 +156,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     # Outgoing.
 
-    async def broadcast(self, message: dict) -> None:
-        """A group message holding a finished envelope: queue the text as it is."""
+    def on_group_message(self, message: dict[str, Any]) -> None:
+        """From the hub: a group message holding a finished envelope; queue the text as it is."""
+        if message.get("type") != events.BROADCAST:
+            logger.warning("events socket: group message of unknown type %r ignored", message.get("type"))
+            return
         text = message["text"]
         if self.replayed and (replayed_id := event_id(text)) in self.replayed:
             self.replayed.discard(replayed_id)
@@ -204,12 +211,15 @@ class EventsConsumer(AsyncWebsocketConsumer):
             if task is not current:
                 task.cancel()
         for group in list(getattr(self, "joined", ())):
-            await self.channel_layer.group_discard(group, self.channel_name)
-            self.joined.discard(group)
+            await self.leave(group)
 
     async def join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
+        await self.hub.join(group, self)
         self.joined.add(group)
+
+    async def leave(self, group: str) -> None:
+        self.joined.discard(group)
+        await self.hub.leave(group, self)
 
     # Incoming.
 
@@ -284,8 +294,5 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def unsubscribe_market(self, command: dict[str, Any]) -> dict[str, Any]:
         ticker = self.ticker(command)
-        group = events.market_group(ticker)
-        if group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
-            self.joined.discard(group)
+        await self.leave(events.market_group(ticker))
         return {"ok": True, "ticker": ticker}

@@ -263,6 +263,11 @@
     pill.dataset.ok = connected === undefined ? "unknown" : connected ? "yes" : "no";
     pill.querySelector("b").textContent = connected === undefined ? "?" : connected ? "connected" : "disconnected";
     for (const ticker of data.markets || []) knowTicker(typeof ticker === "string" ? ticker : ticker.ticker);
+    const feed = [];
+    if (data.uptime !== undefined) feed.push(`up ${fmt.age(Date.now() / 1000 - data.uptime)}`);
+    if (data.bus) feed.push(`bus ${Math.round(100 * data.bus.queue_utilization)}% · dropped ${data.bus.dropped}`);
+    $("feed").textContent = feed.join(" · ");
+    $("feed").hidden = !feed.length;
   }
 
   // ---- console -----------------------------------------------------------------------------
@@ -517,7 +522,7 @@
     }
     const fromWhales = [...whales.values()].sort((a, b) => b.whale_id - a.whale_id).map((w) => w.market_ticker);
     const held = tradingState ? (tradingState.positions || []).filter((p) => p.position).map((p) => p.market_ticker) : [];
-    const picks = stored.length ? stored : [...new Set(held.concat(fromWhales))].slice(0, AUTO_WATCH);
+    const picks = stored.length ? stored : [...new Set(held.concat(fromWhales, [...knownTickers]))].slice(0, AUTO_WATCH);
     picks.forEach(watch);
   }
 
@@ -533,6 +538,7 @@
     const state = markets.get(ticker);
     if (!state) return;
     const node = state.node;
+    node.classList.toggle("stale", !!data.stale);
     const top = data.top || data;
     const bid = top.yes_bid;
     const ask = top.yes_ask;

@@ -269,3 +269,20 @@ async def test_permitted_user_pauses_and_resumes_and_each_is_recorded_with_the_u
     lines = await sync_to_async(list)(ActivityEvent.objects.filter(type=events.SYSTEM_ACTIVITY).order_by("id"))
     assert [line.data["details"]["user"] for line in lines] == ["boss", "boss"]
     await socket.disconnect()
+
+
+async def test_browsers_of_one_process_share_one_group_subscription(user, connect):
+    first, _, _ = await connect(user)
+    second, _, _ = await connect(user)
+    layer = get_channel_layer()._get_layer()
+    assert len(layer.groups[layer._get_group_channel_name(events.EVENTS_GROUP)]) == 1
+    text = events.envelope(events.SYSTEM_ACTIVITY, {"message": "to both"}, event_id=7, ts=1.0)
+    await layer.group_send(events.EVENTS_GROUP, events.group_message(text))
+    assert await first.receive_from(timeout=5) == text
+    assert await second.receive_from(timeout=5) == text
+    await first.disconnect()
+    # The other browser keeps the process subscribed.
+    await layer.group_send(events.EVENTS_GROUP, events.group_message(text))
+    assert await second.receive_from(timeout=5) == text
+    await second.disconnect()
+    assert layer._get_group_channel_name(events.EVENTS_GROUP) not in layer.groups

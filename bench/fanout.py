@@ -1,0 +1,350 @@
+"""Fan-out to browsers: N logged-in WebSocket clients through daphne and the Redis
+channel layer, broadcasts at a fixed rate (issue 6, DESIGN.md pitfalls on
+channels_redis fan-out).
+
+Each configuration runs three servers under the same load, one after another:
+
+* ``once``: the project's path. The publisher serializes each event once
+  (trading.events.envelope) and every consumer forwards the finished text.
+* ``per_client``: the same daphne, Redis layer and consumer, but the group message
+  carries the event as data and every consumer serializes it (stdlib json, as
+  Channels' ``send_json`` does): the cost the project's design avoids.
+* ``bare``: a ``websockets`` server that serializes once and calls
+  ``websockets.broadcast``: no Django, no Redis, no auth. The limit of this
+  machine for this many sockets, with the load generator on the same cores.
+
+Prints, per run: deliveries expected and made, messages lost, delivered
+messages/s, p50/p99 publish -> receive latency, and the server process's CPU.
+
+Needs DATABASE_URL (Postgres) and REDIS_URL; migrates that database and adds a
+``bench`` user. Usage::
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/v3_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
+        .venv/bin/python bench/fanout.py --clients 100 500 1000 --rate 10 --seconds 10
+"""
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import secrets
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+MODES = ("once", "per_client", "bare")
+# Client processes: one per core, so the load generator can use the whole machine.
+WORKERS = 2
+# Handshakes in flight per client process while connecting (daphne's accept backlog
+# and the replay query per connection are the limit, not the bench).
+CONNECT_CONCURRENCY = 50
+# After the last broadcast, how long to wait for stragglers before counting them lost.
+DRAIN_SECONDS = 10.0
+# A realistic event body (about 500 bytes once serialized, like a trader_status summary).
+PAYLOAD = {
+    "state": "trading",
+    "mode": "paper",
+    "exchange_connected": True,
+    "components": [
+        {"name": name, "healthy": True, "criticality": "critical", "detail": "", "metrics": {"age": 0.12}}
+        for name in ("database", "exchange_ws", "orderbooks", "whale_tracker")
+    ],
+    "bus": {"queue_utilization": 0.0123, "published": 123456, "dropped": 0},
+}
+
+
+# ---- client processes -------------------------------------------------------------------------
+
+
+def client_process(url: str, headers: list[tuple[str, str]], count: int, bare: bool, conn, counter) -> None:
+    asyncio.run(_clients(url, headers, count, bare, conn, counter))
+
+
+async def _clients(url: str, headers: list[tuple[str, str]], count: int, bare: bool, conn, counter) -> None:
+    from websockets.asyncio.client import connect
+
+    latencies: list[float] = []
+    unique = [set() for _ in range(count)]
+    ready = 0
+    failed = 0
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+    all_ready = asyncio.Event()
+
+    async def one(index: int) -> None:
+        nonlocal ready, failed
+        seen = unique[index]
+        try:
+            async with gate:
+                ws = await connect(
+                    url,
+                    additional_headers=headers,
+                    compression=None,
+                    max_size=None,
+                    open_timeout=120,
+                    ping_interval=None,
+                )
+                if not bare:
+                    # The connection ack, then the history replay: the socket is live.
+                    while orjson.loads(await ws.recv())["type"] != "history_replay":
+                        pass
+        except Exception as exc:
+            failed += 1
+            print(f"client {index}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return
+        finally:
+            ready += 1
+            if ready == count:
+                all_ready.set()
+        async with ws:
+            async for raw in ws:
+                now = time.time()
+                event = orjson.loads(raw)
+                data = event.get("data") or {}
+                if "bench_seq" in data:
+                    latencies.append(now - data["sent"])
+                    seen.add(data["bench_seq"])
+                    counter.value += 1
+                elif event.get("type") == "ping":
+                    await ws.send(orjson.dumps({"type": "pong", "seq": data.get("seq")}).decode())
+
+    tasks = [asyncio.create_task(one(i)) for i in range(count)]
+    await all_ready.wait()
+    loop = asyncio.get_running_loop()
+    conn.send(("ready", failed))
+    await loop.run_in_executor(None, conn.recv)  # "stop"
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    conn.send({"latencies": latencies, "unique": sum(len(s) for s in unique), "failed": failed})
+
+
+# ---- the bare websockets server ---------------------------------------------------------------
+
+
+def bare_server_process(conn) -> None:
+    asyncio.run(_bare_server(conn))
+
+
+async def _bare_server(conn) -> None:
+    from websockets.asyncio.server import broadcast, serve
+
+    clients = set()
+
+    async def handler(ws) -> None:
+        clients.add(ws)
+        try:
+            await ws.wait_closed()
+        finally:
+            clients.discard(ws)
+
+    async with serve(handler, "127.0.0.1", 0, compression=None, ping_interval=None, max_queue=None) as server:
+        conn.send(server.sockets[0].getsockname()[1])
+        loop = asyncio.get_running_loop()
+        while True:
+            command = await loop.run_in_executor(None, conn.recv)
+            if command is None:
+                return
+            messages, rate = command
+            start = time.monotonic()
+            for seq in range(messages):
+                await asyncio.sleep(max(0.0, start + seq / rate - time.monotonic()))
+                data = {"bench_seq": seq, "sent": time.time(), **PAYLOAD}
+                broadcast(
+                    clients,
+                    orjson.dumps({"type": "system_activity", "id": 0, "ts": time.time(), "data": data}).decode(),
+                )
+            conn.send("published")
+
+
+# ---- the run ----------------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Result:
+    mode: str
+    clients: int
+    rate: float
+    messages: int
+    delivered: int
+    lost: int
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    cpu_percent: float
+    cpu_seconds: float
+    failed_connects: int
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def publish(mode: str, messages: int, rate: float) -> None:
+    """Broadcast through the Redis layer at a fixed rate, the way trading.publisher does."""
+    from channels.layers import get_channel_layer
+
+    from trading import events
+
+    layer = get_channel_layer()
+    start = time.monotonic()
+    for seq in range(messages):
+        await asyncio.sleep(max(0.0, start + seq / rate - time.monotonic()))
+        now = time.time()
+        data = {"bench_seq": seq, "sent": now, **PAYLOAD}
+        if mode == "once":
+            message = events.group_message(events.envelope(events.SYSTEM_ACTIVITY, data, ts=now))
+        else:
+            message = {
+                "type": "broadcast.data",
+                "event": {"type": events.SYSTEM_ACTIVITY, "id": 0, "ts": now, "data": data},
+            }
+        await layer.group_send(events.EVENTS_GROUP, message)
+
+
+def run_one(mode: str, clients: int, rate: float, seconds: float, server, cookie: str) -> Result:
+    ctx = mp.get_context("spawn")
+    bare_conn = None
+    if mode == "bare":
+        bare_conn, child = ctx.Pipe()
+        bare = ctx.Process(target=bare_server_process, args=(child,), daemon=True)
+        bare.start()
+        port = bare_conn.recv()
+        url, headers, pid = f"ws://127.0.0.1:{port}/", [], bare.pid
+    else:
+        server.start()
+        url = server.url.replace("http", "ws") + "/ws/events/"
+        headers = [("Cookie", cookie), ("Origin", server.url)]
+        pid = server.pid
+
+    counters = [ctx.RawValue("q", 0) for _ in range(WORKERS)]
+    pipes, workers = [], []
+    for w in range(WORKERS):
+        share = clients // WORKERS + (1 if w < clients % WORKERS else 0)
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=client_process, args=(url, headers, share, mode == "bare", child, counters[w]))
+        proc.start()
+        pipes.append(parent)
+        workers.append(proc)
+    failed = sum(p.recv()[1] for p in pipes)
+
+    messages = int(rate * seconds)
+    expected = messages * (clients - failed)
+    cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+    if mode == "bare":
+        bare_conn.send((messages, rate))
+        bare_conn.recv()
+    else:
+        asyncio.run(publish(mode, messages, rate))
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while sum(c.value for c in counters) < expected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    wall = time.monotonic() - wall_before
+    cpu = cpu_seconds(pid) - cpu_before
+
+    results = []
+    for pipe in pipes:
+        pipe.send("stop")
+        results.append(pipe.recv())
+    for proc in workers:
+        proc.join(30)
+    if mode == "bare":
+        bare_conn.send(None)
+        bare.join(10)
+    else:
+        server.stop()
+
+    latencies = [x for r in results for x in r["latencies"]]
+    delivered = sum(r["unique"] for r in results)
+    return Result(
+        mode=mode,
+        clients=clients,
+        rate=rate,
+        messages=messages,
+        delivered=delivered,
+        lost=expected - delivered,
+        per_second=delivered / wall,
+        p50_ms=percentile(latencies, 0.50) * 1000,
+        p99_ms=percentile(latencies, 0.99) * 1000,
+        cpu_percent=100 * cpu / wall,
+        cpu_seconds=cpu,
+        failed_connects=failed,
+    )
+
+
+def prepare() -> tuple[str, object]:
+    """Django on the services shape, the bench user's session cookie, and a daphne to run."""
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+        sys.exit("bench/fanout.py needs DATABASE_URL (Postgres) and REDIS_URL")
+    os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
+    os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+    os.environ.setdefault("CHANNELS_PREFIX", f"bench{os.getpid()}")
+    os.environ.setdefault("V3_DATA_DIR", tempfile.mkdtemp(prefix="v3-bench-"))
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ["DJANGO_SETTINGS_MODULE"] = "v3site.settings"
+    import django
+
+    django.setup()
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+
+    from tests.browser.server import DaphneServer
+
+    call_command("migrate", verbosity=0)
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    log = Path(os.environ["V3_DATA_DIR"]) / "daphne.log"
+    server = DaphneServer(dict(os.environ), log=log, app="bench.fanout_server:application")
+    return f"sessionid={session.session_key}", server
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, nargs="+", default=[100, 500, 1000])
+    parser.add_argument("--rate", type=float, default=10.0, help="broadcasts a second")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each broadcast run")
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    args = parser.parse_args()
+
+    cookie, server = prepare()
+    header = (
+        f"{'mode':<11}{'clients':>8}{'rate/s':>7}{'sent':>6}{'delivered':>10}{'lost':>7}"
+        f"{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'CPU s':>7}"
+    )
+    print(header)
+    try:
+        for clients in args.clients:
+            for mode in args.modes:
+                r = run_one(mode, clients, args.rate, args.seconds, server, cookie)
+                note = f"  ({r.failed_connects} clients failed to connect)" if r.failed_connects else ""
+                print(
+                    f"{r.mode:<11}{r.clients:>8}{r.rate:>7g}{r.messages:>6}{r.delivered:>10}{r.lost:>7}"
+                    f"{r.per_second:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.cpu_percent:>7.0f}{r.cpu_seconds:>7.2f}{note}",
+                    flush=True,
+                )
+    finally:
+        server.close()
+
+
+if __name__ == "__main__":
+    main()
