@@ -31,48 +31,46 @@ class Money(int):
     """Micro-dollars, from a cost, fee or balance dollar string."""
 
 
-def _fast(text: str, places: int, scale: int) -> int | None:
-    match = _FIXED(text)
+# type -> (decimal places on the fast path, scale, exact fallback)
+_UNITS: dict[type, tuple[int, int, Callable[[str], int]]] = {
+    Price: (4, PRICE_SCALE, parse_price),
+    Count: (2, COUNT_SCALE, parse_count),
+    Money: (6, MONEY_SCALE, parse_money),
+}
+
+
+def dec_hook(type_: type, obj: Any) -> Any:
+    """msgspec hook: wire string -> Price/Count/Money. One flat function, since it runs
+    for every number of every frame; UnitError is a ValueError, so msgspec names the field."""
+    try:
+        places, scale, slow = _UNITS[type_]
+    except KeyError:
+        raise NotImplementedError(f"no decoder for {type_!r}") from None
+    if not isinstance(obj, str):
+        raise TypeError(f"expected a fixed-point string, got {type(obj).__name__}")
+    match = _FIXED(obj)
     if match is None:
-        return None
+        return type_(slow(obj))
     sign, whole, frac = match.groups()
     if frac is None:
         value = int(whole) * scale
     elif len(frac) <= places:
         value = int(whole) * scale + int(frac) * 10 ** (places - len(frac))
     else:
-        return None
-    return -value if sign else value
+        return type_(slow(obj))  # more digits than the unit holds: exact only if they are zeros
+    return type_(-value if sign else value)
 
 
-def _parser(places: int, scale: int, slow: Callable[[str], int]) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        if not isinstance(text, str):
-            raise TypeError(f"expected a fixed-point string, got {type(text).__name__}")
-        value = _fast(text, places, scale)
-        return slow(text) if value is None else value
-
-    return parse
+def fast_price(text: str) -> int:
+    return dec_hook(Price, text)
 
 
-fast_price = _parser(4, PRICE_SCALE, parse_price)
-fast_count = _parser(2, COUNT_SCALE, parse_count)
-fast_money = _parser(6, MONEY_SCALE, parse_money)
-
-_PARSERS: dict[type, tuple[type, Callable[[str], int]]] = {
-    Price: (Price, fast_price),
-    Count: (Count, fast_count),
-    Money: (Money, fast_money),
-}
+def fast_count(text: str) -> int:
+    return dec_hook(Count, text)
 
 
-def dec_hook(type_: type, obj: Any) -> Any:
-    """msgspec hook: wire string -> Price/Count/Money (UnitError is a ValueError, so msgspec reports the field)."""
-    try:
-        cls, parse = _PARSERS[type_]
-    except KeyError:
-        raise NotImplementedError(f"no decoder for {type_!r}") from None
-    return cls(parse(obj))
+def fast_money(text: str) -> int:
+    return dec_hook(Money, text)
 
 
 def json_decoder(type_: Any) -> msgspec.json.Decoder:
