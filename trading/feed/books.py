@@ -4,16 +4,16 @@ reconnection once every market has re-snapshotted on the new connection, and own
 the books' health (message age, markets without a snapshot after the start-up grace).
 """
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from trading.feed.channel import ChannelFeed
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi import messages as m
-from trading.kalshi.ws import ORDERBOOK_CHANNEL, KalshiWebSocket, Subscription
+from trading.kalshi.ws import ORDERBOOK_CHANNEL, KalshiWebSocket
 from trading.orderbook import OrderBook
 
 logger = logging.getLogger(__name__)
@@ -27,8 +27,11 @@ class MarketFeedState:
     exchange_ts: float | None = None  # Unix seconds of the newest applied change, from the exchange
 
 
-class OrderbookFeed:
+class OrderbookFeed(ChannelFeed):
     """Reads the client's book messages (already applied to ``client.books``) and keeps the bookkeeping."""
+
+    channels = (ORDERBOOK_CHANNEL,)
+    types = (m.OrderbookSnapshot, m.OrderbookDelta)
 
     def __init__(
         self,
@@ -40,8 +43,7 @@ class OrderbookFeed:
         startup_grace: float,
         max_age: float,
     ) -> None:
-        self.client = client
-        self.tickers = list(tickers)
+        super().__init__(client, tickers)
         self.on_change = on_change
         self.on_reconnected = on_reconnected
         self.startup_grace = startup_grace
@@ -53,26 +55,10 @@ class OrderbookFeed:
         self._awaiting: set[str] = set()
         self._started = time.monotonic()
         self._last_message: float | None = None
-        self._listener = client.listen(m.OrderbookSnapshot, m.OrderbookDelta)
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
         self._started = time.monotonic()
-        self._task = asyncio.create_task(self._read(), name="orderbook-feed")
-        self._subscription = await self.client.subscribe([ORDERBOOK_CHANNEL], self.tickers)
-
-    async def stop(self) -> None:
-        if self._subscription is not None and self.client.connected.is_set():
-            try:
-                await self.client.unsubscribe(self._subscription)
-            except (ConnectionError, TimeoutError) as exc:
-                logger.warning("orderbook unsubscribe failed: %s", exc)
-        self._subscription = None
-        self.client.unlisten(self._listener)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await super().start()
 
     def get(self, ticker: str) -> OrderBook | None:
         """The live book (read-only by convention: only the client writes it)."""
@@ -81,13 +67,8 @@ class OrderbookFeed:
     def all_synced(self) -> bool:
         return all((book := self.client.books.get(t)) is not None and not book.stale for t in self.tickers)
 
-    async def _read(self) -> None:
-        while True:
-            msg = await self._listener.get()
-            try:
-                self.handle(msg)
-            except Exception:
-                logger.exception("orderbook feed: failed on %s", type(msg).__name__)
+    async def process(self, msg: m.OrderbookSnapshot | m.OrderbookDelta) -> None:
+        self.handle(msg)
 
     def handle(self, msg: m.OrderbookSnapshot | m.OrderbookDelta) -> None:
         ticker = msg.msg.market_ticker

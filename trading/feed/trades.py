@@ -9,15 +9,17 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from django.db import close_old_connections
 
+from trading import selectors
 from trading.feed.bus import EventBus, PublicTrade, WhaleDetected
+from trading.feed.channel import ChannelFeed
 from trading.feed.whales import WhaleTracker, WhaleVerdict, record_whale
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi import messages as m
-from trading.kalshi.ws import KalshiWebSocket, Subscription
-from trading.models import WhaleTrade
+from trading.kalshi.ws import KalshiWebSocket
 
 logger = logging.getLogger(__name__)
 
@@ -36,15 +38,20 @@ def public_trade(msg: m.Trade) -> PublicTrade:
     )
 
 
-def _record(trade: PublicTrade, verdict: WhaleVerdict, detected_at: float) -> WhaleTrade | None:
+def _record(trade: PublicTrade, verdict: WhaleVerdict, detected_at: float) -> dict[str, Any] | None:
+    """On the whale thread: record (and, embedded, execute) one whale; its dict, or None if known."""
     close_old_connections()
     try:
-        return record_whale(trade, verdict, detected_at=detected_at)
+        whale = record_whale(trade, verdict, detected_at=detected_at)
+        return None if whale is None else selectors.whale_dict(whale)
     finally:
         close_old_connections()
 
 
-class TradeFeed:
+class TradeFeed(ChannelFeed):
+    channels = (TRADE_CHANNEL,)
+    types = (m.Trade,)
+
     def __init__(
         self,
         client: KalshiWebSocket,
@@ -54,17 +61,13 @@ class TradeFeed:
         whales: WhaleTracker,
         max_age: float,
     ) -> None:
-        self.client = client
-        self.tickers = list(tickers)
+        super().__init__(client, tickers)
         self.bus = bus
         self.whales = whales
         self.max_age = max_age
         self.trades = 0
         self._started = time.monotonic()
         self._last_trade: float | None = None
-        self._listener = client.listen(m.Trade)
-        self._subscription: Subscription | None = None
-        self._task: asyncio.Task | None = None
         self._recording: set[asyncio.Task] = set()
         # One thread: whales are recorded (and, embedded, executed) in arrival order,
         # and never on the event loop.
@@ -72,32 +75,17 @@ class TradeFeed:
 
     async def start(self) -> None:
         self._started = time.monotonic()
-        self._task = asyncio.create_task(self._read(), name="trade-feed")
-        self._subscription = await self.client.subscribe([TRADE_CHANNEL], self.tickers)
+        await super().start()
 
     async def stop(self) -> None:
         """Unsubscribe, then let whales already detected finish recording."""
-        if self._subscription is not None and self.client.connected.is_set():
-            try:
-                await self.client.unsubscribe(self._subscription)
-            except (ConnectionError, TimeoutError) as exc:
-                logger.warning("trade unsubscribe failed: %s", exc)
-        self._subscription = None
-        self.client.unlisten(self._listener)
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await super().stop()
         if self._recording:
             await asyncio.gather(*self._recording, return_exceptions=True)
         self._executor.shutdown(wait=False)
 
-    async def _read(self) -> None:
-        while True:
-            msg = await self._listener.get()
-            try:
-                self.handle(msg)
-            except Exception:
-                logger.exception("trade feed: failed on a trade message")
+    async def process(self, msg: m.Trade) -> None:
+        self.handle(msg)
 
     def handle(self, msg: m.Trade) -> None:
         trade = public_trade(msg)
@@ -120,7 +108,9 @@ class TradeFeed:
             return
         self.whales.recorded(whale, verdict)
         if whale is not None:
-            await self.bus.publish(WhaleDetected(whale.pk, whale.trade_id, whale.market_ticker, whale.notional))
+            await self.bus.publish(
+                WhaleDetected(whale["whale_id"], whale["trade_id"], whale["market_ticker"], whale["notional"])
+            )
 
     def health(self) -> ComponentHealth:
         now = time.monotonic()
@@ -135,7 +125,7 @@ class TradeFeed:
                 "trades": self.trades,
                 "last_trade_age_s": None if self._last_trade is None else round(now - self._last_trade, 3),
                 "max_age_s": self.max_age,
-                "listener_dropped": self._listener.dropped,
+                "listener_dropped": self.listener_dropped,
                 "recording": len(self._recording),
             },
         )

@@ -181,27 +181,13 @@ class WhaleTracker:
         self.trades_seen += 1
         return self.rule.observe(trade)
 
-    def recorded(self, whale: WhaleTrade | None, verdict: WhaleVerdict) -> None:
+    def recorded(self, whale: dict[str, Any] | None, verdict: WhaleVerdict) -> None:
+        """``whale`` is ``selectors.whale_dict`` of the new row, None for a trade recorded before."""
         if whale is None:
             self.duplicates += 1
             return
         self.whales += 1
-        self.queue.add(
-            {
-                "whale_id": whale.pk,
-                "trade_id": whale.trade_id,
-                "market_ticker": whale.market_ticker,
-                "taker_side": whale.taker_side,
-                "yes_price": whale.yes_price,
-                "count": whale.count,
-                "notional": whale.notional,
-                "median_notional": verdict.median,
-                "rule": verdict.reason,
-                "traded_at": whale.traded_at,
-                "detected_at": whale.detected_at,
-            },
-            whale.detected_at,
-        )
+        self.queue.add({**whale, "median_notional": verdict.median, "rule": verdict.reason}, whale["detected_at"])
 
     def failed(self, exc: BaseException) -> None:
         self.record_failures += 1

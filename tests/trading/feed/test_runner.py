@@ -87,6 +87,8 @@ async def test_whale_is_recorded_once_and_handed_to_execution_once(handed):
         whale = await WhaleTrade.objects.aget()
         assert whale.trade_id == trade["trade_id"] and whale.market_ticker == ticker
         assert handed == [whale.pk]
+        recent = runner.whales.queue.items()
+        assert [w["whale_id"] for w in recent] == [whale.pk] and recent[0]["rule"] == "absolute"
         # The same trade again (a replay after a reconnect) is not a second whale.
         replay = {
             "type": "trade",

@@ -1,0 +1,56 @@
+"""What the feed's channel integrations share: a listener on the client, one
+subscription, a reading task, and a clean stop (unsubscribe, stop listening)."""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from trading.kalshi.ws import KalshiWebSocket, Subscription
+
+logger = logging.getLogger(__name__)
+
+
+class ChannelFeed:
+    """Subclasses name ``channels`` and the message ``types`` they read, and implement ``process``."""
+
+    channels: tuple[str, ...] = ()
+    types: tuple[type, ...] = ()
+
+    def __init__(self, client: KalshiWebSocket, tickers: Sequence[str] = ()) -> None:
+        self.client = client
+        self.tickers = list(tickers)
+        self._listener = client.listen(*self.types)
+        self._subscription: Subscription | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._read(), name=f"feed-{'-'.join(self.channels)}")
+        self._subscription = await self.client.subscribe(list(self.channels), self.tickers)
+
+    async def stop(self) -> None:
+        if self._subscription is not None and self.client.connected.is_set():
+            try:
+                await self.client.unsubscribe(self._subscription)
+            except (ConnectionError, TimeoutError) as exc:
+                logger.warning("unsubscribe from %s failed: %s", ", ".join(self.channels), exc)
+        self._subscription = None
+        self.client.unlisten(self._listener)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    @property
+    def listener_dropped(self) -> int:
+        return self._listener.dropped
+
+    async def _read(self) -> None:
+        while True:
+            msg = await self._listener.get()
+            try:
+                await self.process(msg)
+            except Exception:
+                logger.exception("%s feed: failed on %s", ", ".join(self.channels), type(msg).__name__)
+
+    async def process(self, msg: Any) -> None:
+        raise NotImplementedError
