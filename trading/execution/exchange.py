@@ -85,11 +85,20 @@ async def _read(call: Callable[[], Awaitable[T]]) -> T:
         raise ExchangeError(str(exc)) from exc
 
 
+# A market's status, close time and tick grid change rarely (a close-date update, a
+# halt): cached this long per market, they save one REST read per whale. A market
+# closed in the meantime is refused by the exchange, so the order fails, not worse.
+MARKET_TTL = 30.0
+# Markets cached at most; the oldest entry goes first (bounded like everything else).
+MARKET_CACHE_SIZE = 2_000
+
+
 class MarketData:
     """Book and market reads over REST, shared by both gateways."""
 
     def __init__(self, client: rest.KalshiRestClient) -> None:
         self.client = client
+        self._markets: dict[str, tuple[float, MarketView]] = {}
 
     async def book(self, ticker: str) -> BookView:
         # The book can be from any moment after the request was sent.
@@ -100,12 +109,21 @@ class MarketData:
         return BookView(top=book.top(), as_of=sent)
 
     async def market(self, ticker: str) -> MarketView:
+        now = time.monotonic()
+        cached = self._markets.get(ticker)
+        if cached is not None and now - cached[0] < MARKET_TTL:
+            return cached[1]
         market = await _read(lambda: self.client.market(ticker))
-        return MarketView(
+        view = MarketView(
             status=market.status,
             close_ts=market.close_time.timestamp(),
             price_ranges=tuple((int(r.start), int(r.end), int(r.step)) for r in market.price_ranges),
         )
+        self._markets.pop(ticker, None)
+        if len(self._markets) >= MARKET_CACHE_SIZE:
+            self._markets.pop(next(iter(self._markets)))
+        self._markets[ticker] = (now, view)
+        return view
 
 
 class RestGateway(MarketData):

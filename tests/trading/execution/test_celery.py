@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from tests.trading.execution.conftest import make_whale, wait_for
-from trading.models import Order, WhaleDecision
+from trading.models import Order, RiskAccount, WhaleDecision
 from trading.tasks import process_whale
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.needs_redis, pytest.mark.django_db(transaction=True)]
@@ -53,8 +53,9 @@ def test_worker_killed_between_order_and_record_is_repaired_without_a_second_ord
     assert len(simulator.orders(order.client_order_id)) == 1
 
     # The next worker reconciles at start-up and finds the order by its client order id.
+    RiskAccount.objects.update(reconciled_at=None)
     celery_worker(EXEC_PENDING_GRACE="0")
-    wait_for(lambda: Order.objects.get().status != Order.Status.PENDING, what="start-up reconciliation")
+    wait_for(lambda: RiskAccount.objects.get().reconciled_at is not None, what="start-up reconciliation")
     order.refresh_from_db()
     assert order.status == Order.Status.EXECUTED and order.exchange_order_id and order.filled_count == 500
 

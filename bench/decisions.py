@@ -1,0 +1,197 @@
+"""Whale decision benchmark: whales through real Celery workers and Postgres, with
+the books read from the simulator over HTTP, as in the services shape.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/v3_bench REDIS_URL=redis://127.0.0.1:6379/5 \\
+        .venv/bin/python bench/decisions.py [--whales 1000] [--rate 20] [--workers 1] [--concurrency 2]
+
+This process migrates the database, starts the simulator (its own thread and loop,
+127.0.0.1:0) and ``--workers`` ``celery -A v3site worker`` subprocesses, then records
+``--whales`` whales at ``--rate`` a second the way the feed does (row committed, then
+``process_whale.delay`` after commit), spread over the simulator's markets, each at
+the market's current ask so most are followed and their orders placed (the limits are
+opened up so the risk checks run but rarely stop a follow). It prints decisions/s
+and the p50/p99 of whale detected -> decision persisted (``WhaleDecision.decided_at``
+minus ``WhaleTrade.detected_at``), split into the wait for a worker (detected ->
+``started_at``) and the decision itself (``started_at`` -> ``decided_at``).
+Target (issue 5): p99 < 250 ms at 20 whales/s. Results: bench/README.md ("decisions").
+
+The database in DATABASE_URL is used as is (created if missing); use a scratch one.
+The Redis database in REDIS_URL is flushed first.
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "v3site.settings")
+os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
+os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+os.environ.setdefault("V3_DATA_DIR", tempfile.mkdtemp(prefix="v3-bench-decisions-"))
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+# Open limits: every check runs, few stop a follow, so most whales also place an order.
+LIMITS = {
+    "EXEC_MAX_SPREAD": "0.50",
+    "EXEC_COOLDOWN": "0",
+    "EXEC_FIXED_COUNT": "1",
+    "EXEC_MAX_ORDERS_PER_MINUTE": "100000",
+    "EXEC_MAX_OPEN_ORDERS": "100000",
+    "EXEC_MAX_POSITION": "100000",
+    "EXEC_MAX_EXPOSURE": "10000000",
+    "EXEC_MAX_BOOK_AGE": "5",
+}
+os.environ.update(LIMITS)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    base, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+        if not conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+            conn.execute(f'create database "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--whales", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=20.0, help="whales per second")
+    parser.add_argument("--workers", type=int, default=1, help="celery worker processes")
+    parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
+        sys.exit("Set DATABASE_URL (Postgres) and REDIS_URL: the benchmark measures the services shape.")
+    ensure_database(os.environ["DATABASE_URL"])
+
+    import django
+
+    django.setup()
+    import redis
+    from django.core.management import call_command
+    from django.db import transaction
+
+    from trading.models import Order, RiskAccount, WhaleDecision, WhaleTrade
+    from trading.simulator.server import SimConfig, SimulatorServer
+    from trading.tasks import process_whale
+
+    call_command("migrate", verbosity=0)
+    RiskAccount.objects.update(paused=False, killed=False)
+    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="simulator", daemon=True).start()
+    server = SimulatorServer(SimConfig(markets=5, seed=3, whale_rate=0.0, paused=True, balance_cents=10**10))
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(10)
+
+    def best(ticker: str) -> tuple:
+        async def read() -> tuple:
+            return server.exchange.best(ticker)
+
+        return asyncio.run_coroutine_threadsafe(read(), loop).result(5)
+
+    env = {**os.environ, "KALSHI_ENV": "sim", "KALSHI_API_URL": server.rest_url, "TRADING_MODE": "paper"}
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "v3site",
+                "worker",
+                "-l",
+                "WARNING",
+                "-c",
+                str(args.concurrency),
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "-n",
+                f"bench{i}-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+        )
+        for i in range(args.workers)
+    ]
+    try:
+        # Warm up: every worker child imports Django, connects, builds its REST client.
+        time.sleep(6)
+        tickers = list(server.exchange.tickers)
+        asks = {t: best(t)[2] for t in tickers}
+        first_id = None
+        run = uuid.uuid4().hex[:8]
+        started = time.monotonic()
+        for i in range(args.whales):
+            delay = started + i / args.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            ticker = tickers[i % len(tickers)]
+            with transaction.atomic():
+                now = time.time()
+                whale = WhaleTrade.objects.create(
+                    trade_id=f"bench-{run}-{i}",
+                    market_ticker=ticker,
+                    taker_side="yes",
+                    yes_price=asks[ticker],
+                    count=1_000_000,
+                    notional=asks[ticker] * 1_000_000,
+                    traded_at=now,
+                    detected_at=now,
+                )
+                transaction.on_commit(lambda pk=whale.pk: process_whale.delay(pk))
+            first_id = first_id or whale.pk
+        sent = time.monotonic() - started
+        deadline = time.monotonic() + 120
+        decisions = WhaleDecision.objects.filter(whale_id__gte=first_id)
+        while decisions.count() < args.whales and time.monotonic() < deadline:
+            time.sleep(0.5)
+        rows = list(decisions.values_list("started_at", "decided_at", "whale__detected_at", "decision"))
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        for worker in workers:
+            try:
+                worker.wait(30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(10)
+
+    total = [(decided - detected) * 1000 for _, decided, detected, _ in rows]
+    queued = [(start - detected) * 1000 for start, _, detected, _ in rows]
+    deciding = [(decided - start) * 1000 for start, decided, _, _ in rows]
+    span = max(d for _, d, _, _ in rows) - min(w for _, _, w, _ in rows)
+    follows = sum(1 for *_, decision in rows if decision == "follow")
+    orders = Order.objects.filter(decision__whale_id__gte=first_id).exclude(exchange_order_id="").count()
+    print(
+        f"whales {args.whales} at {args.rate:g}/s (sent in {sent:.1f} s), workers {args.workers} x {args.concurrency}"
+    )
+    print(f"decisions {len(rows)} ({follows} follow, {orders} orders acknowledged), {len(rows) / span:.1f} decisions/s")
+    for name, values in (
+        ("detected -> persisted", total),
+        ("  waiting for a worker", queued),
+        ("  deciding", deciding),
+    ):
+        print(
+            f"{name:24s} p50 {percentile(values, 0.5):7.1f} ms  p99 {percentile(values, 0.99):7.1f} ms  "
+            f"max {max(values):7.1f} ms  mean {statistics.fmean(values):6.1f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()
