@@ -605,7 +605,7 @@ class KalshiWebSocket:
                 entry.future.set_exception(error)
             elif entry.cmd == "get_snapshot" and entry.subscription is not None:
                 # Nobody awaits a resync: if Kalshi refuses it, subscribe afresh instead.
-                self._restart(entry.subscription)
+                self._restart(entry.subscription, dead_sid=None)
             elif entry.cmd == "subscribe" and entry.subscription is not None:
                 # A resubscribe after a reconnect that Kalshi now refuses cannot work later either.
                 log.error("%s: dropping subscription %s: %s", self.name, entry.subscription.channels, error)
@@ -613,23 +613,24 @@ class KalshiWebSocket:
         elif msg.sid is not None and msg.code in m.TERMINAL_ERROR_CODES:
             owner = self._sid_owner.get(msg.sid)
             if owner is not None:
-                self._restart(owner[0])
+                self._restart(owner[0], dead_sid=msg.sid)
         self._deliver(msg)
 
-    def _restart(self, sub: Subscription) -> None:
-        """Drop a broken subscription's sids and subscribe again (books stale until new snapshots)."""
+    def _restart(self, sub: Subscription, *, dead_sid: int | None) -> None:
+        """Subscribe a broken subscription again (its books stale until new snapshots); its
+        other sids are unsubscribed first, ``dead_sid`` being already gone on Kalshi's side."""
+        live = [sid for sid in sub.sids.values() if sid != dead_sid]
         for sid in sub.sids.values():
             self._sid_owner.pop(sid, None)
             self._expected.pop(sid, None)
-        if sub.sids and self._outbox is not None:
-            sids = list(sub.sids.values())
-            self._command("unsubscribe", {"sids": sids}, _Pending("unsubscribe", None, None, replies_left=len(sids)))
-        for ticker in sub.market_tickers:
-            book = self.books.get(ticker)
-            if book is not None and ORDERBOOK_CHANNEL in sub.channels:
-                book.mark_stale()
-        if self._outbox is not None:
-            self._send_subscribe(sub, None)
+        if ORDERBOOK_CHANNEL in sub.channels:
+            for ticker in sub.market_tickers:
+                self.books[ticker].mark_stale()
+        if self._outbox is None:
+            return
+        if live:
+            self._command("unsubscribe", {"sids": live}, _Pending("unsubscribe", None, None, replies_left=len(live)))
+        self._send_subscribe(sub, None)
 
     # ---- health ----------------------------------------------------------------
 

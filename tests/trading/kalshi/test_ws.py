@@ -1,7 +1,6 @@
 """The WebSocket client over a real local WebSocket to the simulator."""
 
 import asyncio
-import contextlib
 
 import pytest
 
@@ -23,9 +22,8 @@ async def client(sim, signer):
 
 async def synced(client: KalshiWebSocket) -> None:
     """A command round trip: the simulator answers after every frame it sent before, so
-    when the reply (or an error reply) is here every earlier data frame has been read and applied."""
-    with contextlib.suppress(KalshiWsError):
-        await client.list_subscriptions()
+    when the reply is here every earlier data frame has been read and applied."""
+    await client.list_subscriptions()
 
 
 def assert_books_equal(client: KalshiWebSocket, sim) -> None:
