@@ -288,7 +288,10 @@ class KalshiWebSocket:
             try:
                 await self._session(ws)
             except ConnectionClosed as exc:
-                log.warning("%s: connection closed (%s)", self.name, exc)
+                if self._closing:
+                    log.info("%s: closed", self.name)
+                else:
+                    log.warning("%s: connection lost (%s)", self.name, exc)
             finally:
                 self._disconnected()
 
@@ -312,6 +315,7 @@ class KalshiWebSocket:
                 self._on_frame(await ws.recv(decode=False))
         finally:
             writer.cancel()
+            await ws.close()  # a no-op after a drop; closes cleanly when our task is cancelled
 
     @staticmethod
     async def _write(ws: ClientConnection, outbox: asyncio.Queue[bytes]) -> None:
