@@ -113,6 +113,7 @@ def announce_whale(whale: WhaleTrade, verdict: WhaleVerdict) -> None:
                 f" @ {units.format_price(side_price)} = ${units.format_money(whale.notional, 2)} ({verdict.reason})"
             ),
             "whale_id": whale.pk,
+            "trade_id": whale.trade_id,
             "market_ticker": whale.market_ticker,
             "notional": whale.notional,
             "rule": verdict.reason,
