@@ -162,18 +162,29 @@ class FeedRunner:
         self.bus.subscribe(StateChanged, self._send_status, owner=OWNER, name="trader_status")
         self.bus.subscribe(FeedReconnected, self._announce_reconnection, owner=OWNER, name="reconnection")
         self.client.start()
-        await self.client.connected.wait()
-        await self.books.start()
-        await self.trades.start()
-        await self.fills.start()
         self._tasks = [
-            asyncio.create_task(self._become_ready(), name="feed-ready"),
+            asyncio.create_task(self._connect_and_sync(), name="feed-connect"),
             asyncio.create_task(self.monitor.run(), name="health-monitor"),
             asyncio.create_task(self.reporter.run_status(), name="trader-status"),
             asyncio.create_task(self.reporter.run_trading_state(), name="trading-state"),
         ]
 
-    async def _become_ready(self) -> None:
+    async def _connect_and_sync(self) -> None:
+        """Subscribe once connected, then ``ready`` when every book has its snapshot (or the grace is over).
+
+        An exchange still unreachable after the start-up grace is an ``error``; the
+        client keeps trying, and the runner carries on from there when it connects."""
+        try:
+            await asyncio.wait_for(self.client.connected.wait(), self.config.startup_grace)
+        except TimeoutError:
+            await self.machine.transition(State.ERROR, "exchange not reachable within the start-up grace")
+            await self.client.connected.wait()
+        for feed in (self.books, self.trades, self.fills):
+            try:
+                await feed.start()
+            except (ConnectionError, TimeoutError) as exc:
+                # The client keeps the subscription and sends it again on its next connection.
+                logger.warning("subscribing %s failed (%s); it is sent again on reconnect", feed.channels, exc)
         try:
             await asyncio.wait_for(self._synced.wait(), self.config.startup_grace)
             reason = f"all {len(self.tickers)} order books in sync"

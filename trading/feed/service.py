@@ -86,7 +86,9 @@ async def _run_active(
     else:
         async with KalshiRestClient.from_settings() as own_rest:
             tickers = await select_markets(explicit=(), count=count, rest=own_rest)
-    runner = FeedRunner(client or KalshiWebSocket.from_settings(), tickers, config, components=[lock] if lock else [])
+    # A feed runner never gives up on the exchange: it backs off (up to a minute) and reports error meanwhile.
+    client = client or KalshiWebSocket.from_settings(max_attempts=0)
+    runner = FeedRunner(client, tickers, config, components=[lock] if lock else [])
     waits = {asyncio.ensure_future(stop.event.wait()): "stop"}
     if lock is not None:
         waits[asyncio.ensure_future(lock.watch())] = "feed lock lost"

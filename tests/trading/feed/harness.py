@@ -33,10 +33,12 @@ def feed_config(**overrides) -> FeedConfig:
     return FeedConfig(**values)
 
 
-def sim_client(sim: SimulatorServer) -> KalshiWebSocket:
+def sim_client(ws_url: str, **options) -> KalshiWebSocket:
+    """A client signed with the simulator's key; fast reconnects, since the tests drop connections on purpose."""
     keys = ensure_sim_keys(Path(settings.SIM_DIR))
-    # Fast reconnects: the tests drop connections on purpose.
-    return KalshiWebSocket(sim.ws_url, Signer.from_files(keys.key_id, str(keys.private_key_path)), base_delay=0.05)
+    return KalshiWebSocket(
+        ws_url, Signer.from_files(keys.key_id, str(keys.private_key_path)), base_delay=0.05, **options
+    )
 
 
 @contextlib.asynccontextmanager
@@ -44,7 +46,7 @@ async def running_feed(markets: int = 3, seed: int = 7, **config) -> AsyncIterat
     """A paused simulator (tests step it) and a started runner following all its markets."""
     sim = SimulatorServer(SimConfig(markets=markets, seed=seed, rate=0, paused=True, whale_rate=0.0))
     await sim.start()
-    runner = FeedRunner(sim_client(sim), sim.exchange.tickers, feed_config(**config))
+    runner = FeedRunner(sim_client(sim.ws_url), sim.exchange.tickers, feed_config(**config))
     try:
         await runner.start()
         yield sim, runner

@@ -1,6 +1,8 @@
 """The feed runner against the simulator over a real WebSocket: books, faults,
 whales, states, and what reaches the browsers' groups."""
 
+import socket
+
 import orjson
 import pytest
 
@@ -157,3 +159,26 @@ async def test_our_fill_from_the_websocket_is_recorded_once(handed):
         assert sum(f.count for f in fills) == 100
         position = await Position.objects.aget(market_ticker=ticker)
         assert position.position == 100
+
+
+async def test_unreachable_exchange_is_an_error_until_it_connects(handed):
+    from tests.trading.feed.harness import feed_config, sim_client
+    from trading.feed.runner import FeedRunner
+    from trading.simulator.server import SimConfig, SimulatorServer
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sim = SimulatorServer(SimConfig(markets=2, seed=7, rate=0, paused=True, whale_rate=0.0, port=port))
+    client = sim_client(f"ws://127.0.0.1:{port}/trade-api/ws/v2", max_attempts=0)  # nothing listens there yet
+    runner = FeedRunner(client, sim.exchange.tickers, feed_config(startup_grace=0.3, **NO_WHALES))
+    try:
+        await runner.start()
+        await eventually(lambda: runner.machine.state == State.ERROR, "error while the exchange is unreachable")
+        await sim.start()
+        await eventually(lambda: runner.machine.state == State.TRADING, "trading once connected")
+    finally:
+        await runner.stop("test over")
+        await sim.stop()
+    path = [(t.from_state, t.to_state) async for t in StateTransition.objects.order_by("id")]
+    assert path[:3] == [("startup", "initializing"), ("initializing", "error"), ("error", "ready")]
