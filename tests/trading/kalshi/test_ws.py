@@ -176,3 +176,22 @@ async def test_health_reports_message_age_and_metrics(client, sim) -> None:
     assert health.metrics["messages"] >= 1 and health.metrics["books"] == 1
     await client.close()
     assert not client.health().healthy
+
+
+def test_backoff_doubles_from_one_second_to_a_one_minute_cap_with_jitter(signer) -> None:
+    ws = KalshiWebSocket("ws://127.0.0.1:9/trade-api/ws/v2", signer)
+    assert (ws.base_delay, ws.max_delay, ws.max_attempts) == (1.0, 60.0, 10)
+    for failures, ceiling in [(0, 1), (1, 2), (2, 4), (5, 32), (6, 60), (40, 60)]:
+        delays = [ws._backoff(failures) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len(set(delays)) > 1  # jittered, so clients do not reconnect in step
+
+
+async def test_zero_attempts_means_retry_forever(signer, unused_tcp_port) -> None:
+    ws = KalshiWebSocket(
+        f"ws://127.0.0.1:{unused_tcp_port}/trade-api/ws/v2", signer, base_delay=0.001, max_delay=0.005, max_attempts=0
+    )
+    task = ws.start()
+    await eventually(lambda: ws.metrics.failed_connects >= 12, "a dozen failed attempts")
+    assert not task.done()
+    await ws.close()
