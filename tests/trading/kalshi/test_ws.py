@@ -195,3 +195,28 @@ async def test_zero_attempts_means_retry_forever(signer, unused_tcp_port) -> Non
     await eventually(lambda: ws.metrics.failed_connects >= 12, "a dozen failed attempts")
     assert not task.done()
     await ws.close()
+
+
+async def test_every_channel_the_simulator_sends_parses(client, sim) -> None:
+    listener = client.listen()  # every data message type
+    ticker = sim.exchange.tickers[0]
+    await client.subscribe(["orderbook_delta"], sim.exchange.tickers)
+    await client.subscribe(["ticker"], [ticker], send_initial_snapshot=True)
+    await client.subscribe(["trade", "market_lifecycle_v2"])
+    await client.subscribe(["fill", "user_orders", "market_positions"])
+    sim.step(200)
+    sim.exchange.place_order(
+        ticker=ticker,
+        side="ask",
+        price=sim.exchange.books[ticker].top().yes_bid,
+        count=200,
+        time_in_force="immediate_or_cancel",
+        self_trade_prevention_type="taker_at_cross",
+    )
+    sim.publish()
+    await synced(client)
+    seen = set()
+    while not listener.queue.empty():
+        seen.add(type(listener.queue.get_nowait()).__name__)
+    assert {"OrderbookSnapshot", "OrderbookDelta", "Ticker", "Trade", "Fill", "UserOrder", "MarketPosition"} <= seen
+    assert client.metrics.parse_errors == 0 and client.metrics.gaps == 0
