@@ -48,14 +48,12 @@ import msgspec
 import orjson
 
 from trading.kalshi.fields import Count, Money, Price, json_decoder
-from trading.kalshi.messages import PriceRange
+from trading.kalshi.messages import BookSide, Level, PriceRange, Side
 from trading.kalshi.signing import Signer
 from trading.units import format_count, format_price
 
 log = logging.getLogger(__name__)
 
-Side = Literal["yes", "no"]
-BookSide = Literal["bid", "ask"]
 TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
 
 # PROTOCOL.md 9: tokens per second (read, write) per usage tier; a request costs
@@ -186,9 +184,6 @@ class MarketsPage(_Model, kw_only=True):
 
 class _MarketResponse(_Model, kw_only=True):
     market: Market
-
-
-Level = tuple[Price, Count]
 
 
 class Orderbook(_Model, kw_only=True):
