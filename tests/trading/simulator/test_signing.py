@@ -17,7 +17,8 @@ from websockets.exceptions import InvalidStatus
 
 from tests.trading.simulator.conftest import KEY_ID, signing_client
 from trading.kalshi.signing import Signer, generate_key_pair
-from trading.simulator.server import AUTH_ERRORS, SimConfig, SimulatorServer
+from trading.simulator.rest import AUTH_ERRORS
+from trading.simulator.server import SimConfig, SimulatorServer
 
 BALANCE = "/trade-api/v2/portfolio/balance"
 WS = "/trade-api/ws/v2"

@@ -1,0 +1,373 @@
+"""The simulator's REST API under ``/trade-api/v2`` (PROTOCOL.md 8-9): Kalshi's paths,
+bodies, status codes and all three error-body shapes, over the simulated exchange."""
+
+import base64
+import binascii
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from trading.simulator import wire
+from trading.simulator.exchange import ASK, BID, SELF_TRADE_PREVENTION, TIME_IN_FORCE, OrderRejected
+from trading.units import UnitError, format_count, parse_count, parse_price
+
+if TYPE_CHECKING:
+    from trading.simulator.server import SimulatorServer
+
+log = logging.getLogger("trading.simulator")
+
+REST_PREFIX = "/trade-api/v2"
+
+
+TOO_MANY_REQUESTS = {"error": "too many requests"}
+
+SERVER_ERRORS = {
+    500: {"error": {"code": "internal_server_error", "message": "internal server error", "service": "exchange"}},
+    503: {"error": {"code": "service_unavailable", "message": "service unavailable", "service": "exchange"}},
+}
+
+
+def error_body(code: str, details: str = "", *, service: bool = True) -> dict[str, Any]:
+    """Kalshi's nested error shape; exchange errors name the service unless they carry details."""
+    error: dict[str, Any] = {"code": code, "message": code.replace("_", " ")}
+    if details:
+        error["details"] = details
+    elif service:
+        error["service"] = "exchange"
+    return {"error": error}
+
+
+AUTH_ERRORS = {
+    "bad_signature": {
+        "error": {
+            "code": "authentication_error",
+            "message": "authentication_error",
+            "details": "INCORRECT_API_KEY_SIGNATURE",
+        }
+    },
+    "unknown_key": {
+        "error": {"code": "authentication_error", "message": "authentication_error", "details": "NOT_FOUND"}
+    },
+    "stale": {"error": {"code": "header_timestamp_expired", "message": "header timestamp expired"}},
+    "missing": {"error": {"code": "signature_is_missing_from_headers", "message": "signature is missing from headers"}},
+}
+
+
+class RestApi:
+    """Request handlers; every order operation publishes its events before replying."""
+
+    def __init__(self, server: "SimulatorServer") -> None:
+        self.server = server
+        self.exchange = server.exchange
+
+    def add_routes(self, app: web.Application) -> None:
+        p = REST_PREFIX
+        app.router.add_get(f"{p}/exchange/status", self._exchange_status)
+        app.router.add_get(f"{p}/markets", self._markets)
+        app.router.add_get(f"{p}/markets/trades", self._trades)
+        app.router.add_get(f"{p}/markets/{{ticker}}", self._market)
+        app.router.add_get(f"{p}/markets/{{ticker}}/orderbook", self._orderbook)
+        app.router.add_get(f"{p}/portfolio/balance", self._balance)
+        app.router.add_get(f"{p}/portfolio/positions", self._positions)
+        app.router.add_get(f"{p}/portfolio/orders", self._orders)
+        app.router.add_get(f"{p}/portfolio/orders/{{order_id}}", self._order)
+        app.router.add_get(f"{p}/portfolio/fills", self._fills)
+        app.router.add_post(f"{p}/portfolio/events/orders", self._create_order)
+        app.router.add_delete(f"{p}/portfolio/events/orders/{{order_id}}", self._cancel_order)
+        for method, path in (
+            ("POST", "/portfolio/orders"),
+            ("POST", "/portfolio/orders/batched"),
+            ("DELETE", "/portfolio/orders/batched"),
+            ("DELETE", "/portfolio/orders/{order_id}"),
+            ("POST", "/portfolio/orders/{order_id}/amend"),
+            ("POST", "/portfolio/orders/{order_id}/decrease"),
+        ):
+            app.router.add_route(method, f"{p}{path}", self._deprecated_v1)
+
+    async def _exchange_status(self, request: web.Request) -> web.Response:
+        return json_response({"exchange_active": True, "trading_active": True, "exchange_estimated_resume_time": None})
+
+    async def _markets(self, request: web.Request) -> web.Response:
+        q = request.query
+        limit = _limit(q, "GetMarkets", maximum=1000)
+        if isinstance(limit, web.Response):
+            return limit
+        status_map = {
+            "unopened": "initialized",
+            "open": "active",
+            "paused": "inactive",
+            "closed": "closed",
+            "settled": "finalized",
+        }
+        wanted_status = status_map.get(q.get("status", ""), q.get("status"))
+        tickers = set(filter(None, q.get("tickers", "").split(","))) or None
+        markets = [
+            m
+            for m in self.exchange.markets.values()
+            if (not q.get("event_ticker") or m.event_ticker in q["event_ticker"].split(","))
+            and (not q.get("series_ticker") or m.series_ticker == q["series_ticker"])
+            and (wanted_status is None or m.status == wanted_status)
+            and (tickers is None or m.ticker in tickers)
+            and _in_range(int(m.close_time.timestamp()), q.get("min_close_ts"), q.get("max_close_ts"))
+        ]
+        page, cursor = _page(markets, q.get("cursor"), limit)
+        return json_response({"cursor": cursor, "markets": [wire.market(self.exchange, m) for m in page]})
+
+    async def _market(self, request: web.Request) -> web.Response:
+        market = self.exchange.markets.get(request.match_info["ticker"])
+        if market is None:
+            return json_response(error_body("not_found"), 404)
+        return json_response({"market": wire.market(self.exchange, market)})
+
+    async def _orderbook(self, request: web.Request) -> web.Response:
+        ticker = request.match_info["ticker"]
+        if ticker not in self.exchange.markets:
+            return json_response(error_body("not_found"), 404)
+        try:
+            depth = int(request.query.get("depth", "0"))
+        except ValueError:
+            return json_response(
+                {"msg": "Parameter validation failed for GetMarketOrderbook: depth must be an integer"}, 400
+            )
+        if depth > 100:
+            return json_response(
+                {"msg": "Parameter validation failed for GetMarketOrderbook: depth must be <= 100"}, 400
+            )
+        return json_response(wire.rest_orderbook(self.exchange, ticker, depth))
+
+    async def _trades(self, request: web.Request) -> web.Response:
+        q = request.query
+        limit = _limit(q, "GetTrades", maximum=1000)
+        if isinstance(limit, web.Response):
+            return limit
+        trades = [
+            t
+            for t in reversed(self.exchange.trades)
+            if (not q.get("ticker") or t.ticker == q["ticker"])
+            and _in_range(t.ts_ms // 1000, q.get("min_ts"), q.get("max_ts"))
+        ]
+        page, cursor = _page(trades, q.get("cursor"), limit)
+        return json_response({"cursor": cursor, "trades": [wire.rest_trade(t) for t in page]})
+
+    async def _balance(self, request: web.Request) -> web.Response:
+        return json_response(wire.balance(self.exchange))
+
+    async def _positions(self, request: web.Request) -> web.Response:
+        q = request.query
+        limit = _limit(q, "GetPositions", maximum=1000)
+        if isinstance(limit, web.Response):
+            return limit
+        count_filter = set(filter(None, q.get("count_filter", "").split(",")))
+        positions = [
+            p
+            for p in self.exchange.account.positions.values()
+            if (not q.get("ticker") or p.ticker == q["ticker"])
+            and (not q.get("event_ticker") or p.event_ticker in q["event_ticker"].split(","))
+            and ("position" not in count_filter or p.position)
+            and ("total_traded" not in count_filter or p.total_traded)
+        ]
+        page, cursor = _page(positions, q.get("cursor"), limit)
+        resting: dict[str, int] = {}
+        for order in self.exchange.account.orders.values():
+            if order.status == "resting":
+                resting[order.ticker] = resting.get(order.ticker, 0) + 1
+        events: dict[str, list] = {}
+        for p in page:
+            events.setdefault(p.event_ticker, []).append(p)
+        return json_response(
+            {
+                "cursor": cursor,
+                "event_positions": [wire.rest_event_position(e, ps) for e, ps in events.items()],
+                "market_positions": [wire.rest_market_position(p, resting.get(p.ticker, 0)) for p in page],
+            }
+        )
+
+    async def _orders(self, request: web.Request) -> web.Response:
+        q = request.query
+        limit = _limit(q, "GetOrders", maximum=1000)
+        if isinstance(limit, web.Response):
+            return limit
+        events = set(filter(None, q.get("event_ticker", "").split(",")))
+        markets = self.exchange.markets
+        orders = [
+            o
+            for o in reversed(self.exchange.account.orders.values())
+            if (not q.get("ticker") or o.ticker == q["ticker"])
+            and (not events or markets[o.ticker].event_ticker in events)
+            and (not q.get("status") or o.status == q["status"])
+            and _in_range(o.created_ms // 1000, q.get("min_ts"), q.get("max_ts"))
+        ]
+        page, cursor = _page(orders, q.get("cursor"), limit)
+        return json_response({"cursor": cursor, "orders": [wire.rest_order(o) for o in page]})
+
+    async def _order(self, request: web.Request) -> web.Response:
+        order = self.exchange.account.orders.get(request.match_info["order_id"])
+        if order is None:
+            return json_response(error_body("not_found"), 404)
+        return json_response({"order": wire.rest_order(order)})
+
+    async def _fills(self, request: web.Request) -> web.Response:
+        q = request.query
+        limit = _limit(q, "GetFills", maximum=1000)
+        if isinstance(limit, web.Response):
+            return limit
+        tickers = set(filter(None, q.get("ticker", "").split(",")))
+        fills = [
+            f
+            for f in reversed(self.exchange.account.fills)
+            if (not tickers or f.ticker in tickers)
+            and (not q.get("order_id") or f.order_id == q["order_id"])
+            and _in_range(f.ts_ms // 1000, q.get("min_ts"), q.get("max_ts"))
+        ]
+        page, cursor = _page(fills, q.get("cursor"), limit)
+        return json_response({"cursor": cursor, "fills": [wire.rest_fill(f) for f in page]})
+
+    async def _create_order(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return json_response(_flat_bad_request(f"invalid character in JSON body: {exc.msg}"), 400)
+        if not isinstance(body, dict):
+            return json_response(
+                _flat_bad_request("json: cannot unmarshal into Go value of type CreateOrderV2Request"), 400
+            )
+        fields = {
+            "ticker": str,
+            "side": str,
+            "count": str,
+            "price": str,
+            "time_in_force": str,
+            "self_trade_prevention_type": str,
+            "client_order_id": str,
+            "post_only": bool,
+            "reduce_only": bool,
+            "cancel_order_on_pause": bool,
+            "expiration_time": int,
+            "subaccount": int,
+            "exchange_index": int,
+            "order_group_id": str,
+        }
+        for name, kind in fields.items():
+            value = body.get(name)
+            if value is not None and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
+                go_type = {str: "string", bool: "bool", int: "int64"}[kind]
+                got = (
+                    "number" if isinstance(value, int | float) and not isinstance(value, bool) else type(value).__name__
+                )
+                return json_response(
+                    _flat_bad_request(
+                        f"json: cannot unmarshal {got} into Go struct field "
+                        f"CreateOrderV2Request.{name} of type {go_type}"
+                    ),
+                    400,
+                )
+        for name in ("ticker", "side", "count", "price", "time_in_force", "self_trade_prevention_type"):
+            if not body.get(name):
+                return json_response(error_body("invalid_parameters", f"{name} is required"), 400)
+        if body["side"] not in (BID, ASK):
+            return json_response(error_body("invalid_parameters", "side must be bid or ask"), 400)
+        if body["time_in_force"] not in TIME_IN_FORCE:
+            return json_response(error_body("invalid_parameters", "unknown time_in_force"), 400)
+        if body["self_trade_prevention_type"] not in SELF_TRADE_PREVENTION:
+            return json_response(error_body("invalid_parameters", "unknown self_trade_prevention_type"), 400)
+        if body.get("expiration_time") is not None and body["time_in_force"] != "good_till_canceled":
+            return json_response(error_body("invalid_parameters", "expiration_time needs good_till_canceled"), 400)
+        try:
+            count = parse_count(body["count"])
+        except UnitError:
+            return json_response(error_body("invalid_parameters", "count must have at most 2 decimals"), 400)
+        try:
+            price = parse_price(body["price"])
+        except UnitError:
+            return json_response(error_body("invalid_price", "price is not on the market's tick grid"), 400)
+        try:
+            order = self.exchange.place_order(
+                ticker=body["ticker"],
+                side=body["side"],
+                price=price,
+                count=count,
+                time_in_force=body["time_in_force"],
+                self_trade_prevention_type=body["self_trade_prevention_type"],
+                client_order_id=body.get("client_order_id") or "",
+                post_only=bool(body.get("post_only")),
+                expiration_time=body.get("expiration_time"),
+                cancel_order_on_pause=bool(body.get("cancel_order_on_pause")),
+                subaccount=body.get("subaccount") or 0,
+            )
+        except OrderRejected as exc:
+            log.info("order refused: %s %s", exc.code, exc.details)
+            return json_response(error_body(exc.code, exc.details), exc.status)
+        finally:
+            self.server.publish()
+        return json_response(wire.create_order_response(order), 201)
+
+    async def _cancel_order(self, request: web.Request) -> web.Response:
+        try:
+            order, reduced = self.exchange.cancel_order(request.match_info["order_id"])
+        except OrderRejected as exc:
+            return json_response(error_body(exc.code, exc.details), exc.status)
+        finally:
+            self.server.publish()
+        body: dict[str, Any] = {"order_id": order.order_id}
+        if order.client_order_id:
+            body["client_order_id"] = order.client_order_id
+        body["reduced_by"] = format_count(reduced)
+        body["ts_ms"] = order.last_update_ms
+        return json_response(body)
+
+    async def _deprecated_v1(self, request: web.Request) -> web.Response:
+        return json_response(error_body("deprecated_v1_order_endpoint"), 410)
+
+
+def json_response(body: Any, status: int = 200) -> web.Response:
+    """A JSON reply serialized with orjson (Kalshi bodies are compact JSON)."""
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+
+
+def _flat_bad_request(details: str) -> dict[str, str]:
+    return {"code": "bad_request", "message": "bad request", "details": details}
+
+
+def _limit(query: Any, operation: str, *, maximum: int) -> int | web.Response:
+    """The ``limit`` query parameter (default 100), or the bare-shape 400 Kalshi sends."""
+    text = query.get("limit", "100")
+    try:
+        limit = int(text)
+    except ValueError:
+        return json_response({"msg": f"Parameter validation failed for {operation}: limit must be an integer"}, 400)
+    if not 1 <= limit <= maximum:
+        tag = "lte" if limit > maximum else "gte"
+        params = operation.removeprefix("Get")
+        return json_response(
+            {
+                "msg": f"Parameter validation failed for {operation}: Key: 'Get{params}Params.Limit' "
+                f"Error:Field validation for 'Limit' failed on the '{tag}' tag"
+            },
+            400,
+        )
+    return limit
+
+
+def _in_range(value: int, low: str | None, high: str | None) -> bool:
+    try:
+        return (not low or value >= int(low)) and (not high or value <= int(high))
+    except ValueError:
+        return True
+
+
+def _page(items: list, cursor: str | None, limit: int) -> tuple[list, str]:
+    """Offset pagination behind an opaque cursor; the last page has ``""``. A garbage
+    cursor is not an error (Kalshi answers 200): it reads as an empty last page."""
+    start = 0
+    if cursor:
+        try:
+            start = int(base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("o:"))
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            return [], ""
+    page = items[start : start + limit]
+    end = start + limit
+    next_cursor = base64.urlsafe_b64encode(f"o:{end}".encode()).decode() if end < len(items) else ""
+    return page, next_cursor
