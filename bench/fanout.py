@@ -304,7 +304,7 @@ def prepare() -> tuple[str, object]:
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
 
-    from tests.browser.server import DaphneServer
+    from tests.browser.server import daphne_server
 
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench")
@@ -314,7 +314,7 @@ def prepare() -> tuple[str, object]:
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     log = Path(os.environ["V3_DATA_DIR"]) / "daphne.log"
-    server = DaphneServer(dict(os.environ), log=log, app="bench.fanout_server:application")
+    server = daphne_server(dict(os.environ), log=log, app="bench.fanout_server:application")
     return f"sessionid={session.session_key}", server
 
 

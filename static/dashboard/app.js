@@ -10,6 +10,7 @@
   const WHALE_ROWS = 100;
   const SEEN_IDS = 5000; // persisted ids remembered to drop a duplicate after a resume
   const CHART_POINTS = 300;
+  const CHART_SECONDS = 600; // the chart shows the last ten minutes
   const TAPE_ROWS = 20;
   const AUTO_WATCH = 3; // markets watched on first visit, from the whales seen
   const MAX_BACKOFF = 30; // seconds between reconnect attempts, at most
@@ -31,13 +32,13 @@
       const sign = micro < 0 && cents > 0 ? "−" : "";
       return `${sign}$${group3(Math.floor(cents / 100))}.${String(cents % 100).padStart(2, "0")}`;
     },
+    // Prices in cents, as Kalshi shows them: 4500 -> "45¢", 9220 -> "92.2¢", 4537 -> "45.37¢".
     price(p) {
       if (p === null || p === undefined) return "–";
       const sign = p < 0 ? "−" : "";
       const a = Math.abs(p);
-      let frac = String(a % 10000).padStart(4, "0");
-      if (frac.endsWith("00")) frac = frac.slice(0, 2);
-      return `${sign}$${Math.floor(a / 10000)}.${frac}`;
+      const frac = String(a % 100).padStart(2, "0").replace(/0+$/, "");
+      return `${sign}${Math.floor(a / 100)}${frac ? "." + frac : ""}¢`;
     },
     count(c) {
       if (c === null || c === undefined) return "–";
@@ -295,7 +296,7 @@
     const filter = $("kind-filter").value;
     const line = el(
       "li",
-      { class: `line kind-${kind} level-${level || "info"}`, "data-kind": kind, "data-id": id || null, hidden: filter && filter !== kind },
+      { class: `line kind-${kind} level-${level || "info"}`, "data-kind": kind, "data-id": id || null, hidden: !!filter && filter !== kind },
       el("time", { datetime: new Date(ts * 1000).toISOString(), title: fmt.dateTime(ts), text: fmt.time(ts) }),
       el("span", { class: "kind", text: kind }),
       el("span", { class: "msg", text: message }),
@@ -608,7 +609,10 @@
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, width, height);
     const styles = getComputedStyle(document.documentElement);
-    const all = state.points.concat(state.marks);
+    const since = Date.now() / 1000 - CHART_SECONDS;
+    const points = state.points.filter((p) => p.ts >= since);
+    const marks = state.marks.filter((m) => m.ts >= since);
+    const all = points.concat(marks);
     if (!all.length) {
       ctx.fillStyle = styles.getPropertyValue("--muted");
       ctx.font = "12px system-ui, sans-serif";
@@ -616,7 +620,7 @@
       return;
     }
     const t0 = Math.min(...all.map((p) => p.ts));
-    const t1 = Math.max(...all.map((p) => p.ts), t0 + 1);
+    const t1 = Math.max(Date.now() / 1000, t0 + 1);
     let lo = Math.min(...all.map((p) => p.price));
     let hi = Math.max(...all.map((p) => p.price));
     if (hi - lo < 200) {
@@ -633,9 +637,9 @@
     ctx.strokeStyle = styles.getPropertyValue("--accent");
     ctx.lineWidth = 1.5;
     ctx.beginPath();
-    state.points.forEach((p, i) => (i ? ctx.lineTo(x(p.ts), y(p.price)) : ctx.moveTo(x(p.ts), y(p.price))));
+    points.forEach((p, i) => (i ? ctx.lineTo(x(p.ts), y(p.price)) : ctx.moveTo(x(p.ts), y(p.price))));
     ctx.stroke();
-    for (const m of state.marks) {
+    for (const m of marks) {
       const cx = x(m.ts);
       const cy = y(m.price);
       ctx.fillStyle = styles.getPropertyValue(m.side === "no" ? "--bad" : "--good");

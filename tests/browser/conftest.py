@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.browser.server import DaphneServer, services_env
+from tests.browser.server import daphne_server
 from tests.services import missing
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,7 +39,9 @@ def server(transactional_db, tmp_path):
     database_url = (
         f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
     )
-    daphne = DaphneServer(services_env(database_url, V3_DATA_DIR=str(tmp_path / "data")), log=tmp_path / "daphne.log")
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="v3site.settings", DATABASE_URL=database_url)
+    env["V3_DATA_DIR"] = str(tmp_path / "data")
+    daphne = daphne_server(env, log=tmp_path / "daphne.log")
     daphne.start()
     yield daphne
     daphne.close()
@@ -47,7 +49,12 @@ def server(transactional_db, tmp_path):
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=server.url)
+    yield from open_page(browser, server.url)
+
+
+def open_page(browser, base_url: str):
+    """A fresh browser context on ``base_url``; fails the test on any JavaScript error."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=base_url)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -1,8 +1,10 @@
-"""A real daphne process serving the project, for browser tests and the fan-out benchmark.
+"""Real server processes for browser tests and the fan-out benchmark.
 
-The listening socket belongs to the caller and is handed to daphne (``--fd``), so
-the port is an ephemeral one picked by the kernel, and it stays the same across a
-restart: a browser that lost its server finds the new one at the same address.
+``daphne_server``: daphne alone, on a listening socket that belongs to the caller
+and is handed over with ``--fd``: the kernel picks the port, and it stays the same
+across a restart, so a browser that lost its server finds the new one at the same
+address. ``run_all_server``: the whole embedded system (``manage.py run_all``:
+web, simulator, feed runner, whale execution in one process).
 """
 
 import os
@@ -16,41 +18,33 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
-DAPHNE = Path(sys.executable).with_name("daphne")
+BIN = Path(sys.executable).parent
 
 
 class ServerError(RuntimeError):
-    """daphne did not come up; the message carries the end of its output."""
+    """The server did not come up; the message carries the end of its output."""
 
 
-class DaphneServer:
-    def __init__(self, env: dict[str, str], *, log: Path, app: str = "v3site.asgi:application") -> None:
+class ServerProcess:
+    def __init__(self, argv: list[str], env: dict[str, str], *, log: Path, port: int, pass_fds: tuple = ()) -> None:
+        self.argv = argv
         self.env = env
-        self.app = app
         self.log = log
-        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(1024)
-        self.port = self.listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.port = port
+        self.pass_fds = pass_fds
+        self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
+        self.listener: socket.socket | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
-        fd = self.listener.fileno()
+    def start(self, timeout: float = 60.0) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(DAPHNE), "--fd", str(fd), "--websocket_timeout", "-1", self.app],
-                cwd=ROOT,
-                env=self.env,
-                pass_fds=(fd,),
-                stdout=out,
-                stderr=subprocess.STDOUT,
+                self.argv, cwd=ROOT, env=self.env, pass_fds=self.pass_fds, stdout=out, stderr=subprocess.STDOUT
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"daphne exited with {self.process.returncode}:\n{self.tail()}")
+                raise ServerError(f"{self.argv[1]} exited with {self.process.returncode}:\n{self.tail()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
@@ -58,21 +52,22 @@ class DaphneServer:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise ServerError(f"daphne did not answer /healthz within {timeout} s:\n{self.tail()}")
+        raise ServerError(f"{self.argv[1]} did not answer /healthz within {timeout} s:\n{self.tail()}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(10)
+            self.process.wait(15)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
 
     def close(self) -> None:
         self.stop()
-        self.listener.close()
+        if self.listener is not None:
+            self.listener.close()
 
     def tail(self, lines: int = 40) -> str:
         try:
@@ -85,8 +80,42 @@ class DaphneServer:
         return self.process.pid if self.process else None
 
 
-def services_env(database_url: str, **extra: str) -> dict[str, str]:
-    """The services-shape environment of the current test run, for a child process."""
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="v3site.settings", DATABASE_URL=database_url)
-    env.update(extra)
+def daphne_server(env: dict[str, str], *, log: Path, app: str = "v3site.asgi:application") -> ServerProcess:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    fd = listener.fileno()
+    argv = [str(BIN / "daphne"), "--fd", str(fd), "--websocket_timeout", "-1", app]
+    server = ServerProcess(argv, env, log=log, port=listener.getsockname()[1], pass_fds=(fd,))
+    server.listener = listener
+    return server
+
+
+def free_port() -> int:
+    """A port the kernel just handed out, for servers that bind by number (a small race, unlike --fd)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def embedded_env(data_dir: Path) -> dict[str, str]:
+    """The embedded default's environment (no DATABASE_URL, no REDIS_URL) in a data folder of its own."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(DJANGO_SETTINGS_MODULE="v3site.settings", V3_DATA_DIR=str(data_dir), SIM_PORT=str(free_port()))
     return env
+
+
+def run_all_server(env: dict[str, str], *, log: Path, extra: tuple[str, ...] = ()) -> ServerProcess:
+    port = free_port()
+    argv = [str(BIN / "python"), "manage.py", "run_all", "--port", str(port), *extra]
+    return ServerProcess(argv, env, log=log, port=port)
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    """Run one management command in ``env``; its output, or an error with it."""
+    done = subprocess.run(
+        [str(BIN / "python"), "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    if done.returncode:
+        raise ServerError(f"manage.py {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout

@@ -85,12 +85,13 @@ def test_console_fills_and_a_whale_arrives_with_its_decision(page, boss):
         activity(f"live line {n}")
     expect(console.locator("li")).to_have_count(6)
     expect(console.locator("li").last).to_contain_text("live line 4")
+    expect(console.locator("li").last).to_be_visible()
 
     whale = whale_through_execution()
     row = page.locator(f'#whale-rows tr[data-whale="{whale.pk}"]')
     expect(row).to_contain_text("KXBROWSER-26")
     expect(row).to_contain_text("2,500")  # 250,000 hundredths of a contract
-    expect(row).to_contain_text("$0.46")
+    expect(row).to_contain_text("46¢")
     expect(row.locator(".stage")).to_have_text("skipped")
     expect(row.locator(".decision")).to_have_text("skip")
     expect(row).to_contain_text("Spread $0.09 is over the $0.05 limit.")
