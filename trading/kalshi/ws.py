@@ -107,6 +107,7 @@ class FeedMetrics:
     resyncs: int = 0
     duplicates: int = 0
     dropped_deltas: int = 0  # deltas for a stale book, waiting for its snapshot
+    stray: int = 0  # data on a sid that is no longer ours (in flight when we resubscribed)
     drops: int = 0  # messages a full listener queue could not take
     error_replies: int = 0
     connects: int = 0
@@ -125,6 +126,7 @@ class Subscription:
     market_tickers: list[str]
     options: dict[str, Any]
     sids: dict[str, int] = field(default_factory=dict)
+    ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # set while active
 
     @property
     def active(self) -> bool:
@@ -215,10 +217,10 @@ class KalshiWebSocket:
             m.Trade: self._on_sequenced,
             m.MarketLifecycle: self._on_sequenced,
             m.EventLifecycle: self._on_sequenced,
-            m.Ticker: self._deliver,
-            m.Fill: self._deliver,
-            m.UserOrder: self._deliver,
-            m.MarketPosition: self._deliver,
+            m.Ticker: self._on_unsequenced,
+            m.Fill: self._on_unsequenced,
+            m.UserOrder: self._on_unsequenced,
+            m.MarketPosition: self._on_unsequenced,
             m.Subscribed: self._on_subscribed,
             m.Unsubscribed: self._on_unsubscribed,
             m.Ok: self._on_ok,
@@ -334,6 +336,7 @@ class KalshiWebSocket:
         self._sid_owner.clear()
         for sub in self.subscriptions:
             sub.sids.clear()
+            sub.ready.clear()
         for book in self.books.values():
             book.mark_stale()
         pending, self._pending = self._pending, {}
@@ -349,7 +352,8 @@ class KalshiWebSocket:
         """Subscribe now (or on connect); returns once Kalshi confirmed every channel.
 
         ``KalshiWsError`` if Kalshi refuses (the subscription is then forgotten);
-        ``TimeoutError`` leaves it registered, to be sent again on the next connection.
+        ``TimeoutError`` or ``ConnectionError`` (the connection dropped first) leave it
+        registered, to be sent again on the next connection.
         """
         channels, tickers = tuple(channels), list(dict.fromkeys(market_tickers))
         if ORDERBOOK_CHANNEL in channels:
@@ -361,8 +365,10 @@ class KalshiWebSocket:
         sub = Subscription(channels, tickers, options)
         self.subscriptions.append(sub)
         if self.connected.is_set():
+            future = asyncio.get_running_loop().create_future()
+            self._send_subscribe(sub, future)
             try:
-                await self._await(self._send_subscribe(sub, asyncio.get_running_loop().create_future()))
+                await self._await(future)
             except KalshiWsError:
                 self._forget(sub)
                 raise
@@ -432,8 +438,11 @@ class KalshiWebSocket:
             self._expected.pop(sid, None)
 
     async def _update_markets(self, sub: Subscription, action: str, tickers: list[str]) -> None:
-        if not tickers or not self.connected.is_set() or not sub.active:
-            return  # sent with the subscription on the next connect
+        if not tickers or not self.connected.is_set():
+            return  # the market list goes with the subscription on the next connect
+        if not sub.active:
+            # Its subscribe went out before this change: let it land, then update it.
+            await asyncio.wait_for(sub.ready.wait(), self.command_timeout)
         futures = []
         for sid in sub.sids.values():
             future = asyncio.get_running_loop().create_future()
@@ -443,11 +452,11 @@ class KalshiWebSocket:
         for future in futures:
             await self._await(future)
 
-    def _send_subscribe(self, sub: Subscription, future: asyncio.Future[Any] | None) -> asyncio.Future[Any] | None:
+    def _send_subscribe(self, sub: Subscription, future: asyncio.Future[Any] | None) -> None:
         sub.sids.clear()
+        sub.ready.clear()
         params = m.subscribe_params(list(sub.channels), sub.market_tickers, **sub.options)
         self._command("subscribe", params, _Pending("subscribe", sub, future, replies_left=len(sub.channels)))
-        return future
 
     def _command(self, cmd: str, params: dict[str, Any] | None, pending: _Pending) -> int:
         if self._outbox is None:
@@ -458,8 +467,7 @@ class KalshiWebSocket:
         self._outbox.put_nowait(m.command(command_id, cmd, params))
         return command_id
 
-    async def _await(self, future: asyncio.Future[Any] | None) -> Any:
-        assert future is not None
+    async def _await(self, future: asyncio.Future[Any]) -> Any:
         return await asyncio.wait_for(future, self.command_timeout)
 
     def _resolve(self, command_id: int, reply: Any) -> _Pending | None:
@@ -511,6 +519,11 @@ class KalshiWebSocket:
         """Seq accounting for one sid; False when the message must not be applied."""
         expected = self._expected.get(sid)
         if expected is None:
+            if sid not in self._sid_owner:
+                # Kalshi confirms a sid before its first message, so this is an old sid's
+                # data still in flight after we unsubscribed or resubscribed: not ours to apply.
+                self.metrics.stray += 1
+                return False
             if anchors:
                 self._expected[sid] = seq + 1
                 return True
@@ -574,6 +587,12 @@ class KalshiWebSocket:
         if msg.seq is None or self._in_sequence(msg.sid, msg.seq, anchors=True):
             self._deliver(msg)
 
+    def _on_unsequenced(self, msg: Any) -> None:
+        if msg.sid in self._sid_owner:
+            self._deliver(msg)
+        else:
+            self.metrics.stray += 1
+
     def _deliver(self, msg: Any) -> None:
         for listener in self._routes.get(type(msg), ()):
             listener.offer(msg, self.metrics)
@@ -581,8 +600,11 @@ class KalshiWebSocket:
     def _on_subscribed(self, msg: m.Subscribed) -> None:
         entry = self._pending.get(msg.id)
         if entry is not None and entry.subscription is not None:
-            entry.subscription.sids[msg.msg.channel] = msg.msg.sid
-            self._sid_owner[msg.msg.sid] = (entry.subscription, msg.msg.channel)
+            sub = entry.subscription
+            sub.sids[msg.msg.channel] = msg.msg.sid
+            self._sid_owner[msg.msg.sid] = (sub, msg.msg.channel)
+            if sub.active:
+                sub.ready.set()
         self._resolve(msg.id, msg)
         self._deliver(msg)
 
