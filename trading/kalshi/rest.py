@@ -28,7 +28,9 @@ none), so Kalshi's idempotency guarantees at most one order; a 409
 ``order_already_exists`` on a retry means an earlier attempt landed, and the
 client returns that order (looked up by ``client_order_id``) with
 ``recovered=True``. A 409 on the first attempt is the caller reusing an id: it
-raises ``KalshiApiError`` and ``find_order()`` is there to look it up.
+raises ``KalshiApiError`` and ``find_order()`` is there to look it up. When every
+retry of a create failed (``KalshiTransportError``, or 429/5xx after ``max_retries``)
+the order may or may not exist: ``find_order(client_order_id)`` tells.
 """
 
 import asyncio

@@ -21,8 +21,10 @@ How it behaves, and why:
   unsigned or stale upgrade with 401). Command ids start at 1 on each connection.
 * A ``Subscription`` is the client's wish (channels + markets + options); its
   ``sids`` (one per channel, from the ``subscribed`` replies) belong to the current
-  connection only. After a reconnect every subscription is sent again: sids and
-  seqs are new, so a reconnect is a resync, not a resume.
+  connection only, and ``ready`` is set while all are confirmed. After a reconnect
+  every subscription is sent again: sids and seqs are new, so a reconnect is a
+  resync, not a resume. Data on a sid that is not (or no longer) ours is dropped
+  and counted (``metrics.stray``): Kalshi confirms a sid before sending on it.
 * Sequence numbers are checked per sid (PROTOCOL 6.1): ``seq == expected`` is in
   order, ``expected - 1`` is a duplicate and ignored, anything else is a gap. On a
   gap in an ``orderbook_delta`` subscription every book of that sid goes stale,
