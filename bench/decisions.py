@@ -2,10 +2,11 @@
 the books read from the simulator over HTTP, as in the services shape.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/v3_bench REDIS_URL=redis://127.0.0.1:6379/5 \\
-        .venv/bin/python bench/decisions.py [--whales 1000] [--rate 20] [--workers 1] [--concurrency 2]
+        .venv/bin/python bench/decisions.py [--whales 1000] [--rate 20] [--concurrency 2] [--order-concurrency 1]
 
 This process migrates the database, starts the simulator (its own thread and loop,
-127.0.0.1:0) and ``--workers`` ``celery -A v3site worker`` subprocesses, then records
+127.0.0.1:0) and two ``celery -A v3site worker`` subprocesses (``-Q celery`` deciding with
+``--concurrency`` children, ``-Q orders`` placing with ``--order-concurrency``), then records
 ``--whales`` whales at ``--rate`` a second the way the feed does (row committed, then
 ``process_whale.delay`` after commit), spread over the simulator's markets, each at
 the market's current ask so most are followed and their orders placed (the limits are
@@ -49,8 +50,11 @@ LIMITS = {
     "EXEC_MAX_POSITION": "100000",
     "EXEC_MAX_EXPOSURE": "10000000",
     "EXEC_MAX_BOOK_AGE": "5",
+    "EXEC_MIN_WHALE_NOTIONAL": "100",
 }
 os.environ.update(LIMITS)
+WORKER = [sys.executable, "-m", "celery", "-A", "v3site", "worker", "-l", "WARNING"]
+WORKER += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -71,8 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--whales", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20.0, help="whales per second")
-    parser.add_argument("--workers", type=int, default=1, help="celery worker processes")
-    parser.add_argument("--concurrency", type=int, default=2, help="prefork children per worker")
+    parser.add_argument("--concurrency", type=int, default=2, help="prefork children deciding (queue celery)")
+    parser.add_argument("--order-concurrency", type=int, default=1, help="prefork children placing (queue orders)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("Set DATABASE_URL (Postgres) and REDIS_URL: the benchmark measures the services shape.")
@@ -107,27 +111,11 @@ def main() -> None:
     env = {**os.environ, "KALSHI_ENV": "sim", "KALSHI_API_URL": server.rest_url, "TRADING_MODE": "paper"}
     workers = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "v3site",
-                "worker",
-                "-l",
-                "WARNING",
-                "-c",
-                str(args.concurrency),
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-                "-n",
-                f"bench{i}-{os.getpid()}@%h",
-            ],
+            [*WORKER, "-Q", queue, "-c", str(n), "-n", f"bench-{queue}-{os.getpid()}@%h"],
             cwd=ROOT,
             env=env,
         )
-        for i in range(args.workers)
+        for queue, n in (("celery", args.concurrency), ("orders", args.order_concurrency))
     ]
     try:
         # Warm up: every worker child imports Django, connects, builds its REST client.
@@ -179,7 +167,8 @@ def main() -> None:
     follows = sum(1 for *_, decision in rows if decision == "follow")
     orders = Order.objects.filter(decision__whale_id__gte=first_id).exclude(exchange_order_id="").count()
     print(
-        f"whales {args.whales} at {args.rate:g}/s (sent in {sent:.1f} s), workers {args.workers} x {args.concurrency}"
+        f"whales {args.whales} at {args.rate:g}/s (sent in {sent:.1f} s), "
+        f"worker children: {args.concurrency} deciding, {args.order_concurrency} placing"
     )
     print(f"decisions {len(rows)} ({follows} follow, {orders} orders acknowledged), {len(rows) / span:.1f} decisions/s")
     for name, values in (

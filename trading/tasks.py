@@ -1,9 +1,16 @@
 """Celery tasks: thin adapters that load ids, call a service and return.
 
-``process_whale`` is retried only when the exchange could not be reached while
-placing an order: the retry resends the same client order id, so it can never
-make a second order. acks_late (settings) means a task whose worker died is
-delivered again; the service is idempotent per whale, so that is safe.
+Two queues: ``celery`` (the default) decides whales and reconciles; ``orders``
+places follow orders. Deciding takes a few queries and one book read; placing
+waits on the exchange and then records fills, so on one queue a whale's decision
+would wait behind the previous whale's placement. A plain ``celery -A v3site
+worker`` consumes both (settings.CELERY_TASK_QUEUES); production can run
+``-Q celery`` and ``-Q orders`` pools apart.
+
+``place_order`` is retried when the exchange could not be reached: the retry
+resends the same client order id, so it can never make a second order. acks_late
+(settings) means a task whose worker died is delivered again; both services are
+idempotent, so that is safe.
 """
 
 from celery import shared_task
@@ -13,10 +20,16 @@ from trading.execution import reconciliation, services
 from trading.execution.gateway import ExchangeError
 
 
-@shared_task(autoretry_for=(ExchangeError,), retry_backoff=1, retry_backoff_max=15, max_retries=5)
+@shared_task
 def process_whale(whale_id: int) -> int | None:
-    decision = services.process_whale(whale_id=whale_id)
+    decision = services.process_whale(whale_id=whale_id, place=place_order.delay)
     return decision.pk if decision is not None else None
+
+
+@shared_task(autoretry_for=(ExchangeError,), retry_backoff=1, retry_backoff_max=15, max_retries=5)
+def place_order(order_id: int) -> str:
+    order = services.execute_order(order_id=order_id)
+    return order.status
 
 
 @shared_task

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -282,6 +283,10 @@ EXEC_PENDING_GRACE = env.float("EXEC_PENDING_GRACE", default=30.0)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "trading.tasks.reconcile", "schedule": EXEC_RECONCILE_INTERVAL},
 }
+# Decisions on the default queue, order placement on its own (see trading/tasks.py);
+# a worker without -Q consumes both.
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("orders"))
+CELERY_TASK_ROUTES = {"trading.tasks.place_order": {"queue": "orders"}}
 
 # Dashboard (issue 6): the browsers' WebSocket. Seconds unless named otherwise.
 # Application ping every 30 s (jittered +-10% so browsers do not synchronise);

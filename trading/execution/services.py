@@ -9,7 +9,8 @@ Flow of ``process_whale`` (each step publishes a ``whale_processing`` stage):
 2. decided: trading.execution.risk.decide persists the decision under the
    RiskAccount row lock, with the pending Order of a follow (its client order id
    derived from the decision). Skips end here (skipped).
-3. order placed: the order goes to the exchange after commit, outside the lock.
+3. order placed: the order goes to the exchange after commit, outside the lock
+   (in a worker, as its own ``place_order`` task on the ``orders`` queue).
    Its client order id makes the placement idempotent: a retry sends the same id,
    and the REST client answers a 409 duplicate with the existing order.
 4. filled: fills (REST now; the feed's WebSocket fill channel via
@@ -24,6 +25,7 @@ finishes a placement the first run left pending.
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -113,8 +115,14 @@ def evaluate_whale(whale: WhaleTrade, exchange: Gateway, config: RuleConfig) -> 
     return evaluate(view, book, market, now, config), inputs
 
 
-def process_whale(*, whale_id: int) -> WhaleDecision | None:
-    """Decide one whale and, for a follow, place its order. Safe to run again."""
+def place_now(order_id: int) -> None:
+    execute_order(order_id=order_id)
+
+
+def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) -> WhaleDecision | None:
+    """Decide one whale and, for a follow, hand its order to ``place`` (by default sent
+    here and now; the Celery task passes the ``place_order`` task, so a decision never
+    waits behind another whale's placement). Safe to run again."""
     whale = WhaleTrade.objects.filter(pk=whale_id).first()
     if whale is None:
         logger.warning("process_whale: whale %s does not exist", whale_id)
@@ -123,7 +131,7 @@ def process_whale(*, whale_id: int) -> WhaleDecision | None:
     if existing is not None:
         order = getattr(existing, "order", None)
         if order is not None and order.status == Order.Status.PENDING:
-            execute_order(order_id=order.pk)
+            place(order.pk)
         return existing
     started = time.time()
     with transaction.atomic():
@@ -157,7 +165,7 @@ def process_whale(*, whale_id: int) -> WhaleDecision | None:
     if not decided.created:
         # Another run decided this whale between our first look and the lock.
         if order is not None and order.status == Order.Status.PENDING:
-            execute_order(order_id=order.pk)
+            place(order.pk)
         return decision
     with transaction.atomic():
         broadcast.whale_stage(broadcast.DECIDED, whale, decision, order)
@@ -165,7 +173,7 @@ def process_whale(*, whale_id: int) -> WhaleDecision | None:
             broadcast.whale_stage(broadcast.SKIPPED, whale, decision)
         broadcast.whale_queue()
     if order is not None:
-        execute_order(order_id=order.pk)
+        place(order.pk)
     return decision
 
 

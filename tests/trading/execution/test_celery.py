@@ -8,7 +8,7 @@ import pytest
 
 from tests.trading.execution.conftest import make_whale, wait_for
 from trading.models import Order, RiskAccount, WhaleDecision
-from trading.tasks import process_whale
+from trading.tasks import place_order, process_whale
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.needs_redis, pytest.mark.django_db(transaction=True)]
 
@@ -22,8 +22,9 @@ def test_duplicate_task_places_one_order(simulator, celery_worker):
 
     decision_ids = {result.get(timeout=60) for result in results}
     assert decision_ids == {WhaleDecision.objects.get(whale=whale).pk}
-    order = Order.objects.get()
-    assert order.status == Order.Status.EXECUTED and order.filled_count == 500
+    # The decision hands the order to the ``orders`` queue; wait for its fills.
+    wait_for(lambda: Order.objects.get().filled_count == 500, what="the order's fills")
+    assert Order.objects.get().status == Order.Status.EXECUTED
     assert len(simulator.orders()) == 1
 
 
@@ -59,6 +60,7 @@ def test_worker_killed_between_order_and_record_is_repaired_without_a_second_ord
     order.refresh_from_db()
     assert order.status == Order.Status.EXECUTED and order.exchange_order_id and order.filled_count == 500
 
-    # A redelivery of the killed task changes nothing.
+    # Redeliveries of the killed tasks change nothing.
     process_whale.delay(whale.pk).get(timeout=60)
+    assert place_order.delay(order.pk).get(timeout=60) == Order.Status.EXECUTED
     assert len(simulator.orders()) == 1 and Order.objects.count() == 1
