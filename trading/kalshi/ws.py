@@ -617,14 +617,21 @@ class KalshiWebSocket:
         self._deliver(msg)
 
     def _on_ok(self, msg: m.Ok) -> None:
-        if msg.sid is not None and msg.seq is not None and msg.sid in self._expected:
-            # PROTOCOL 5: an ok's seq is either the last data seq or a new one.
-            self._in_sequence(msg.sid, msg.seq, anchors=True)
+        self._reply_seq(msg)
         self._resolve(msg.id, msg)
         self._deliver(msg)
 
+    def _reply_seq(self, msg: m.Ok | m.Error) -> None:
+        """PROTOCOL 5: a reply's seq is either the sid's last data seq (the usual case, not a
+        duplicate) or a new number; anything else is a gap like any other."""
+        if msg.sid is None or msg.seq is None or msg.sid not in self._expected:
+            return
+        if msg.seq != self._expected[msg.sid] - 1:
+            self._in_sequence(msg.sid, msg.seq, anchors=True)
+
     def _on_error(self, msg: m.Error) -> None:
         self.metrics.error_replies += 1
+        self._reply_seq(msg)
         error = KalshiWsError(msg)
         entry = self._pending.pop(msg.id, None) if msg.id else None
         log.warning("%s: %s (command %s, sid %s)", self.name, error, entry.cmd if entry else msg.id, msg.sid)

@@ -168,3 +168,27 @@ async def test_trade_without_seq_and_trailing_newline_is_delivered(scripted) -> 
     await client.subscribe(["trade"])
     received = await asyncio.wait_for(trades.get(), 5)
     assert received.seq is None and received.msg.count == 2_500_000
+
+
+@pytest.mark.parametrize("ok_seq", [2, 3], ids=["last-seq", "own-seq"])
+async def test_ok_seq_either_way_is_no_gap(scripted, ok_seq: int) -> None:
+    """PROTOCOL 5 leaves open whether an ok repeats the last seq or takes a new one."""
+
+    def script(command: dict) -> list:
+        if command["cmd"] == "subscribe":
+            return [*subscribed(command, 1), snapshot(1, []), delta(2, "0.4000", "5.00")]
+        if command["cmd"] == "update_subscription":
+            tickers = [T, *command["params"]["market_tickers"]]
+            added = {**snapshot(ok_seq + 1, []), "msg": {"market_ticker": "KXNEW-1"}}
+            return [
+                {"type": "ok", "id": command["id"], "sid": 1, "seq": ok_seq, "msg": {"market_tickers": tickers}},
+                added,
+            ]
+        return [{"type": "ok", "id": command["id"], "msg": []}]
+
+    _, client = await scripted(script)
+    sub = await client.subscribe(["orderbook_delta"], [T])
+    await client.add_markets(sub, ["KXNEW-1"])
+    await client.list_subscriptions()
+    assert (client.metrics.gaps, client.metrics.duplicates) == (0, 0)
+    assert not client.books["KXNEW-1"].stale and client.books[T].yes == {4000: 500}
