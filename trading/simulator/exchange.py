@@ -451,7 +451,7 @@ class Exchange:
                 side_key, book_price = order.book_key
                 self._rest(ticker, side_key, book_price, Entry(order, order.remaining))
             else:
-                order.status = CANCELED
+                order.status, order.remaining = CANCELED, 0
         self.events.append(OrderChanged(order))
         return order
 
@@ -471,7 +471,7 @@ class Exchange:
             if order.self_trade_prevention_type == "taker_at_cross":
                 self._execute(order, maker_side, level, until=entry)
                 if order.remaining:
-                    order.status = CANCELED
+                    order.status, order.remaining = CANCELED, 0
                     order.last_update_reason = "SelfTradeCancel"
                 return False
             self._execute(order, maker_side, level, until=entry)

@@ -12,8 +12,8 @@ import orjson
 
 from trading.orderbook import YES
 from trading.simulator.exchange import (
+    ASK,
     BID,
-    CANCELED,
     USER_ID,
     Exchange,
     PublicTrade,
@@ -149,37 +149,31 @@ def _price_text(price: int) -> bytes:
     return format_price(price).encode()
 
 
-def trade_msg(trade: PublicTrade) -> dict[str, Any]:
+def _trade_fields(trade: PublicTrade) -> dict[str, Any]:
     side = trade.taker_outcome_side
     return {
         "trade_id": trade.trade_id,
-        "market_ticker": trade.ticker,
         "yes_price_dollars": format_price(trade.yes_price),
         "no_price_dollars": format_price(ONE_DOLLAR - trade.yes_price),
         "count_fp": format_count(trade.count),
         "taker_side": side,
         "taker_outcome_side": side,
-        "taker_book_side": BID if side == YES else "ask",
+        "taker_book_side": BID if side == YES else ASK,
         "is_block_trade": False,
+    }
+
+
+def trade_msg(trade: PublicTrade) -> dict[str, Any]:
+    return {
+        "market_ticker": trade.ticker,
+        **_trade_fields(trade),
         "ts": trade.ts_ms // 1000,
         "ts_ms": trade.ts_ms,
     }
 
 
 def rest_trade(trade: PublicTrade) -> dict[str, Any]:
-    side = trade.taker_outcome_side
-    return {
-        "trade_id": trade.trade_id,
-        "ticker": trade.ticker,
-        "count_fp": format_count(trade.count),
-        "yes_price_dollars": format_price(trade.yes_price),
-        "no_price_dollars": format_price(ONE_DOLLAR - trade.yes_price),
-        "taker_side": side,
-        "taker_outcome_side": side,
-        "taker_book_side": BID if side == YES else "ask",
-        "created_time": rfc3339(trade.ts_ms),
-        "is_block_trade": False,
-    }
+    return {"ticker": trade.ticker, **_trade_fields(trade), "created_time": rfc3339(trade.ts_ms)}
 
 
 def ticker_state(exchange: Exchange, ticker: str) -> tuple:
@@ -215,9 +209,21 @@ def _legacy(book_side: str) -> tuple[str, str]:
     return YES, "buy" if book_side == BID else "sell"
 
 
+def _order_amounts(order: SimOrder) -> dict[str, str]:
+    """Counts and costs, the same on REST orders and ``user_order`` messages."""
+    return {
+        "fill_count_fp": format_count(order.filled),
+        "remaining_count_fp": format_count(order.remaining),
+        "initial_count_fp": format_count(order.initial),
+        "taker_fill_cost_dollars": format_money(order.taker_fill_cost),
+        "maker_fill_cost_dollars": format_money(order.maker_fill_cost),
+        "taker_fees_dollars": format_money(order.taker_fees),
+        "maker_fees_dollars": format_money(order.maker_fees),
+    }
+
+
 def rest_order(order: SimOrder) -> dict[str, Any]:
     side, action = _legacy(order.book_side)
-    remaining = 0 if order.status == CANCELED else order.remaining
     return {
         "order_id": order.order_id,
         "user_id": USER_ID,
@@ -231,13 +237,7 @@ def rest_order(order: SimOrder) -> dict[str, Any]:
         "status": order.status,
         "yes_price_dollars": format_price(order.price),
         "no_price_dollars": format_price(ONE_DOLLAR - order.price),
-        "fill_count_fp": format_count(order.filled),
-        "remaining_count_fp": format_count(remaining),
-        "initial_count_fp": format_count(order.initial),
-        "taker_fill_cost_dollars": format_money(order.taker_fill_cost),
-        "maker_fill_cost_dollars": format_money(order.maker_fill_cost),
-        "taker_fees_dollars": format_money(order.taker_fees),
-        "maker_fees_dollars": format_money(order.maker_fees),
+        **_order_amounts(order),
         "created_time": rfc3339(order.created_ms),
         "last_update_time": rfc3339(order.last_update_ms),
         "self_trade_prevention_type": order.self_trade_prevention_type,
@@ -248,7 +248,6 @@ def rest_order(order: SimOrder) -> dict[str, Any]:
 
 def user_order_msg(order: SimOrder) -> dict[str, Any]:
     side, _ = _legacy(order.book_side)
-    remaining = 0 if order.status == CANCELED else order.remaining
     msg = {
         "order_id": order.order_id,
         "user_id": USER_ID,
@@ -260,13 +259,7 @@ def user_order_msg(order: SimOrder) -> dict[str, Any]:
         "outcome_side": order.outcome_side,
         "book_side": order.book_side,
         "yes_price_dollars": format_price(order.price),
-        "fill_count_fp": format_count(order.filled),
-        "remaining_count_fp": format_count(remaining),
-        "initial_count_fp": format_count(order.initial),
-        "taker_fill_cost_dollars": format_money(order.taker_fill_cost),
-        "maker_fill_cost_dollars": format_money(order.maker_fill_cost),
-        "taker_fees_dollars": format_money(order.taker_fees),
-        "maker_fees_dollars": format_money(order.maker_fees),
+        **_order_amounts(order),
         "client_order_id": order.client_order_id,
         "self_trade_prevention_type": order.self_trade_prevention_type,
         "created_time": rfc3339(order.created_ms),
@@ -290,7 +283,7 @@ def create_order_response(order: SimOrder) -> dict[str, Any]:
         body["average_fill_price"] = format_money(order.filled_yes_notional * 100 // order.filled, 4)
         body["average_fee_paid"] = format_money(fees * 100 // order.filled, 4)
     body["order_id"] = order.order_id
-    body["remaining_count"] = format_count(0 if order.status == CANCELED else order.remaining)
+    body["remaining_count"] = format_count(order.remaining)
     body["ts_ms"] = order.last_update_ms
     return body
 

@@ -97,3 +97,16 @@ async def socket(sim: SimulatorServer, signer: Signer) -> AsyncIterator[SimSocke
     headers = signer.headers("GET", "/trade-api/ws/v2")
     async with websockets.connect(sim.ws_url, additional_headers=headers, compression=None) as ws:
         yield SimSocket(ws)
+
+
+def order_body(ticker: str, side: str, count: str, price: str, tif: str = "good_till_canceled", **extra: Any) -> dict:
+    """A CreateOrderV2 request body (PROTOCOL.md 8)."""
+    return {
+        "ticker": ticker,
+        "side": side,
+        "count": count,
+        "price": price,
+        "time_in_force": tif,
+        "self_trade_prevention_type": "taker_at_cross",
+        **extra,
+    }

@@ -1,17 +1,17 @@
 """What the simulator sends has exactly the keys and value types of Kalshi's recorded
 examples (../shared/kalshi/examples/), for every WebSocket message type and REST body."""
 
-import json
 import time
 
 import httpx
 
-from tests.trading.simulator.conftest import SimSocket, signing_client
+from tests.trading.simulator.conftest import SimSocket, order_body, signing_client
 from tests.trading.simulator.shapes import assert_like_one_of, examples
 from trading.kalshi.signing import Signer
 from trading.simulator.server import SimulatorServer
 from trading.units import parse_count, parse_price
 
+ORDERS = "/portfolio/events/orders"
 WS_EXAMPLES = {
     "subscribed": "subscribed",
     "unsubscribed": "unsubscribed",
@@ -35,21 +35,6 @@ def example_book(sim: SimulatorServer, ticker: str) -> None:
     sim.publish()
 
 
-def order(ticker: str, coid: str | None, side: str, count: str, price: str, tif: str, **extra: object) -> dict:
-    body = {
-        "ticker": ticker,
-        "side": side,
-        "count": count,
-        "price": price,
-        "time_in_force": tif,
-        "self_trade_prevention_type": "taker_at_cross",
-        **extra,
-    }
-    if coid:
-        body["client_order_id"] = coid
-    return body
-
-
 async def test_websocket_messages_match_the_examples(sim: SimulatorServer, socket: SimSocket, rest: httpx.AsyncClient):
     t1, t2, t3 = sim.exchange.tickers[:3]
     sim.exchange.set_book(t2, yes={800: 500_000}, no={})  # a one-sided book: its snapshot omits no_dollars_fp
@@ -59,15 +44,10 @@ async def test_websocket_messages_match_the_examples(sim: SimulatorServer, socke
     await socket.command("subscribe", {"channels": ["fill", "user_orders", "market_positions"]})
     received = await socket.barrier()
     # Order B takes 25 at 0.43 (IOC), order A rests 10 at 0.44 and fills as maker on a public trade.
-    assert (
-        await rest.post("/portfolio/events/orders", json=order(t1, "b-1", "ask", "25", "0.43", "immediate_or_cancel"))
-    ).status_code == 201
-    assert (
-        await rest.post(
-            "/portfolio/events/orders",
-            json=order(t1, "a-1", "bid", "10.00", "0.4400", "good_till_canceled", post_only=True),
-        )
-    ).status_code == 201
+    taker = order_body(t1, "ask", "25", "0.43", "immediate_or_cancel", client_order_id="b-1")
+    maker = order_body(t1, "bid", "10.00", "0.4400", post_only=True, client_order_id="a-1")
+    for order in (taker, maker):
+        assert (await rest.post(ORDERS, json=order)).status_code == 201
     sim.control({"action": "whale", "market_ticker": t1, "count": "10.00", "taker_side": "no"})
     sim.step(300)
     await socket.command("update_subscription", {"sid": 1, "action": "add_markets", "market_tickers": [t3]})
@@ -102,20 +82,16 @@ async def test_rest_bodies_match_the_examples(sim: SimulatorServer, rest: httpx.
         assert_like_one_of(body, examples(name), name)
         return body
 
-    filled = await rest.post(
-        "/portfolio/events/orders", json=order(t1, "b-1", "ask", "25", "0.43", "immediate_or_cancel")
-    )
+    def create(*args: str, **extra: object):
+        return rest.post(ORDERS, json=order_body(t1, *args, **extra))
+
+    filled = await create("ask", "25", "0.43", "immediate_or_cancel", client_order_id="b-1")
     await check(filled, "rest_create_order_response", 201)
-    resting = await rest.post(
-        "/portfolio/events/orders", json=order(t1, "a-1", "bid", "10", "0.44", "good_till_canceled", post_only=True)
-    )
+    resting = await create("bid", "10", "0.44", post_only=True, client_order_id="a-1")
     await check(resting, "rest_create_order_response", 201)
-    for coid in ("c-1", None):
-        created = await rest.post(
-            "/portfolio/events/orders", json=order(t1, coid, "bid", "5", "0.42", "good_till_canceled")
-        )
-        order_id = created.json()["order_id"]
-        await check(await rest.delete(f"/portfolio/events/orders/{order_id}"), "rest_cancel_order_response")
+    for extra in ({"client_order_id": "c-1"}, {}):  # the cancel reply omits an absent client_order_id
+        order_id = (await create("bid", "5", "0.42", **extra)).json()["order_id"]
+        await check(await rest.delete(f"{ORDERS}/{order_id}"), "rest_cancel_order_response")
     sim.control({"action": "whale", "market_ticker": t1, "count": "10.00", "taker_side": "no"})
 
     page = await check(await rest.get("/markets", params={"limit": 2}), "rest_markets")
@@ -137,46 +113,25 @@ async def test_rest_bodies_match_the_examples(sim: SimulatorServer, rest: httpx.
     errors = examples("rest_error")
 
     async def error(response: httpx.Response, status: int, index: int) -> None:
+        """Kalshi's error of that index in rest_error.json: same status, shape and code."""
         assert response.status_code == status, response.text
-        assert_like_one_of(response.json(), [errors[index]], f"error {index}")
-        code = (
-            errors[index].get("error", errors[index]).get("code")
-            if isinstance(errors[index].get("error", {}), dict)
-            else None
-        )
-        if code:
-            body = response.json()
-            assert body.get("error", body)["code"] == code
+        expected = errors[index]
+        assert_like_one_of(response.json(), [expected], f"error {index}")
+        if isinstance(expected.get("error"), dict):
+            assert response.json()["error"]["code"] == expected["error"]["code"]
+        elif "code" in expected:
+            assert response.json()["code"] == expected["code"]
 
     async with signing_client(sim, None) as unsigned:
-        path = "/trade-api/v2/portfolio/balance"
-        bad = signer.headers("GET", "/trade-api/v2/portfolio/fills")
-        await error(await unsigned.get("/portfolio/balance", headers=bad), 401, 0)
-        stale = signer.headers("GET", path, timestamp_ms=int(time.time() * 1000) - 60_000)
+        signed_elsewhere = signer.headers("GET", "/trade-api/v2/portfolio/fills")
+        await error(await unsigned.get("/portfolio/balance", headers=signed_elsewhere), 401, 0)
+        stale = signer.headers("GET", "/trade-api/v2/portfolio/balance", timestamp_ms=int(time.time() * 1000) - 60_000)
         await error(await unsigned.get("/portfolio/balance", headers=stale), 401, 1)
-    await error(
-        await rest.post("/portfolio/events/orders", json=order(t1, "a-1", "bid", "1", "0.10", "good_till_canceled")),
-        409,
-        2,
-    )
-    await error(
-        await rest.post(
-            "/portfolio/events/orders", json=order(t1, "big", "bid", "100000", "0.40", "good_till_canceled")
-        ),
-        400,
-        3,
-    )
-    await error(await rest.delete(f"/portfolio/events/orders/{filled.json()['order_id']}"), 404, 4)
-    await error(
-        await rest.post(
-            "/portfolio/events/orders", json=order(t1, "po", "bid", "1", "0.60", "good_till_canceled", post_only=True)
-        ),
-        400,
-        5,
-    )
-    numeric = json.loads(json.dumps(order(t1, "num", "bid", "1", "0.40", "good_till_canceled")))
-    numeric["count"] = 1
-    await error(await rest.post("/portfolio/events/orders", json=numeric), 400, 6)
+    await error(await create("bid", "1", "0.10", client_order_id="a-1"), 409, 2)
+    await error(await create("bid", "100000", "0.40", client_order_id="big"), 400, 3)
+    await error(await rest.delete(f"{ORDERS}/{filled.json()['order_id']}"), 404, 4)
+    await error(await create("bid", "1", "0.60", post_only=True, client_order_id="po"), 400, 5)
+    await error(await rest.post(ORDERS, json=order_body(t1, "bid", "1", "0.40") | {"count": 1}), 400, 6)
     await error(await rest.get("/markets", params={"limit": 1001}), 400, 7)
     sim.control({"action": "reject", "count": 1})
     await error(await rest.get("/markets"), 429, 8)

@@ -5,6 +5,7 @@ simulated liquidity, partial fills, cancels, one order per client_order_id, Kals
 import httpx
 import pytest
 
+from tests.trading.simulator.conftest import order_body
 from trading.simulator.server import SimulatorServer
 from trading.units import parse_count, parse_price
 
@@ -21,20 +22,8 @@ def book(sim: SimulatorServer, ticker: str, yes: dict[str, str], no: dict[str, s
     sim.publish()
 
 
-def body(ticker: str, side: str, count: str, price: str, tif: str = "good_till_canceled", **extra) -> dict:
-    return {
-        "ticker": ticker,
-        "side": side,
-        "count": count,
-        "price": price,
-        "time_in_force": tif,
-        "self_trade_prevention_type": "taker_at_cross",
-        **extra,
-    }
-
-
 async def place(rest: httpx.AsyncClient, *args, status: int = 201, **kwargs) -> dict:
-    response = await rest.post(ORDERS, json=body(*args, **kwargs))
+    response = await rest.post(ORDERS, json=order_body(*args, **kwargs))
     assert response.status_code == status, response.text
     return response.json()
 
@@ -174,7 +163,7 @@ async def test_repeated_client_order_id_is_409_after_cancel_and_after_fill(
 async def test_invalid_orders_are_refused(
     sim: SimulatorServer, rest: httpx.AsyncClient, ticker: str, change: dict, status: int, code: str
 ):
-    request = body(ticker, "bid", "10", "0.42") | change
+    request = order_body(ticker, "bid", "10", "0.42") | change
     request = {k: v for k, v in request.items() if v is not None}
     response = await rest.post(ORDERS, json=request)
     assert response.status_code == status, response.text
