@@ -429,7 +429,12 @@ class SimulatorServer:
             if ticker not in self.exchange.markets:
                 raise ValueError(f"unknown market {ticker}")
             count = parse_count(body["count"]) if "count" in body else None
-            trade = self.exchange.whale(ticker, count=count, taker_outcome_side=body.get("taker_side"))
+            if count is not None and count <= 0:
+                raise ValueError("count must be positive")
+            side = body.get("taker_side")
+            if side not in (None, "yes", "no"):
+                raise ValueError("taker_side must be yes or no")
+            trade = self.exchange.whale(ticker, count=count, taker_outcome_side=side)
             self.publish()
             return {"trade": wire.rest_trade(trade)}
         elif action == "reset":

@@ -38,6 +38,7 @@ SILENT_CHANNELS = frozenset(
     }
 )
 
+KNOWN_CHANNELS = PUBLIC_CHANNELS | PRIVATE_CHANNELS | SILENT_CHANNELS
 # Channels whose market set update_subscription add_markets / delete_markets may change.
 MARKET_ACTIONS = frozenset({"orderbook_delta", "ticker", "trade", "fill", "user_orders"})
 
@@ -174,6 +175,8 @@ class Commands:
         self.exchange = exchange
 
     def handle(self, conn: Connection, data: str | bytes) -> None:
+        """One client frame: the command's replies, or an error with Kalshi's code, on the
+        connection's queue. A frame of the wrong shape is answered, never raised."""
         try:
             command = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -189,7 +192,7 @@ class Commands:
             return
         params = command.get("params")
         cmd = command.get("cmd")
-        if params is not None and not isinstance(params, dict):
+        if (params is not None and not isinstance(params, dict)) or not isinstance(cmd, str | None):
             self._ws_error(conn, cmd_id, 1)
             return
         handler = {
@@ -197,7 +200,7 @@ class Commands:
             "unsubscribe": self._unsubscribe,
             "update_subscription": self._update_subscription,
             "list_subscriptions": self._list_subscriptions,
-        }.get(cmd)  # type: ignore[arg-type]
+        }.get(cmd or "")
         if handler is None:
             log.info("websocket: unknown cmd %r", cmd)
             self._ws_error(conn, cmd_id, 5)
@@ -223,10 +226,10 @@ class Commands:
         if isinstance(params.get("market_id"), str):
             ids.append(params["market_id"])
         if isinstance(params.get("market_ids"), list):
-            ids.extend(params["market_ids"])
+            ids.extend(i for i in params["market_ids"] if isinstance(i, str))
         if ids:
             by_id = {m.market_id: t for t, m in markets.items()}
-            named.extend(by_id.get(i, str(i)) for i in ids)
+            named.extend(by_id.get(i, i) for i in ids)
         if not named:
             return None, []
         named = list(dict.fromkeys(named))
@@ -237,8 +240,10 @@ class Commands:
         if not isinstance(channels, list) or not channels:
             self._ws_error(conn, cmd_id, 3)
             return
-        known = PUBLIC_CHANNELS | PRIVATE_CHANNELS | SILENT_CHANNELS
-        if any(c not in known for c in channels):
+        if not all(isinstance(c, str) for c in channels):
+            self._ws_error(conn, cmd_id, 1)
+            return
+        if any(c not in KNOWN_CHANNELS for c in channels):
             log.info("websocket: unknown channel in %r", channels)
             self._ws_error(conn, cmd_id, 8)
             return

@@ -129,7 +129,17 @@ async def test_step_and_whale_work_while_paused(sim: SimulatorServer):
 
 
 @pytest.mark.parametrize(
-    "action", [{"action": "explode"}, {"action": "delay"}, {"action": "whale", "market_ticker": "KXNOPE-1"}, [1]]
+    "action",
+    [
+        {"action": "explode"},
+        {"action": "delay"},
+        {"action": "delay", "ms": {"x": 1}},
+        {"action": "whale", "market_ticker": "KXNOPE-1"},
+        {"action": "whale", "count": "0"},
+        {"action": "whale", "taker_side": "maybe"},
+        {"action": "reject", "status": 418},
+        [1],
+    ],
 )
 async def test_bad_control_requests_are_400(sim: SimulatorServer, action):
     async with httpx.AsyncClient() as client:

@@ -166,6 +166,9 @@ async def test_unsubscribe_and_list_subscriptions(sim: SimulatorServer, socket: 
     ("frame", "code"),
     [
         ("not json", 1),
+        ({"id": 5, "cmd": ["subscribe"], "params": {}}, 1),
+        ({"id": 5, "cmd": "subscribe", "params": {"channels": [{"name": "trade"}]}}, 1),
+        ({"id": 5, "cmd": "subscribe", "params": {"channels": ["ticker"], "market_ids": [{"x": 1}, "nope"]}}, 11),
         ({"id": 5, "cmd": "subscribe"}, 2),
         ({"id": 5, "cmd": "subscribe", "params": {"channels": []}}, 3),
         ({"id": 5, "cmd": "unsubscribe", "params": {}}, 4),
