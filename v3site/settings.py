@@ -255,6 +255,9 @@ EXEC_MAX_CROSS = _exec_units("EXEC_MAX_CROSS", "0.02", "price")
 # book from REST (it has no WebSocket); the age counts from when the request was
 # sent (see trading.execution.gateway for the edge-cache caveat on demo/prod).
 EXEC_MAX_BOOK_AGE = env.float("EXEC_MAX_BOOK_AGE", default=3.0)
+# A whale that traded longer ago than this (seconds) is no longer a signal:
+# whale_too_old (a backlog after an outage is decided, not followed blindly).
+EXEC_MAX_WHALE_AGE = env.float("EXEC_MAX_WHALE_AGE", default=30.0)
 # Follow orders rest this long (seconds) and then expire on the exchange;
 # 0 = immediate_or_cancel (take what is there now, never rest).
 EXEC_ORDER_TTL = env.int("EXEC_ORDER_TTL", default=300)

@@ -14,6 +14,9 @@ fixed locally and listed in one ``system_activity`` line saying what changed:
 3. Resting orders on the exchange we have no record of: adopted (and canceled
    when the kill switch is on).
 4. Positions and balance: set to the exchange's numbers where they differ.
+5. Whales left undecided (never handed to a worker because the broker was down,
+   or their worker died mid-decision) for longer than the grace: decided now;
+   most are skipped as whale_too_old, which is the point: none stays queued forever.
 
 Paper trading against the live book copy has no exchange account: nothing to compare.
 """
@@ -29,9 +32,13 @@ from django.db import transaction
 
 from trading.execution import broadcast, loop, risk, services
 from trading.execution.gateway import ExchangeError, ExchangeOrder, ExchangePosition, Gateway, Placed
-from trading.models import Order, Position, RiskAccount
+from trading.models import Order, Position, RiskAccount, WhaleTrade
 
 logger = logging.getLogger(__name__)
+
+# Late whales decided per pass: a long outage's backlog is worked off over several
+# passes instead of one pass that holds a worker for minutes.
+MAX_LATE_WHALES = 200
 
 STATUS_FROM_EXCHANGE = {
     "resting": Order.Status.RESTING,
@@ -162,6 +169,15 @@ def _positions_and_balance(report: Report, positions: list[ExchangePosition], ba
         account.save(update_fields=["balance", "version", "reconciled_at", "updated_at"])
 
 
+def _undecided_whales(report: Report, now: float, grace: float) -> None:
+    open_statuses = [WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING]
+    stuck = WhaleTrade.objects.filter(status__in=open_statuses, decision__isnull=True, detected_at__lt=now - grace)
+    for whale_id in stuck.values_list("pk", flat=True)[:MAX_LATE_WHALES]:
+        decision = services.process_whale(whale_id=whale_id)
+        if decision is not None:
+            report.add("undecided whale decided late", whale_id=whale_id, reason_code=decision.reason_code)
+
+
 def _paper_account(report: Report, now: float) -> None:
     """Paper trading on the book copy: the balance starts at EXEC_PAPER_BALANCE, then moves with fills."""
     with transaction.atomic():
@@ -179,11 +195,13 @@ def reconcile(*, grace: float | None = None) -> Report:
     report = Report()
     exchange = services.current_gateway()
     now = time.time()
+    grace = settings.EXEC_PENDING_GRACE if grace is None else grace
+    _undecided_whales(report, now, grace)
     if not exchange.has_account:
         _paper_account(report, now)
         return report
     try:
-        _pending_orders(exchange, report, now, settings.EXEC_PENDING_GRACE if grace is None else grace)
+        _pending_orders(exchange, report, now, grace)
         known = _resting_orders(exchange, report)
         _stray_orders(exchange, report, known)
 

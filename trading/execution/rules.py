@@ -29,6 +29,7 @@ class Reason(StrEnum):
     KILL_SWITCH = "kill_switch"
     PAUSED = "paused"
     BELOW_THRESHOLD = "below_threshold"
+    WHALE_TOO_OLD = "whale_too_old"
     BOOK_UNAVAILABLE = "book_unavailable"
     STALE_BOOK = "stale_book"
     MARKET_CLOSING = "market_closing"
@@ -59,6 +60,7 @@ class RuleConfig:
     slippage: int
     max_cross: int
     max_book_age: float
+    max_whale_age: float
     order_ttl: int
 
     @classmethod
@@ -75,6 +77,7 @@ class RuleConfig:
             slippage=settings.EXEC_SLIPPAGE,
             max_cross=settings.EXEC_MAX_CROSS,
             max_book_age=settings.EXEC_MAX_BOOK_AGE,
+            max_whale_age=settings.EXEC_MAX_WHALE_AGE,
             order_ttl=settings.EXEC_ORDER_TTL,
         )
 
@@ -89,6 +92,7 @@ class WhaleView:
     yes_price: int
     count: int
     notional: int
+    traded_at: float  # Unix seconds, the exchange's time of the trade
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +161,18 @@ def tick_at(price: int, price_ranges: tuple[tuple[int, int, int], ...]) -> int:
     return DEFAULT_TICK
 
 
-def check_threshold(whale: WhaleView, config: RuleConfig) -> Verdict | None:
-    """The one rule that needs no book: checked before the worker fetches anything."""
+def check_threshold(whale: WhaleView, now: float, config: RuleConfig) -> Verdict | None:
+    """The rules that need no book: checked before the worker fetches anything."""
     if whale.notional < config.min_whale_notional:
         return skip(
             Reason.BELOW_THRESHOLD,
             f"Whale notional {dollars(whale.notional)} is under the {dollars(config.min_whale_notional)} minimum.",
+        )
+    if now - whale.traded_at > config.max_whale_age:
+        return skip(
+            Reason.WHALE_TOO_OLD,
+            f"The whale traded {now - whale.traded_at:.0f} s ago (limit {config.max_whale_age:g} s): "
+            "no longer a signal.",
         )
     return None
 
@@ -176,7 +186,7 @@ def size_for(whale: WhaleView, config: RuleConfig) -> int:
 
 def evaluate(whale: WhaleView, book: BookView, market: MarketView, now: float, config: RuleConfig) -> Verdict:
     """Follow (with the order to place) or skip (with why), from the rules alone."""
-    if (verdict := check_threshold(whale, config)) is not None:
+    if (verdict := check_threshold(whale, now, config)) is not None:
         return verdict
     age = now - book.as_of
     if book.stale or age > config.max_book_age:

@@ -67,6 +67,7 @@ def whale_view(whale: WhaleTrade) -> WhaleView:
         yes_price=whale.yes_price,
         count=whale.count,
         notional=whale.notional,
+        traded_at=whale.traded_at,
     )
 
 
@@ -98,7 +99,7 @@ def evaluate_whale(whale: WhaleTrade, exchange: Gateway, config: RuleConfig) -> 
         "book": None,
         "market": None,
     }
-    if (verdict := check_threshold(view, config)) is not None:
+    if (verdict := check_threshold(view, time.time(), config)) is not None:
         return verdict, inputs
 
     async def read() -> tuple[BookView, MarketView]:
@@ -137,10 +138,8 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
     with transaction.atomic():
         WhaleTrade.objects.filter(pk=whale.pk).update(status=WhaleTrade.Status.PROCESSING)
         whale.status = WhaleTrade.Status.PROCESSING
-        # The queue itself is re-sent once the whale leaves it (decided or failed): a
-        # whale_queue costs a query over every waiting whale, and at 20 whales/s a
-        # second one per whale for the ~50 ms "processing" state doubled the work.
         broadcast.whale_stage(broadcast.RECEIVED, whale)
+        broadcast.whale_queue()
         broadcast.whale_stage(broadcast.EVALUATING, whale)
     exchange = current_gateway()
     config = RuleConfig.from_settings()

@@ -43,6 +43,12 @@ def test_whale_follow_order_fill_position_and_balance(simulator):
     assert reconciliation.reconcile().changes == []
     stages = [e.data["stage"] for e in ActivityEvent.objects.filter(type="whale_processing").order_by("id")]
     assert stages == ["received", "evaluating", "decided", "order_placed", "filled"]
+    queues = [e.data["whales"] for e in ActivityEvent.objects.filter(type="whale_queue").order_by("id")]
+    assert [q[0]["status"] for q in queues] == ["processing", "decided"]
+    assert queues[-1][0]["decision"]["reason_code"] == "follow"
+    state = ActivityEvent.objects.filter(type="trading_state").last().data
+    assert state["version"] == RiskAccount.objects.get().version and state["balance"] == account.balance
+    assert state["positions"][0]["position"] == 500
     assert WhaleTrade.objects.get(pk=decision.whale_id).status == WhaleTrade.Status.DECIDED
 
 
@@ -282,3 +288,16 @@ def test_paper_mode_on_demo_fills_against_the_book_copy_without_sending(simulato
     fee = Fill.objects.get(order=order).fee
     assert RiskAccount.objects.get().balance == settings.EXEC_PAPER_BALANCE - ask * 500 - fee
     assert simulator.orders() == []
+
+
+def test_whale_never_handed_to_a_worker_is_decided_by_reconciliation(simulator):
+    whale = make_whale(simulator.ticker)
+    WhaleTrade.objects.filter(pk=whale.pk).update(traded_at=time.time() - 120, detected_at=time.time() - 120)
+
+    report = reconciliation.reconcile(grace=30)
+
+    decision = WhaleDecision.objects.get(whale=whale)
+    assert decision.reason_code == Reason.WHALE_TOO_OLD
+    assert {"what": "undecided whale decided late", "whale_id": whale.pk, "reason_code": "whale_too_old"} in (
+        report.changes
+    )

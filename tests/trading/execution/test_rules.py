@@ -28,6 +28,7 @@ CONFIG = RuleConfig(
     slippage=100,
     max_cross=200,
     max_book_age=3.0,
+    max_whale_age=30.0,
     order_ttl=300,
 )
 LIMITS = RiskLimits(
@@ -37,7 +38,7 @@ LIMITS = RiskLimits(
     max_orders_per_minute=6,
     max_daily_loss=250_000_000,
 )
-WHALE = WhaleView("KXBTCD-26DEC3117-T99999.99", "yes", 4500, 2_500_000, 4500 * 2_500_000)
+WHALE = WhaleView("KXBTCD-26DEC3117-T99999.99", "yes", 4500, 2_500_000, 4500 * 2_500_000, NOW - 1)
 # The protocol's example book: YES bids up to 0.44, NO bids up to 0.55 -> YES ask 0.45.
 BOOK = BookView(TopOfBook(4400, 1000, 4500, 450_000), as_of=NOW - 0.1)
 MARKET = MarketView("active", NOW + 86_400, ((0, 10_000, 100),))
@@ -52,7 +53,7 @@ def test_follow_buys_yes_at_whale_price_plus_slippage():
 
 
 def test_follow_of_a_no_whale_is_an_ask_on_the_yes_book():
-    whale = WhaleView(WHALE.market_ticker, "no", 4500, 2_500_000, 5500 * 2_500_000)
+    whale = WhaleView(WHALE.market_ticker, "no", 4500, 2_500_000, 5500 * 2_500_000, NOW)
     verdict = evaluate(whale, BOOK, MARKET, NOW, CONFIG)
     # NO price 0.55 + 0.01 slippage = 0.56 NO, i.e. an ask at YES 0.44; the NO ask is 1 - 0.44 = 0.56.
     assert (verdict.intent.side, verdict.intent.price) == ("ask", 4400)
@@ -60,7 +61,7 @@ def test_follow_of_a_no_whale_is_an_ask_on_the_yes_book():
 
 
 def test_limit_never_crosses_more_than_the_bound_beyond_the_ask():
-    whale = WhaleView(WHALE.market_ticker, "yes", 6000, 2_500_000, 6000 * 2_500_000)
+    whale = WhaleView(WHALE.market_ticker, "yes", 6000, 2_500_000, 6000 * 2_500_000, NOW)
     verdict = evaluate(whale, BOOK, MARKET, NOW, CONFIG)
     assert verdict.intent.price == 4500 + 200
 
@@ -77,14 +78,18 @@ def test_limit_is_rounded_to_the_market_grid_away_from_the_book():
 )
 def test_size_fixed_or_fraction_capped_in_whole_contracts(mode, whale_count, expected):
     config = RuleConfig(**{**CONFIG.to_dict(), "size_mode": mode})
-    whale = WhaleView(WHALE.market_ticker, "yes", 4500, whale_count, 4500 * whale_count)
+    whale = WhaleView(WHALE.market_ticker, "yes", 4500, whale_count, 4500 * whale_count, NOW)
     assert size_for(whale, config) == expected
 
 
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
-        ({"whale": WhaleView(WHALE.market_ticker, "yes", 4500, 100, 450_000)}, Reason.BELOW_THRESHOLD),
+        ({"whale": WhaleView(WHALE.market_ticker, "yes", 4500, 100, 450_000, NOW)}, Reason.BELOW_THRESHOLD),
+        (
+            {"whale": WhaleView(WHALE.market_ticker, "yes", 4500, 2_500_000, 4500 * 2_500_000, NOW - 31)},
+            Reason.WHALE_TOO_OLD,
+        ),
         ({"book": BookView(BOOK.top, as_of=NOW - 10)}, Reason.STALE_BOOK),
         ({"book": BookView(BOOK.top, as_of=NOW, stale=True)}, Reason.STALE_BOOK),
         ({"market": MarketView("active", NOW + 60, MARKET.price_ranges)}, Reason.MARKET_CLOSING),
@@ -95,7 +100,7 @@ def test_size_fixed_or_fraction_capped_in_whole_contracts(mode, whale_count, exp
         (
             {
                 "book": BookView(TopOfBook(9800, 10, 9900, 10), as_of=NOW),
-                "whale": WhaleView(WHALE.market_ticker, "yes", 9900, 2_500_000, 9900 * 2_500_000),
+                "whale": WhaleView(WHALE.market_ticker, "yes", 9900, 2_500_000, 9900 * 2_500_000, NOW),
             },
             Reason.PRICE_OUT_OF_BOUNDS,
         ),
