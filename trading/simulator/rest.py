@@ -20,9 +20,17 @@ log = logging.getLogger("trading.simulator")
 
 REST_PREFIX = "/trade-api/v2"
 
+# GET /markets filters by words other than the statuses a market reports (PROTOCOL.md 8).
+MARKET_STATUS_FILTER = {
+    "unopened": "initialized",
+    "open": "active",
+    "paused": "inactive",
+    "closed": "closed",
+    "settled": "finalized",
+}
 
+# Kalshi's 429 body is a bare string (PROTOCOL.md 9), unlike every other error.
 TOO_MANY_REQUESTS = {"error": "too many requests"}
-
 SERVER_ERRORS = {
     500: {"error": {"code": "internal_server_error", "message": "internal server error", "service": "exchange"}},
     503: {"error": {"code": "service_unavailable", "message": "service unavailable", "service": "exchange"}},
@@ -39,6 +47,7 @@ def error_body(code: str, details: str = "", *, service: bool = True) -> dict[st
     return {"error": error}
 
 
+# The 401 bodies recorded from Kalshi (PROTOCOL.md 2), by reason.
 AUTH_ERRORS = {
     "bad_signature": {
         "error": {
@@ -94,14 +103,7 @@ class RestApi:
         limit = _limit(q, "GetMarkets", maximum=1000)
         if isinstance(limit, web.Response):
             return limit
-        status_map = {
-            "unopened": "initialized",
-            "open": "active",
-            "paused": "inactive",
-            "closed": "closed",
-            "settled": "finalized",
-        }
-        wanted_status = status_map.get(q.get("status", ""), q.get("status"))
+        wanted_status = MARKET_STATUS_FILTER.get(q.get("status", ""), q.get("status"))
         tickers = set(filter(None, q.get("tickers", "").split(","))) or None
         markets = [
             m
