@@ -137,21 +137,7 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         "reviewed_at",
         "review_note",
     ]
-    readonly_fields = [
-        "whale_details",
-        "decision",
-        "reason_code",
-        "reason_text",
-        "mode",
-        "started",
-        "decided",
-        "inputs",
-        "order_details",
-        "fills_table",
-        "reviewed",
-        "reviewed_by",
-        "reviewed_at",
-    ]
+    readonly_fields = [f for f in fields if f != "review_note"]
     change_list_template = "admin/trading/whaledecision/change_list.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:

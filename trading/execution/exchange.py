@@ -24,6 +24,7 @@ from trading.execution.gateway import (
 )
 from trading.execution.rules import BookView, MarketView
 from trading.kalshi import rest
+from trading.kalshi.messages import FillBody
 from trading.orderbook import OrderBook
 from trading.simulator.exchange import taker_fee
 from trading.units import ONE_DOLLAR
@@ -74,6 +75,22 @@ def fill_report(fill: rest.Fill) -> FillReport:
         fee=int(fill.fee),
         is_taker=fill.is_taker,
         ts=float(ts),
+    )
+
+
+def fill_from_ws(body: FillBody) -> FillReport:
+    """A WebSocket ``fill`` message body (PROTOCOL.md 6.4) as a FillReport."""
+    return FillReport(
+        trade_id=body.trade_id,
+        order_id=body.order_id,
+        market_ticker=body.market_ticker,
+        side=body.book_side,
+        yes_price=int(body.yes_price),
+        count=int(body.count),
+        fee=int(body.fee),
+        is_taker=body.is_taker,
+        ts=body.ts_ms / 1000,
+        client_order_id=body.client_order_id or "",
     )
 
 

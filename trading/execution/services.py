@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from trading.execution import broadcast, loop, risk
 from trading.execution.accounting import PositionState, apply_fill
+from trading.execution.exchange import fill_from_ws, gateway
 from trading.execution.gateway import (
     ExchangeError,
     FillReport,
@@ -177,8 +178,7 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
 
 
 def current_gateway() -> Gateway:
-    from trading.execution.exchange import gateway
-
+    """This process's exchange gateway for the current settings (trading.execution.exchange)."""
     return gateway()
 
 
@@ -337,21 +337,10 @@ def record_fill(report: FillReport) -> bool:
     return True
 
 
-def fill_from_ws(body: FillBody) -> FillReport:
-    """A WebSocket ``fill`` message body (trading.kalshi.messages.FillBody) as a FillReport:
-    the feed runner calls ``record_fill(fill_from_ws(message.msg))`` for each one."""
-    return FillReport(
-        trade_id=body.trade_id,
-        order_id=body.order_id,
-        market_ticker=body.market_ticker,
-        side=body.book_side,
-        yes_price=int(body.yes_price),
-        count=int(body.count),
-        fee=int(body.fee),
-        is_taker=body.is_taker,
-        ts=body.ts_ms / 1000,
-        client_order_id=body.client_order_id or "",
-    )
+def record_ws_fill(body: FillBody) -> bool:
+    """The feed runner's entry for each WebSocket ``fill`` message (``message.msg``);
+    sync and ORM-bound, so call it off the event loop (``sync_to_async``)."""
+    return record_fill(fill_from_ws(body))
 
 
 def sync_fills(*, order_id: int) -> int:
