@@ -93,6 +93,7 @@ class Connection:
         self.out: list[bytes] = []
         self.data_frames = 0
         self.delayed: deque[tuple[float, bytes]] = deque()
+        self.delayed_bytes = 0
         self.delay_handle: asyncio.TimerHandle | None = None
 
     def add(self, sub: Subscription) -> None:
@@ -142,6 +143,7 @@ class Connection:
         if delay or self.delayed:
             loop = asyncio.get_running_loop()
             self.delayed.append((loop.time() + delay / 1000, data))
+            self.delayed_bytes += len(data)
             if self.delay_handle is None:
                 self.delay_handle = loop.call_at(self.delayed[0][0], self._release)
             return
@@ -153,13 +155,15 @@ class Connection:
         self.delay_handle = None
         while self.delayed and self.delayed[0][0] <= loop.time():
             data = self.delayed.popleft()[1]
+            self.delayed_bytes -= len(data)
             if not self.transport.is_closing():
                 self.transport.write(data)
         if self.delayed:
             self.delay_handle = loop.call_at(self.delayed[0][0], self._release)
 
     def buffered(self) -> int:
-        return 0 if self.transport.is_closing() else self.transport.get_write_buffer_size()
+        """Bytes queued for this client and not yet on the wire (held back by a delay, or unsent)."""
+        return 0 if self.transport.is_closing() else self.transport.get_write_buffer_size() + self.delayed_bytes
 
     def abort(self) -> None:
         """Drop the connection as a network failure would: no close frame."""
