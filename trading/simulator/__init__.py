@@ -20,9 +20,18 @@ Python API (tests start it in-process on an ephemeral port)::
         server.exchange.books      # {ticker: trading.orderbook.OrderBook}: compare with a client's .levels()
         server.exchange.account    # .balance (micro-dollars), .orders {order_id: SimOrder},
                                    # .fills [SimFill], .positions {ticker: SimPosition}
-        server.exchange.trades     # public trades, oldest first
+        server.exchange.trades     # public trades, oldest first (the last 5,000-10,000)
+        server.exchange.set_book(ticker, yes={4300: 85_000}, no={5500: 10_000})  # a test scenario,
+        server.publish()           #   sent to subscribers as deltas (prices 1/10,000 $, sizes 1/100)
+        server.exchange.place_order(...), .cancel_order(order_id), .whale(ticker, count=..., ...)
+        server.step(1_000)         # 1,000 market-data messages now, published at once
         server.control({"action": "pause"})   # the same actions as POST /sim/control, in-process
     # (await server.stop() when started without ``async with``)
+
+Modules: ``markets`` (tickers, tick grids), ``exchange`` (books with price-time queues,
+random walk, orders, fills, positions, balance; no I/O), ``wire`` (Kalshi's JSON shapes),
+``rest`` (the REST API), ``streams`` (WebSocket connections and commands), ``faults``,
+``server`` (one aiohttp port: life cycle, signing checks, feed, fan-out, control), ``keys``.
 
 ``rate`` is market-data messages per second over all markets (0 = as fast as the
 readers take them); ``step`` actions and ``server.step(n)`` generate ``n`` now.
@@ -61,4 +70,9 @@ action                effect
 Fault flags (``SimConfig`` fields / command options): ``delay_ms``, ``gap_every`` (skip a
 seq every N sequenced messages of a subscription), ``malformed_every`` (a malformed frame
 after every N data frames), ``drop_every_s``, ``reject_every`` (every Nth REST request 429).
+
+Not simulated: order expiry (``expiration_time`` is accepted and ignored), trading pauses
+and ``cancel_order_on_pause``, ``reduce_only``, settlement, subaccounts beyond 0, maker
+fees, order groups; ``market_lifecycle_v2`` and Kalshi's other channels accept a
+subscription but never publish; the server does not close a connection whose pongs stop.
 """
