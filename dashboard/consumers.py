@@ -108,6 +108,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.ping_seq = 0
         self.pong = asyncio.Event()
         self.replayed: set[int] = set()
+        # Live events that arrive while the replay is read wait here, then go
+        # through the id filter: none is lost, none is sent twice or before the replay.
+        self.early: list[str] | None = []
         self.commands: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "pause": self.control_command,
             "resume": self.control_command,
@@ -117,7 +120,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         }
 
         # Join first, read the replay second: whatever is published in between
-        # waits in the layer's queue for this channel and is deduplicated by id.
+        # waits in ``early`` and is deduplicated by id.
         await self.join(events.EVENTS_GROUP)
         await self.accept()
         can_control = await database_sync_to_async(user.has_perm)(CONTROL_PERMISSION)
@@ -146,10 +149,14 @@ class EventsConsumer(AsyncWebsocketConsumer):
             replay[kind]["id"] for kind in (events.TRADING_STATE, events.TRADER_STATUS) if replay[kind]
         }
         self.outbox.put(events.envelope(events.HISTORY_REPLAY, replay))
-        self.tasks = [
-            asyncio.create_task(self.write(), name="events-socket-write"),
-            asyncio.create_task(self.keepalive(), name="events-socket-ping"),
-        ]
+        early, self.early = self.early, None
+        for text in early:
+            self.forward(text)
+        if not self.closing:
+            self.tasks += [
+                asyncio.create_task(self.write(), name="events-socket-write"),
+                asyncio.create_task(self.keepalive(), name="events-socket-ping"),
+            ]
 
     async def disconnect(self, code: int) -> None:
         await self.cleanup()
@@ -161,7 +168,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if message.get("type") != events.BROADCAST:
             logger.warning("events socket: group message of unknown type %r ignored", message.get("type"))
             return
-        text = message["text"]
+        if self.early is None:
+            self.forward(message["text"])
+        elif len(self.early) < self.outbox.limit:
+            self.early.append(message["text"])
+        else:
+            self.early.clear()
+            self.overflow("replay read too slowly")
+
+    def forward(self, text: str) -> None:
+        """A live envelope, unless the replay already carried it."""
         if self.replayed and (replayed_id := event_id(text)) in self.replayed:
             self.replayed.discard(replayed_id)
             return
@@ -173,9 +189,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
         try:
             self.outbox.put(text)
         except OutboxOverflow as exc:
-            logger.warning("events socket of %s too slow (%s): closing it", self.user.get_username(), exc)
-            self.closing = True
-            self.tasks.append(asyncio.create_task(self.finish(CLOSE_TOO_SLOW)))
+            self.overflow(str(exc))
+
+    def overflow(self, why: str) -> None:
+        """Too much waiting for this browser: close it; it resumes by event id."""
+        logger.warning("events socket of %s too slow (%s): closing it", self.user.get_username(), why)
+        self.closing = True
+        self.tasks.append(asyncio.create_task(self.finish(CLOSE_TOO_SLOW)))
 
     async def write(self) -> None:
         while True:

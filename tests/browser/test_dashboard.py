@@ -142,11 +142,24 @@ def test_user_without_the_permission_sees_no_controls(page, trader):
 
 def test_kill_asks_for_confirmation_and_cancel_does_nothing(page, boss):
     log_in(page, "boss", PASSWORD)
-    page.get_by_role("button", name="Kill…").click()
+    # By keyboard alone: focus the button, Enter opens the confirmation, Escape cancels it.
+    page.get_by_role("button", name="Kill…").focus()
+    page.keyboard.press("Enter")
     dialog = page.locator("#kill-dialog")
     expect(dialog).to_be_visible()
+    expect(page.get_by_role("button", name="Cancel")).to_be_focused()
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
+    expect(page.locator("#console")).not_to_contain_text("Kill switch")
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.locator("#control-result")).to_have_text("pause: done")
     expect(page.locator("#console")).to_contain_text("Trading paused by boss.")
+
+
+def test_phone_width_has_no_sideways_scrolling(page, boss):
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, "boss", PASSWORD)
+    whale_through_execution()
+    expect(page.locator("#whale-rows tr")).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    expect(page.get_by_role("button", name="Kill…")).to_be_in_viewport()

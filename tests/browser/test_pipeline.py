@@ -59,6 +59,14 @@ def test_simulated_whales_arrive_with_their_decisions(system_page):
     # Market panels fill from the live feed.
     expect(page.locator(".market .bid").first).to_have_text(re.compile(r"\d"), timeout=30_000)
 
+    # Kill, confirmed, is recorded with who did it; resume undoes it.
+    page.get_by_role("button", name="Kill…").click()
+    page.get_by_role("button", name="Kill trading").click()
+    expect(console).to_contain_text("Kill switch turned on by boss.", timeout=30_000)
+    expect(page.locator("#control-result")).to_have_text("kill: done", timeout=30_000)
+    page.get_by_role("button", name="Resume").click()
+    expect(console).to_contain_text("Trading resumed by boss.")
+
     # V3_UPDATE_SCREENSHOT=1 refreshes the README's picture from the running system.
     if os.environ.get("V3_UPDATE_SCREENSHOT") == "1":
         page.wait_for_timeout(15_000)

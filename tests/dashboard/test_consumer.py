@@ -1,6 +1,8 @@
 """The events WebSocket as a browser sees it, on the real Redis channel layer:
 ack and replay, resume by event id, commands and their permissions, bad input, pings."""
 
+import time
+
 import orjson
 import pytest
 from asgiref.sync import sync_to_async
@@ -286,3 +288,28 @@ async def test_browsers_of_one_process_share_one_group_subscription(user, connec
     assert await second.receive_from(timeout=5) == text
     await second.disconnect()
     assert layer._get_group_channel_name(events.EVENTS_GROUP) not in layer.groups
+
+
+async def test_events_published_while_the_replay_is_read_come_once_and_after_it(user, connect, monkeypatch):
+    """The socket joins the group before it reads the replay: an event committed and
+    broadcast in between is both in the replay and live, and must be sent once."""
+    from asgiref.sync import async_to_sync
+
+    from dashboard import consumers
+
+    read_replay = consumers.selectors.history_replay
+    raced: list[int] = []
+
+    def replay_with_a_race(last_seen):
+        raced.append(publisher.store(events.SYSTEM_ACTIVITY, {"message": "raced"}, 5.0))
+        text = events.envelope(events.SYSTEM_ACTIVITY, {"message": "raced"}, event_id=raced[0], ts=5.0)
+        async_to_sync(get_channel_layer().group_send)(events.EVENTS_GROUP, events.group_message(text))
+        time.sleep(0.3)  # let the broadcast reach the socket before the replay is read
+        return read_replay(last_seen)
+
+    monkeypatch.setattr(consumers.selectors, "history_replay", replay_with_a_race)
+    socket, _, replay = await connect(user)
+    assert [e["id"] for e in replay["data"]["events"]] == raced
+    after = await publisher.apublish(events.SYSTEM_ACTIVITY, {"message": "after"})
+    assert (await receive(socket))["id"] == after
+    await socket.disconnect()
