@@ -29,6 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Q
 
 from trading.execution import broadcast, loop, risk, services
 from trading.execution.gateway import ExchangeError, ExchangeOrder, ExchangePosition, Gateway, Placed
@@ -91,13 +92,17 @@ def _pending_orders(exchange: Gateway, report: Report, now: float, grace: float)
 
 
 def _resting_orders(exchange: Gateway, report: Report) -> set[str]:
-    """Bring our resting orders up to date; returns their exchange ids."""
+    """Bring our resting orders, and executed ones missing fills, up to date; returns their exchange ids."""
     known: set[str] = set()
-    for order in Order.objects.filter(status=Order.Status.RESTING).exclude(exchange_order_id=""):
+    unfinished = Q(status=Order.Status.RESTING) | Q(status=Order.Status.EXECUTED, filled_count__lt=F("count"))
+    for order in Order.objects.filter(unfinished).exclude(exchange_order_id=""):
         known.add(order.exchange_order_id)
         remote = loop.run(exchange.order(order.exchange_order_id))
         new_fills = services.sync_fills(order_id=order.pk) if remote is None or remote.fill_count else 0
-        status = Order.Status.CANCELED if remote is None else STATUS_FROM_EXCHANGE.get(remote.status, order.status)
+        if remote is not None:
+            status = STATUS_FROM_EXCHANGE.get(remote.status, order.status)
+        else:  # resting orders always stay listed (PROTOCOL.md 8): gone means dead; finished ones may move away
+            status = Order.Status.CANCELED if order.status == Order.Status.RESTING else order.status
         if status != order.status or new_fills:
             with transaction.atomic():
                 risk.lock_account()

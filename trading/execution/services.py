@@ -248,7 +248,11 @@ def execute_order(*, order_id: int) -> Order:
     for report in placed.fills:
         record_fill(report)
     if placed.fill_count > 0 and not placed.fills:
-        sync_fills(order_id=order.pk)
+        try:
+            sync_fills(order_id=order.pk)
+        except ExchangeError as exc:
+            # The order is recorded; its fills arrive by WebSocket or the next reconciliation.
+            logger.warning("order %s: fills not read now: %s", order.client_order_id, exc)
     return Order.objects.get(pk=order.pk)
 
 

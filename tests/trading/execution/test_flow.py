@@ -301,3 +301,15 @@ def test_whale_never_handed_to_a_worker_is_decided_by_reconciliation(simulator):
     assert {"what": "undecided whale decided late", "whale_id": whale.pk, "reason_code": "whale_too_old"} in (
         report.changes
     )
+
+
+def test_reconciliation_reads_fills_an_executed_order_is_missing(simulator):
+    decision = follow_whale(simulator)
+    Fill.objects.all().delete()
+    Order.objects.update(filled_count=0)
+
+    report = reconciliation.reconcile()
+
+    order = Order.objects.get(decision=decision)
+    assert order.filled_count == 500 and order.fills.count() == 1
+    assert any(c["what"] == "order state from the exchange" and c["fills_recorded"] == 1 for c in report.changes)
