@@ -74,5 +74,6 @@ after every N data frames), ``drop_every_s``, ``reject_every`` (every Nth REST r
 Not simulated: order expiry (``expiration_time`` is accepted and ignored), trading pauses
 and ``cancel_order_on_pause``, ``reduce_only``, settlement, subaccounts beyond 0, maker
 fees, order groups; ``market_lifecycle_v2`` and Kalshi's other channels accept a
-subscription but never publish; the server does not close a connection whose pongs stop.
+subscription but never publish. A connection that misses three heartbeat pongs is closed
+(1011); Kalshi's own behaviour there is unconfirmed.
 """

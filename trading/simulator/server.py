@@ -52,6 +52,8 @@ MAX_BATCH = 2_000
 # Above this many unsent bytes on any reader's socket the random walk waits (4 MiB
 # is ~25k delta frames: deep enough never to starve a fast reader between ticks).
 HIGH_WATER = 4 * 1024 * 1024
+# PROTOCOL.md 3 leaves open what Kalshi does when pongs stop; we close after three missed.
+MISSED_PONGS = 3
 
 
 @dataclass
@@ -358,30 +360,43 @@ class SimulatorServer:
         if self.faults.reject_ws_next:
             self.faults.reject_ws_next -= 1
             return json_response(TOO_MANY_REQUESTS, 429)
-        ws = web.WebSocketResponse(compress=False, autoping=True, max_msg_size=1 << 20)
+        # autoping off: the pongs are the client's sign of life (client pings still get pongs).
+        ws = web.WebSocketResponse(compress=False, autoping=False, max_msg_size=1 << 20)
         await ws.prepare(request)
         transport = request.transport
         if transport is None:
             return ws
         conn = Connection(ws, transport, self.faults)
         self.connections.add(conn)
-        heartbeat = asyncio.create_task(self._heartbeat(ws))
+        heartbeat = asyncio.create_task(self._heartbeat(conn))
         try:
             async for message in ws:
                 if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                     self.commands.handle(conn, message.data)
+                elif message.type == WSMsgType.PING:
+                    await ws.pong(message.data)
+                elif message.type == WSMsgType.PONG:
+                    conn.last_pong = asyncio.get_running_loop().time()
                 conn.flush()
         finally:
             heartbeat.cancel()
             self.connections.discard(conn)
         return ws
 
-    async def _heartbeat(self, ws: web.WebSocketResponse) -> None:
-        """Kalshi pings every 10 s with payload ``heartbeat`` (PROTOCOL.md 3)."""
+    async def _heartbeat(self, conn: Connection) -> None:
+        """Kalshi pings every 10 s with payload ``heartbeat`` (PROTOCOL.md 3); a client that
+        has not answered the last ``MISSED_PONGS`` pings is closed (the simulator's choice)."""
+        loop = asyncio.get_running_loop()
+        interval = self.config.heartbeat_s
+        conn.last_pong = loop.time()
         with contextlib.suppress(ConnectionError, RuntimeError):
-            while not ws.closed:
-                await asyncio.sleep(self.config.heartbeat_s)
-                await ws.ping(b"heartbeat")
+            while not conn.ws.closed:
+                await asyncio.sleep(interval)
+                if loop.time() - conn.last_pong > MISSED_PONGS * interval:
+                    log.info("closing a WebSocket that missed %d pongs", MISSED_PONGS)
+                    await conn.ws.close(code=1011, message=b"pong timeout")
+                    return
+                await conn.ws.ping(b"heartbeat")
 
     async def _control(self, request: web.Request) -> web.Response:
         try:

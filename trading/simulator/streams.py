@@ -94,6 +94,7 @@ class Connection:
         self.data_frames = 0
         self.delayed: deque[tuple[float, bytes]] = deque()
         self.delayed_bytes = 0
+        self.last_pong = 0.0  # event-loop time of the client's last pong
         self.delay_handle: asyncio.TimerHandle | None = None
 
     def add(self, sub: Subscription) -> None:

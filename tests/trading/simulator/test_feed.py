@@ -201,3 +201,18 @@ async def test_server_pings_with_heartbeat_payload(sim_config: SimConfig, signer
         async with session.ws_connect(sim.ws_url, headers=headers, autoping=False) as ws:
             message = await asyncio.wait_for(ws.receive(), timeout=10)
             assert (message.type, message.data) == (aiohttp.WSMsgType.PING, b"heartbeat")
+            await ws.pong(message.data)
+            await ws.ping(b"are you there")
+            while (message := await asyncio.wait_for(ws.receive(), timeout=10)).type == aiohttp.WSMsgType.PING:
+                pass
+            assert (message.type, message.data) == (aiohttp.WSMsgType.PONG, b"are you there")
+
+
+async def test_a_client_that_stops_answering_pings_is_closed(sim_config: SimConfig, signer: Signer):
+    config = dataclasses.replace(sim_config, heartbeat_s=0.05)
+    async with SimulatorServer(config) as sim, aiohttp.ClientSession() as session:
+        headers = signer.headers("GET", "/trade-api/ws/v2")
+        async with session.ws_connect(sim.ws_url, headers=headers, autoping=False) as ws:
+            while (message := await asyncio.wait_for(ws.receive(), timeout=10)).type == aiohttp.WSMsgType.PING:
+                pass  # never answered
+            assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 1011
