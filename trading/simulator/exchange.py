@@ -192,6 +192,8 @@ class Exchange:
     """All markets, books and the one account; synchronous, single-threaded (the event loop's)."""
 
     def __init__(self, *, markets: int = 5, seed: int = 1, whale_rate: float = 0.02, balance_cents: int = 100_000):
+        if markets < 1:
+            raise ValueError("the simulator needs at least one market")
         self.rng = random.Random(seed)
         self.whale_rate = whale_rate
         self.markets: dict[str, SimMarket] = {m.ticker: m for m in make_markets(markets, self.rng, datetime.now(UTC))}

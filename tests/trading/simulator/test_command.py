@@ -72,8 +72,17 @@ async def test_trusts_the_given_public_key_and_stops_on_sigint(tmp_path: Path, s
     assert "Simulator stopped." in await stop(process, signal.SIGINT)
 
 
-@pytest.mark.parametrize("args", [["--public-key", "/nonexistent.pem", "--key-id", "x"], ["--key-id", "x"]])
-async def test_bad_key_options_are_a_clear_error(tmp_path: Path, args: list[str]):
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["--public-key", "/nonexistent.pem", "--key-id", "x"], "--public-key"),
+        (["--key-id", "x"], "--public-key"),
+        (["--markets", "0"], "--markets"),
+        (["--rate", "-5"], "--rate"),
+        (["--whale-rate", "2"], "--whale-rate"),
+    ],
+)
+async def test_bad_options_are_a_clear_error(tmp_path: Path, args: list[str], named: str):
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "manage.py",
@@ -86,4 +95,4 @@ async def test_bad_key_options_are_a_clear_error(tmp_path: Path, args: list[str]
     )
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 1
-    assert "--public-key" in stderr.decode()
+    assert named in stderr.decode()

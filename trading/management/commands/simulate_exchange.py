@@ -34,6 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--reject-every", type=int, default=0, help="fault: answer every Nth REST request 429")
 
     def handle(self, *args, **options) -> None:
+        if options["markets"] < 1:
+            raise CommandError("--markets must be at least 1.")
+        if options["rate"] < 0:
+            raise CommandError("--rate must be 0 (as fast as read) or positive.")
+        if not 0 <= options["whale_rate"] <= 1:
+            raise CommandError("--whale-rate is a share of trades, between 0 and 1.")
         if bool(options["public_key"]) != bool(options["key_id"]):
             raise CommandError("--public-key and --key-id go together.")
         if options["public_key"] and not Path(options["public_key"]).is_file():
