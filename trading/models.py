@@ -127,7 +127,8 @@ class Order(models.Model):
     mode = models.CharField(max_length=5, choices=WhaleDecision.Mode.choices)
     time_in_force = models.CharField(max_length=20, default="good_till_canceled")
     error = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Indexed: the orders-per-minute limit counts recent orders under the risk lock.
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 
 from trading.execution.rules import Reason, RuleConfig, Verdict, check_cooldown, dollars, skip
 from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
@@ -142,34 +142,38 @@ def start_of_day(now: float) -> float:
 
 
 def account_view(account: RiskAccount, market_ticker: str, now: float) -> AccountView:
-    """Everything the limits need, in a handful of aggregate queries."""
-    open_orders = Order.objects.filter(status__in=OPEN_STATUSES)
+    """Everything the limits need, in four aggregate queries (this runs under the lock)."""
+    is_open = Q(status__in=OPEN_STATUSES)
+    in_market = is_open & Q(market_ticker=market_ticker)
     remaining = F("count") - F("filled_count")
-    in_market = open_orders.filter(market_ticker=market_ticker).aggregate(
-        bids=Sum(remaining, filter=Q(side="bid"), default=0), asks=Sum(remaining, filter=Q(side="ask"), default=0)
+    recent = Q(created_at__gte=datetime.fromtimestamp(now - 60, UTC))
+    orders = Order.objects.filter(is_open | recent).aggregate(
+        bids=Sum(remaining, filter=in_market & Q(side="bid"), default=0),
+        asks=Sum(remaining, filter=in_market & Q(side="ask"), default=0),
+        # Resting cost: a bid costs its YES price, an ask its NO price (1 - YES price), per contract.
+        bid_cost=Sum(remaining * F("price"), filter=is_open & Q(side="bid"), default=0),
+        ask_cost=Sum(remaining * (ONE_DOLLAR - F("price")), filter=is_open & Q(side="ask"), default=0),
+        open=Count("pk", filter=is_open),
+        last_minute=Count("pk", filter=recent),
     )
-    # Resting cost: a bid costs its YES price, an ask its NO price (1 - YES price), per contract.
-    resting_cost = open_orders.aggregate(
-        bids=Sum(remaining * F("price"), filter=Q(side="bid"), default=0),
-        asks=Sum(remaining * (ONE_DOLLAR - F("price")), filter=Q(side="ask"), default=0),
+    positions = Position.objects.aggregate(
+        held=Sum("position", filter=Q(market_ticker=market_ticker), default=0), cost=Sum("cost", default=0)
     )
-    position = Position.objects.filter(market_ticker=market_ticker).values_list("position", flat=True).first() or 0
     day = Fill.objects.filter(ts__gte=start_of_day(now)).aggregate(
         realized=Sum("realized_pnl", default=0), fees=Sum("fee", default=0)
     )
     last_follow = WhaleDecision.objects.filter(
         decision=WhaleDecision.Decision.FOLLOW, whale__market_ticker=market_ticker
     ).aggregate(at=Max("decided_at"))["at"]
+    held = positions["held"]
     return AccountView(
         paused=account.paused,
         killed=account.killed,
-        long_exposure=max(position, 0) + in_market["bids"],
-        short_exposure=max(-position, 0) + in_market["asks"],
-        exposure=(Position.objects.aggregate(cost=Sum("cost", default=0))["cost"])
-        + resting_cost["bids"]
-        + resting_cost["asks"],
-        open_orders=open_orders.count(),
-        orders_last_minute=Order.objects.filter(created_at__gte=datetime.fromtimestamp(now - 60, UTC)).count(),
+        long_exposure=max(held, 0) + orders["bids"],
+        short_exposure=max(-held, 0) + orders["asks"],
+        exposure=positions["cost"] + orders["bid_cost"] + orders["ask_cost"],
+        open_orders=orders["open"],
+        orders_last_minute=orders["last_minute"],
         daily_pnl=day["realized"] - day["fees"],
         last_follow_at=last_follow,
     )
