@@ -216,3 +216,12 @@ async def test_a_client_that_stops_answering_pings_is_closed(sim_config: SimConf
             while (message := await asyncio.wait_for(ws.receive(), timeout=10)).type == aiohttp.WSMsgType.PING:
                 pass  # never answered
             assert message.type == aiohttp.WSMsgType.CLOSE and message.data == 1011
+
+
+async def test_skip_ticker_ack_omits_the_market_list(sim: SimulatorServer, socket: SimSocket):
+    t1, t2 = sim.exchange.tickers[:2]
+    await socket.command("subscribe", {"channels": ["ticker"], "market_ticker": t1, "skip_ticker_ack": True})
+    await socket.barrier()
+    cmd = await socket.command("update_subscription", {"sid": 1, "action": "add_markets", "market_tickers": [t2]})
+    ok = next(m for m in await socket.barrier() if m["type"] == "ok" and m["id"] == cmd)
+    assert "msg" not in ok
