@@ -100,9 +100,6 @@ class RestApi:
 
     async def _markets(self, request: web.Request) -> web.Response:
         q = request.query
-        limit = _limit(q, "GetMarkets", maximum=1000)
-        if isinstance(limit, web.Response):
-            return limit
         wanted_status = MARKET_STATUS_FILTER.get(q.get("status", ""), q.get("status"))
         tickers = set(filter(None, q.get("tickers", "").split(","))) or None
         markets = [
@@ -114,8 +111,7 @@ class RestApi:
             and (tickers is None or m.ticker in tickers)
             and _in_range(int(m.close_time.timestamp()), q.get("min_close_ts"), q.get("max_close_ts"))
         ]
-        page, cursor = _page(markets, q.get("cursor"), limit)
-        return json_response({"cursor": cursor, "markets": [wire.market(self.exchange, m) for m in page]})
+        return _listing(q, "GetMarkets", "markets", markets, lambda m: wire.market(self.exchange, m))
 
     async def _market(self, request: web.Request) -> web.Response:
         market = self.exchange.markets.get(request.match_info["ticker"])
@@ -141,17 +137,13 @@ class RestApi:
 
     async def _trades(self, request: web.Request) -> web.Response:
         q = request.query
-        limit = _limit(q, "GetTrades", maximum=1000)
-        if isinstance(limit, web.Response):
-            return limit
         trades = [
             t
             for t in reversed(self.exchange.trades)
             if (not q.get("ticker") or t.ticker == q["ticker"])
             and _in_range(t.ts_ms // 1000, q.get("min_ts"), q.get("max_ts"))
         ]
-        page, cursor = _page(trades, q.get("cursor"), limit)
-        return json_response({"cursor": cursor, "trades": [wire.rest_trade(t) for t in page]})
+        return _listing(q, "GetTrades", "trades", trades, wire.rest_trade)
 
     async def _balance(self, request: web.Request) -> web.Response:
         return json_response(wire.balance(self.exchange))
@@ -188,9 +180,6 @@ class RestApi:
 
     async def _orders(self, request: web.Request) -> web.Response:
         q = request.query
-        limit = _limit(q, "GetOrders", maximum=1000)
-        if isinstance(limit, web.Response):
-            return limit
         events = set(filter(None, q.get("event_ticker", "").split(",")))
         markets = self.exchange.markets
         orders = [
@@ -201,8 +190,7 @@ class RestApi:
             and (not q.get("status") or o.status == q["status"])
             and _in_range(o.created_ms // 1000, q.get("min_ts"), q.get("max_ts"))
         ]
-        page, cursor = _page(orders, q.get("cursor"), limit)
-        return json_response({"cursor": cursor, "orders": [wire.rest_order(o) for o in page]})
+        return _listing(q, "GetOrders", "orders", orders, wire.rest_order)
 
     async def _order(self, request: web.Request) -> web.Response:
         order = self.exchange.account.orders.get(request.match_info["order_id"])
@@ -212,9 +200,6 @@ class RestApi:
 
     async def _fills(self, request: web.Request) -> web.Response:
         q = request.query
-        limit = _limit(q, "GetFills", maximum=1000)
-        if isinstance(limit, web.Response):
-            return limit
         tickers = set(filter(None, q.get("ticker", "").split(",")))
         fills = [
             f
@@ -223,8 +208,7 @@ class RestApi:
             and (not q.get("order_id") or f.order_id == q["order_id"])
             and _in_range(f.ts_ms // 1000, q.get("min_ts"), q.get("max_ts"))
         ]
-        page, cursor = _page(fills, q.get("cursor"), limit)
-        return json_response({"cursor": cursor, "fills": [wire.rest_fill(f) for f in page]})
+        return _listing(q, "GetFills", "fills", fills, wire.rest_fill)
 
     async def _create_order(self, request: web.Request) -> web.Response:
         raw = await request.read()
@@ -351,6 +335,15 @@ def _limit(query: Any, operation: str, *, maximum: int) -> int | web.Response:
             400,
         )
     return limit
+
+
+def _listing(query: Any, operation: str, key: str, items: list, render: Any) -> web.Response:
+    """One page of a list endpoint: ``{"cursor": ..., key: [render(item), ...]}``."""
+    limit = _limit(query, operation, maximum=1000)
+    if isinstance(limit, web.Response):
+        return limit
+    page, cursor = _page(items, query.get("cursor"), limit)
+    return json_response({"cursor": cursor, key: [render(item) for item in page]})
 
 
 def _in_range(value: int, low: str | None, high: str | None) -> bool:
