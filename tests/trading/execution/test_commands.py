@@ -40,3 +40,13 @@ def test_reconcile_command_reports_what_it_fixed(simulator):
     output = run("reconcile")
     assert '"what": "balance"' in output and "1 differences fixed." in output
     assert run("reconcile").strip() == "0 differences fixed."
+
+
+def test_beat_reconciles_periodically_and_workers_route_orders_to_their_queue(settings):
+    from trading import tasks
+    from v3site.celery import app
+
+    schedule = app.conf.beat_schedule["reconcile"]
+    assert schedule["task"] == tasks.reconcile.name and schedule["schedule"] == settings.EXEC_RECONCILE_INTERVAL
+    assert app.conf.task_routes["trading.tasks.place_order"] == {"queue": "orders"}
+    assert {q.name for q in app.conf.task_queues} == {"celery", "orders"}
