@@ -42,21 +42,53 @@ sys.path.insert(0, str(ROOT))
 MODES = ("once", "per_client", "bare")
 # Client processes: one per core, so the load generator can use the whole machine.
 WORKERS = 2
-# Handshakes in flight per client process while connecting (daphne's accept backlog
-# and the replay query per connection are the limit, not the bench).
-CONNECT_CONCURRENCY = 50
+# Handshakes in flight per client process while connecting. Each one costs the
+# server a session lookup and a replay query, done one at a time on its database
+# thread; with 50 in flight some waited past daphne's 5 s handshake timeout.
+CONNECT_CONCURRENCY = 10
 # After the last broadcast, how long to wait for stragglers before counting them lost.
 DRAIN_SECONDS = 10.0
-# A realistic event body (about 500 bytes once serialized, like a trader_status summary).
+# The body of a real trader_status (trading.feed.runner.status(): components with
+# metrics, feed and bus counters, the last whales), about 3 KB serialized: the
+# largest event every browser receives.
 PAYLOAD = {
     "state": "trading",
     "mode": "paper",
+    "uptime": 1234.5,
+    "started_at": 1795540000.0,
     "exchange_connected": True,
+    "markets": [f"KXBENCH-26DEC31-T{n}" for n in range(8)],
     "components": [
-        {"name": name, "healthy": True, "criticality": "critical", "detail": "", "metrics": {"age": 0.12}}
-        for name in ("database", "exchange_ws", "orderbooks", "whale_tracker")
+        {
+            "name": name,
+            "healthy": True,
+            "criticality": "critical" if n < 4 else "non_critical",
+            "detail": "",
+            "metrics": {"age": 0.12, "messages": 123456, "errors": 0, "rate": 812.5},
+        }
+        for n, name in enumerate(("kalshi_ws", "orderbooks", "whale_tracker", "database", "trades", "fills", "bus"))
     ],
+    "feed": {"messages": 1234567, "gaps": 0, "resyncs": 1, "malformed": 0, "changes": 98765, "events_sent": 4321},
     "bus": {"queue_utilization": 0.0123, "published": 123456, "dropped": 0},
+    "whales": {
+        "detected": 42,
+        "recent": [
+            {
+                "whale_id": 1000 + n,
+                "trade_id": f"5f8d7c2e-0000-4000-8000-{n:012d}",
+                "market_ticker": f"KXBENCH-26DEC31-T{n % 8}",
+                "taker_side": "yes" if n % 2 else "no",
+                "yes_price": 4500 + n,
+                "count": 250_000,
+                "notional": 1_125_000_000,
+                "median_notional": 2_250_000,
+                "rule": "absolute",
+                "traded_at": 1795540000.0 + n,
+                "detected_at": 1795540000.2 + n,
+            }
+            for n in range(10)
+        ],
+    },
 }
 
 
