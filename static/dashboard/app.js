@@ -402,6 +402,10 @@
   function onTradingState(data) {
     if (tradingState && data.version !== undefined && data.version < tradingState.version) return;
     tradingState = data;
+    const switches = $("switches");
+    switches.textContent = data.killed ? "KILLED: no new orders" : data.paused ? "paused: no new orders" : "";
+    switches.hidden = !data.killed && !data.paused;
+    switches.dataset.killed = data.killed ? "yes" : "no";
     for (const p of data.positions || []) knowTicker(p.market_ticker);
     if (Array.isArray(data.open_orders)) {
       openOrders.clear();

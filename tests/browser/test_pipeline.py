@@ -64,8 +64,10 @@ def test_simulated_whales_arrive_with_their_decisions(system_page):
     page.get_by_role("button", name="Kill trading").click()
     expect(console).to_contain_text("Kill switch turned on by boss.", timeout=30_000)
     expect(page.locator("#control-result")).to_have_text("kill: done", timeout=30_000)
+    expect(page.locator("#switches")).to_have_text("KILLED: no new orders")
     page.get_by_role("button", name="Resume").click()
     expect(console).to_contain_text("Trading resumed by boss.")
+    expect(page.locator("#switches")).to_be_hidden()
 
     # V3_UPDATE_SCREENSHOT=1 refreshes the README's picture from the running system.
     if os.environ.get("V3_UPDATE_SCREENSHOT") == "1":
