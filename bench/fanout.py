@@ -364,10 +364,11 @@ def main() -> None:
         f"{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'CPU s':>7}"
     )
     print(header)
+    results: dict[tuple[str, int], Result] = {}
     try:
         for clients in args.clients:
             for mode in args.modes:
-                r = run_one(mode, clients, args.rate, args.seconds, server, cookie)
+                r = results[mode, clients] = run_one(mode, clients, args.rate, args.seconds, server, cookie)
                 note = f"  ({r.failed_connects} clients failed to connect)" if r.failed_connects else ""
                 print(
                     f"{r.mode:<11}{r.clients:>8}{r.rate:>7g}{r.messages:>6}{r.delivered:>10}{r.lost:>7}"
@@ -376,6 +377,13 @@ def main() -> None:
                 )
     finally:
         server.close()
+    for clients in args.clients:
+        once, per_client, bare = (results.get((mode, clients)) for mode in MODES)
+        if once and bare:
+            print(f"{clients} clients: p99 once / bare = {once.p99_ms / bare.p99_ms:.1f}x", end="")
+        if once and per_client:
+            print(f"; server CPU per_client / once = {per_client.cpu_seconds / once.cpu_seconds:.2f}x", end="")
+        print()
 
 
 if __name__ == "__main__":
