@@ -83,7 +83,7 @@ def _last_event_id(query_string: bytes) -> int | None:
     values = parse_qs(query_string.decode("latin-1")).get("last_event_id")
     if not values:
         return None
-    if not values[0].isdigit():
+    if not (values[0].isascii() and values[0].isdigit()):
         raise CommandError("bad_last_event_id", "last_event_id must be a non-negative integer")
     return int(values[0])
 

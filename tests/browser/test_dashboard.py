@@ -105,6 +105,15 @@ def test_console_fills_and_a_whale_arrives_with_its_decision(page, boss):
     expect(console.locator("li:visible")).to_have_count(1)
     page.select_option("#kind-filter", "")
 
+    # Pause scroll: new lines still arrive, the view stays where the reader is.
+    page.click("#pause-scroll")
+    expect(page.locator("#pause-scroll")).to_have_attribute("aria-pressed", "true")
+    top = page.evaluate("document.getElementById('console').scrollTop")
+    for n in range(30):
+        activity(f"paused line {n}")
+    expect(console.locator("li").last).to_contain_text("paused line 29")
+    assert page.evaluate("document.getElementById('console').scrollTop") == top
+
     # V3_UPDATE_SCREENSHOT=1 refreshes the README's picture from this very page.
     if os.environ.get("V3_UPDATE_SCREENSHOT") == "1":
         page.screenshot(path=str(SCREENSHOT), full_page=True)
