@@ -30,6 +30,8 @@ def test_logged_in_user_sees_dashboard(client, user):
     response = client.get("/")
     assert response.status_code == 200
     assert b'id="dashboard"' in response.content
+    body = response.content.decode()
+    assert "http://" not in body and "https://" not in body, "no CDN or outside asset"
 
 
 def test_healthz_says_ok_and_nothing_else(client):
