@@ -9,6 +9,9 @@ Each configuration runs three servers under the same load, one after another:
 * ``per_client``: the same daphne, Redis layer and consumer, but the group message
   carries the event as data and every consumer serializes it (stdlib json, as
   Channels' ``send_json`` does): the cost the project's design avoids.
+* ``stock``: the textbook Channels way, for comparison: each browser's own channel
+  in the group (channels_redis decodes and dispatches every message once per
+  browser) and ``send_json`` per browser.
 * ``bare``: a ``websockets`` server that serializes once and calls
   ``websockets.broadcast``: no Django, no Redis, no auth. The limit of this
   machine for this many sockets, with the load generator on the same cores.
@@ -39,7 +42,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-MODES = ("once", "per_client", "bare")
+MODES = ("once", "per_client", "stock", "bare")
 # Client processes: one per core, so the load generator can use the whole machine.
 WORKERS = 2
 # Handshakes in flight per client process while connecting. Each one costs the
@@ -95,11 +98,11 @@ PAYLOAD = {
 # ---- client processes -------------------------------------------------------------------------
 
 
-def client_process(url: str, headers: list[tuple[str, str]], count: int, bare: bool, conn, counter) -> None:
-    asyncio.run(_clients(url, headers, count, bare, conn, counter))
+def client_process(url: str, headers: list[tuple[str, str]], count: int, replay: bool, conn, counter) -> None:
+    asyncio.run(_clients(url, headers, count, replay, conn, counter))
 
 
-async def _clients(url: str, headers: list[tuple[str, str]], count: int, bare: bool, conn, counter) -> None:
+async def _clients(url: str, headers: list[tuple[str, str]], count: int, replay: bool, conn, counter) -> None:
     from websockets.asyncio.client import connect
 
     latencies: list[float] = []
@@ -122,7 +125,7 @@ async def _clients(url: str, headers: list[tuple[str, str]], count: int, bare: b
                     open_timeout=120,
                     ping_interval=None,
                 )
-                if not bare:
+                if replay:
                     # The connection ack, then the history replay: the socket is live.
                     while orjson.loads(await ws.recv())["type"] != "history_replay":
                         pass
@@ -260,7 +263,7 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, server, cookie
         url, headers, pid = f"ws://127.0.0.1:{port}/", [], bare.pid
     else:
         server.start()
-        url = server.url.replace("http", "ws") + "/ws/events/"
+        url = server.url.replace("http", "ws") + ("/ws/stock/" if mode == "stock" else "/ws/events/")
         headers = [("Cookie", cookie), ("Origin", server.url)]
         pid = server.pid
 
@@ -269,7 +272,9 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, server, cookie
     for w in range(WORKERS):
         share = clients // WORKERS + (1 if w < clients % WORKERS else 0)
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=client_process, args=(url, headers, share, mode == "bare", child, counters[w]))
+        proc = ctx.Process(
+            target=client_process, args=(url, headers, share, mode in ("once", "per_client"), child, counters[w])
+        )
         proc.start()
         pipes.append(parent)
         workers.append(proc)
@@ -378,12 +383,17 @@ def main() -> None:
     finally:
         server.close()
     for clients in args.clients:
-        once, per_client, bare = (results.get((mode, clients)) for mode in MODES)
-        if once and bare:
-            print(f"{clients} clients: p99 once / bare = {once.p99_ms / bare.p99_ms:.1f}x", end="")
-        if once and per_client:
-            print(f"; server CPU per_client / once = {per_client.cpu_seconds / once.cpu_seconds:.2f}x", end="")
-        print()
+        once, per_client, stock, bare = (results.get((mode, clients)) for mode in MODES)
+        if not once:
+            continue
+        ratios = []
+        if bare:
+            ratios.append(f"p99 once / bare = {once.p99_ms / bare.p99_ms:.1f}x")
+        if per_client:
+            ratios.append(f"server CPU per_client / once = {per_client.cpu_seconds / once.cpu_seconds:.2f}x")
+        if stock:
+            ratios.append(f"server CPU stock / once = {stock.cpu_seconds / once.cpu_seconds:.2f}x")
+        print(f"{clients} clients: " + "; ".join(ratios))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,10 @@ serializing a broadcast once (the project's way) with serializing it per browser
 ``{"type": "broadcast.data", "event": {...}}`` is the per-client path: every
 consumer encodes the event itself with the stdlib ``json``, as Channels'
 ``AsyncJsonWebsocketConsumer.send_json`` does.
+
+``/ws/stock/`` is the textbook Channels consumer for comparison: every browser's
+own channel joins the group (no per-process hub) and ``send_json`` encodes each
+event per browser.
 """
 
 import json
@@ -18,11 +22,13 @@ from django.core.asgi import get_asgi_application
 django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.generic.websocket import AsyncJsonWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from dashboard.consumers import EventsConsumer  # noqa: E402
+from dashboard.consumers import CLOSE_UNAUTHENTICATED, EventsConsumer  # noqa: E402
+from trading import events  # noqa: E402
 
 
 class PerClientConsumer(EventsConsumer):
@@ -33,11 +39,33 @@ class PerClientConsumer(EventsConsumer):
             super().on_group_message(message)
 
 
+class StockConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        if not self.scope["user"].is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self.channel_layer.group_add(events.EVENTS_GROUP, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(events.EVENTS_GROUP, self.channel_name)
+
+    async def broadcast_data(self, message: dict) -> None:
+        await self.send_json(message["event"])
+
+
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter([path("ws/events/", PerClientConsumer.as_asgi())]))
+            AuthMiddlewareStack(
+                URLRouter(
+                    [
+                        path("ws/events/", PerClientConsumer.as_asgi()),
+                        path("ws/stock/", StockConsumer.as_asgi()),
+                    ]
+                )
+            )
         ),
     }
 )
