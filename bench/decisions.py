@@ -16,7 +16,7 @@ minus ``WhaleTrade.detected_at``), split into the wait for a worker (detected ->
 ``started_at``) and the decision itself (``started_at`` -> ``decided_at``).
 Target (issue 5): p99 < 250 ms at 20 whales/s. Results: bench/README.md ("decisions").
 
-The database in DATABASE_URL is used as is (created if missing); use a scratch one.
+The database in DATABASE_URL is emptied first (created if missing): use a scratch one.
 The Redis database in REDIS_URL is flushed first.
 """
 
@@ -94,7 +94,9 @@ def main() -> None:
     from trading.tasks import process_whale
 
     call_command("migrate", verbosity=0)
-    RiskAccount.objects.update(paused=False, killed=False)
+    # A scratch database: a clean start, so no earlier run's whales or orders weigh on this one.
+    call_command("flush", interactive=False, verbosity=0)
+    RiskAccount.objects.get_or_create(name="default")
     redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()
 
     loop = asyncio.new_event_loop()
@@ -150,6 +152,11 @@ def main() -> None:
         while decisions.count() < args.whales and time.monotonic() < deadline:
             time.sleep(0.5)
         rows = list(decisions.values_list("started_at", "decided_at", "whale__detected_at", "decision"))
+        decided = time.monotonic()
+        pending = Order.objects.filter(decision__whale_id__gte=first_id, status=Order.Status.PENDING)
+        while pending.exists() and time.monotonic() < decided + 60:
+            time.sleep(0.5)
+        orders_drained = time.monotonic() - decided
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -165,12 +172,14 @@ def main() -> None:
     deciding = [(decided - start) * 1000 for start, decided, _, _ in rows]
     span = max(d for _, d, _, _ in rows) - min(w for _, _, w, _ in rows)
     follows = sum(1 for *_, decision in rows if decision == "follow")
-    orders = Order.objects.filter(decision__whale_id__gte=first_id).exclude(exchange_order_id="").count()
+    placed = Order.objects.filter(decision__whale_id__gte=first_id).exclude(exchange_order_id="")
+    orders, filled = placed.count(), placed.filter(status=Order.Status.EXECUTED).count()
     print(
         f"whales {args.whales} at {args.rate:g}/s (sent in {sent:.1f} s), "
         f"worker children: {args.concurrency} deciding, {args.order_concurrency} placing"
     )
-    print(f"decisions {len(rows)} ({follows} follow, {orders} orders acknowledged), {len(rows) / span:.1f} decisions/s")
+    print(f"decisions {len(rows)} ({follows} follow), {len(rows) / span:.1f} decisions/s")
+    print(f"orders acknowledged {orders} ({filled} executed), the last {orders_drained:.1f} s after the last decision")
     for name, values in (
         ("detected -> persisted", total),
         ("  waiting for a worker", queued),

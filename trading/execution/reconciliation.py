@@ -21,14 +21,16 @@ fixed locally and listed in one ``system_activity`` line saying what changed:
 Paper trading against the live book copy has no exchange account: nothing to compare.
 """
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 
 from trading.execution import broadcast, loop, risk, services
@@ -39,7 +41,9 @@ logger = logging.getLogger(__name__)
 
 # Late whales decided per pass: a long outage's backlog is worked off over several
 # passes instead of one pass that holds a worker for minutes.
-MAX_LATE_WHALES = 200
+MAX_LATE_WHALES = 100
+# The advisory lock key of reconciliation (any constant unique to this use).
+LOCK_KEY = 0x5633_7265_636F_6E63  # "V3reconc"
 
 STATUS_FROM_EXCHANGE = {
     "resting": Order.Status.RESTING,
@@ -52,6 +56,7 @@ STATUS_FROM_EXCHANGE = {
 class Report:
     changes: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
+    skipped: bool = False  # another pass was running
 
     @property
     def ok(self) -> bool:
@@ -195,8 +200,36 @@ def _paper_account(report: Report, now: float) -> None:
         account.save(update_fields=["balance", "version", "reconciled_at", "updated_at"])
 
 
+@contextlib.contextmanager
+def single_pass() -> Iterator[bool]:
+    """True when this process may reconcile now: one pass at a time across workers (every
+    worker reconciles when it starts, so several start-ups at once would repeat the work).
+    A Postgres session advisory lock, freed by the session's end if the worker dies;
+    SQLite (the embedded default, one process) needs none."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [LOCK_KEY])
+        held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+
+
 def reconcile(*, grace: float | None = None) -> Report:
-    """Compare with the exchange and fix local records; never places an order."""
+    """Compare with the exchange and fix local records; never places an order. A pass
+    already running elsewhere makes this one return at once (``report.skipped``)."""
+    with single_pass() as mine:
+        if not mine:
+            return Report(skipped=True)
+        return _reconcile(grace)
+
+
+def _reconcile(grace: float | None) -> Report:
     report = Report()
     exchange = services.current_gateway()
     now = time.time()

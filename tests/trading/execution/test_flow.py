@@ -313,3 +313,13 @@ def test_reconciliation_reads_fills_an_executed_order_is_missing(simulator):
     order = Order.objects.get(decision=decision)
     assert order.filled_count == 500 and order.fills.count() == 1
     assert any(c["what"] == "order state from the exchange" and c["fills_recorded"] == 1 for c in report.changes)
+
+
+def test_one_reconciliation_at_a_time(simulator, settings):
+    import psycopg
+
+    db = settings.DATABASES["default"]
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"]) as other:
+        other.execute("SELECT pg_advisory_lock(%s)", [reconciliation.LOCK_KEY])
+        assert reconciliation.reconcile().skipped
+    assert not reconciliation.reconcile().skipped

@@ -12,6 +12,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         report = reconciliation.reconcile()
+        if report.skipped:
+            raise CommandError("Another reconciliation is running; try again when it is done.")
         for change in report.changes:
             self.stdout.write(json.dumps(change))
         self.stdout.write(f"{len(report.changes)} differences fixed.")
