@@ -32,6 +32,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from dashboard.health import stats
 from dashboard.hub import hub_for
 from dashboard.outbox import Outbox, OutboxOverflow, event_id
 from trading import events, selectors
@@ -103,7 +104,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.joined: set[str] = set()
         self.tasks: list[asyncio.Task] = []
         self.closing = False
+        self.closed = False
         self.outbox = Outbox(settings.DASHBOARD_OUTBOX_LIMIT)
+        stats.open += 1
+        stats.opened += 1
         self.bucket = TokenBucket(settings.DASHBOARD_COMMAND_BURST, settings.DASHBOARD_COMMAND_RATE)
         self.ping_seq = 0
         self.pong = asyncio.Event()
@@ -193,6 +197,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     def overflow(self, why: str) -> None:
         """Too much waiting for this browser: close it; it resumes by event id."""
+        stats.closed_too_slow += 1
         logger.warning("events socket of %s too slow (%s): closing it", self.user.get_username(), why)
         self.closing = True
         self.tasks.append(asyncio.create_task(self.finish(CLOSE_TOO_SLOW)))
@@ -215,6 +220,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 await asyncio.wait_for(self.pong.wait(), settings.DASHBOARD_PING_TIMEOUT)
             except TimeoutError:
                 logger.info("events socket of %s: no pong for ping %d, closing", self.user, self.ping_seq)
+                stats.closed_no_pong += 1
                 self.closing = True
                 await self.finish(CLOSE_PING_TIMEOUT)
                 return
@@ -225,12 +231,18 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def cleanup(self) -> None:
+        if not hasattr(self, "outbox"):
+            return  # refused before it was set up
+        if not self.closed:
+            self.closed = True
+            stats.open -= 1
+            stats.market_superseded += self.outbox.coalesced
         self.closing = True
         current = asyncio.current_task()
-        for task in getattr(self, "tasks", []):
+        for task in self.tasks:
             if task is not current:
                 task.cancel()
-        for group in list(getattr(self, "joined", ())):
+        for group in list(self.joined):
             await self.leave(group)
 
     async def join(self, group: str) -> None:
@@ -260,6 +272,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 raise CommandError("unknown_command", f"unknown command {command['type'][:40]!r}")
             result = await handler(command)
         except CommandError as exc:
+            stats.commands_refused += 1
             logger.info("events socket of %s: %s (%s)", self.user.get_username(), exc.code, exc)
             self.queue(events.envelope(events.ERROR, {"code": exc.code, "message": str(exc), "ref": ref}))
             return

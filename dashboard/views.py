@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dashboard.health import stats
 from trading.status import system_status
 
 
@@ -19,7 +20,9 @@ def api_status(request: HttpRequest) -> JsonResponse:
     """Component health for logged-in users; anonymous callers get 401, not a login page."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": "authentication required"}, status=401)
-    return JsonResponse(system_status())
+    status = system_status()
+    status["components"].append(stats.health().to_dict())
+    return JsonResponse(status)
 
 
 @login_required

@@ -47,6 +47,7 @@ def test_api_status_requires_login(client, user):
     assert response.status_code == 200
     names = [c["name"] for c in response.json()["components"]]
     assert "database" in names
+    assert "browser_sockets" in names
 
 
 @pytest.mark.django_db(transaction=True)

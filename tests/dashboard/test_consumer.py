@@ -2,6 +2,7 @@
 ack and replay, resume by event id, commands and their permissions, bad input, pings."""
 
 import time
+from dataclasses import replace
 
 import orjson
 import pytest
@@ -10,6 +11,7 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import Permission
 
 from dashboard.consumers import CLOSE_PING_TIMEOUT, MAX_COMMAND_CHARS
+from dashboard.health import stats
 from tests.websocket import events_socket
 from trading import events, publisher
 from trading.models import ActivityEvent, Order, StateTransition, WhaleDecision, WhaleTrade
@@ -242,7 +244,9 @@ async def test_answered_pings_keep_the_socket_open(user, connect, settings):
 async def test_unanswered_ping_closes_the_socket_and_leaves_its_groups(user, connect, settings):
     settings.DASHBOARD_PING_INTERVAL = 0.05
     settings.DASHBOARD_PING_TIMEOUT = 0.1
+    before = replace(stats)
     socket, _, _ = await connect(user)
+    assert stats.open == before.open + 1
     await send(socket, {"type": "subscribe_market", "ticker": "KXTEST-A"})
     assert (await receive(socket))["type"] == events.PING
     closed = await socket.receive_output(timeout=5)
@@ -250,6 +254,7 @@ async def test_unanswered_ping_closes_the_socket_and_leaves_its_groups(user, con
     layer = get_channel_layer()._get_layer()
     for group in (events.EVENTS_GROUP, events.market_group("KXTEST-A")):
         assert layer._get_group_channel_name(group) not in layer.groups, f"still in {group}"
+    assert (stats.open, stats.closed_no_pong) == (before.open, before.closed_no_pong + 1)
     await socket.disconnect()
 
 

@@ -1,0 +1,27 @@
+"""Counters of this process's browser sockets, reported as one component of /api/status.
+
+DESIGN.md: bounds are never silent. A browser closed because it read too slowly
+(4409) or stopped answering pings (4408), and market events replaced before a slow
+browser read them (added up as each socket closes), are counted here, not only logged.
+"""
+
+from dataclasses import asdict, dataclass
+
+from trading.health import ComponentHealth, Criticality
+
+
+@dataclass
+class SocketStats:
+    open: int = 0
+    opened: int = 0
+    closed_too_slow: int = 0
+    closed_no_pong: int = 0
+    market_superseded: int = 0
+    commands_refused: int = 0
+
+    def health(self) -> ComponentHealth:
+        """Always healthy: a slow browser is that browser's problem, and it resumes by itself."""
+        return ComponentHealth("browser_sockets", True, Criticality.NON_CRITICAL, f"{self.open} open", asdict(self))
+
+
+stats = SocketStats()
