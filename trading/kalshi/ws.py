@@ -53,7 +53,6 @@ How it behaves, and why:
 """
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -252,8 +251,9 @@ class KalshiWebSocket:
             await self._ws.close()
         if self._task is not None and self._task is not asyncio.current_task():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionFailed):
-                await self._task
+            # gather: the run task's own CancelledError is a result here, while a
+            # cancellation of our caller still propagates.
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def run(self) -> None:
         """Connect, read until closed, reconnect with backoff; returns after ``close()``."""
