@@ -49,7 +49,11 @@ How it behaves, and why:
 * Reconnects back off exponentially with jitter: ``base_delay`` (1 s) doubling to
   ``max_delay`` (60 s); ``max_attempts`` consecutive failed connects (default 10,
   0 = forever) end ``run()`` with ``ConnectionFailed``; a successful connect resets
-  the count. Server pings are answered by the websockets library.
+  the count. Server pings are answered by the websockets library, which also pings
+  the server every 20 s and drops a connection whose pong does not come back.
+* ``health()`` is unhealthy while disconnected or when no frame has arrived for
+  ``stale_after`` seconds (30): Kalshi's ping cadence alone does not prove liveness
+  (PROTOCOL 3). Its metrics are ``metrics`` plus message age and stale books.
 """
 
 import asyncio
