@@ -100,18 +100,20 @@ async def test_markets_paginate_across_pages(client, sim) -> None:
     assert (await client.market(sim.exchange.tickers[0])).ticker == sim.exchange.tickers[0]
 
 
-async def test_repeated_cursor_ends_the_loop(client, sim, monkeypatch) -> None:
-    calls = []
-    original = client._get
+async def test_repeated_cursor_ends_the_loop(signer) -> None:
+    """Kalshi answers a garbage cursor with 200 (PROTOCOL 9); a server that keeps
+    returning the same cursor must not keep us paging forever."""
+    page = examples("rest_markets.json")[0]
+    cursors = []
 
-    async def same_cursor(path, model, params=None, cost=rest.DEFAULT_COST):
-        calls.append(params.get("cursor"))
-        page = await original(path, model, {**params, "cursor": None, "limit": 1})
-        return rest.MarketsPage(markets=page.markets, cursor="stuck")
+    def stuck(request: httpx.Request) -> httpx.Response:
+        cursors.append(request.url.params.get("cursor"))
+        return httpx.Response(200, json={**page, "cursor": "stuck"})
 
-    monkeypatch.setattr(client, "_get", same_cursor)
-    markets = await client.markets()
-    assert calls == [None, "stuck"] and len(markets) == 2
+    url = "http://kalshi.invalid/trade-api/v2"
+    async with KalshiRestClient(url, signer, transport=httpx.MockTransport(stuck)) as http:
+        markets = await http.markets()
+    assert cursors == [None, "stuck"] and len(markets) == 2 * len(page["markets"])
 
 
 async def test_orderbook_and_trades_agree_with_the_simulator(client, sim) -> None:
