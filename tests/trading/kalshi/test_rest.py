@@ -253,7 +253,10 @@ async def test_errors_are_typed(client, sim) -> None:
     assert caught.value.status == 400
 
 
-async def test_unexpected_body_is_a_response_error(client, sim, monkeypatch) -> None:
-    monkeypatch.setitem(rest._decoders, rest.Balance, rest.json_decoder(rest.OrderAck))
-    with pytest.raises(KalshiResponseError, match="GET /portfolio/balance"):
-        await client.balance()
+async def test_unexpected_body_is_a_response_error(signer) -> None:
+    body = examples("rest_balance.json")[0]
+    del body["balance_dollars"]
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    async with KalshiRestClient("http://kalshi.invalid/trade-api/v2", signer, transport=transport) as http:
+        with pytest.raises(KalshiResponseError, match=r"GET /portfolio/balance.*balance_dollars"):
+            await http.balance()
