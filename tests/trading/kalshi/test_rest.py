@@ -75,12 +75,14 @@ def test_every_error_shape_is_typed() -> None:
     assert KalshiApiError.from_response(502, b"<html>bad gateway</html>").message == "<html>bad gateway</html>"
 
 
-def test_tiers_follow_kalshi_documented_limits() -> None:
-    assert rest.TIERS["basic"] == (200, 100)
-    http = KalshiRestClient("http://127.0.0.1:9/trade-api/v2", signer=None)  # type: ignore[arg-type]
-    assert (http.read_bucket.rate, http.write_bucket.rate) == (200, 100)
+async def test_tiers_follow_kalshi_documented_limits(signer) -> None:
+    url = "http://127.0.0.1:9/trade-api/v2"
+    async with KalshiRestClient(url, signer) as http:
+        assert (http.read_bucket.rate, http.write_bucket.rate) == (200, 100)  # Basic
+    async with KalshiRestClient(url, signer, tier="premier") as http:
+        assert (http.read_bucket.rate, http.write_bucket.rate) == (1_000, 1_000)
     with pytest.raises(ValueError, match="tier"):
-        KalshiRestClient("http://127.0.0.1:9/trade-api/v2", signer=None, tier="gold")  # type: ignore[arg-type]
+        KalshiRestClient(url, signer, tier="gold")
 
 
 async def test_token_bucket_spends_and_refills() -> None:
