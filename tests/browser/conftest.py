@@ -13,12 +13,10 @@ from tests.services import missing
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
-# Playwright's sync API keeps an event loop in this thread; the ORM calls the
-# tests make between browser steps are ordinary blocking calls.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's loop must be gone before other tests run.
+@pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
         missing(f"Chromium ({CHROMIUM})")
@@ -26,7 +24,10 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         missing("playwright (pip)")
-    with sync_playwright() as playwright:
+    # Playwright's sync API keeps an event loop running in this thread while it lives;
+    # the ORM calls the tests make between browser steps are ordinary blocking calls.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
