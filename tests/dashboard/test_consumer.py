@@ -318,3 +318,17 @@ async def test_events_published_while_the_replay_is_read_come_once_and_after_it(
     after = await publisher.apublish(events.SYSTEM_ACTIVITY, {"message": "after"})
     assert (await receive(socket))["id"] == after
     await socket.disconnect()
+
+
+async def test_a_browser_follows_a_bounded_number_of_markets(user, connect, settings):
+    from dashboard.consumers import MAX_MARKETS
+
+    settings.DASHBOARD_COMMAND_BURST = MAX_MARKETS + 5
+    socket, _, _ = await connect(user)
+    for n in range(MAX_MARKETS):
+        assert (await send(socket, {"type": "subscribe_market", "ticker": f"KXM-{n}"}))["data"]["ok"] is True
+    reply = await send(socket, {"type": "subscribe_market", "ticker": "KXM-ONE-TOO-MANY"})
+    assert (reply["type"], reply["data"]["code"]) == (events.ERROR, "too_many_markets")
+    # Subscribing again to one already followed is no new subscription.
+    assert (await send(socket, {"type": "subscribe_market", "ticker": "KXM-0"}))["data"]["ok"] is True
+    await socket.disconnect()
