@@ -322,4 +322,5 @@ def test_one_reconciliation_at_a_time(simulator, settings):
     with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"]) as other:
         other.execute("SELECT pg_advisory_lock(%s)", [reconciliation.LOCK_KEY])
         assert reconciliation.reconcile().skipped
+        other.execute("SELECT pg_advisory_unlock(%s)", [reconciliation.LOCK_KEY])
     assert not reconciliation.reconcile().skipped
