@@ -15,7 +15,7 @@ fixed locally and listed in one ``system_activity`` line saying what changed:
    when the kill switch is on).
 4. Positions and balance: set to the exchange's numbers where they differ.
 5. Whales left undecided (never handed to a worker because the broker was down,
-   or their worker died mid-decision) for longer than the grace: decided now;
+   their worker died mid-decision, or the decision failed) for longer than the grace: decided now;
    most are skipped as whale_too_old, which is the point: none stays queued forever.
 
 Paper trading against the live book copy has no exchange account: nothing to compare.
@@ -180,8 +180,8 @@ def _positions_and_balance(report: Report, positions: list[ExchangePosition], ba
 
 
 def _undecided_whales(report: Report, now: float, grace: float) -> None:
-    open_statuses = [WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING]
-    stuck = WhaleTrade.objects.filter(status__in=open_statuses, decision__isnull=True, detected_at__lt=now - grace)
+    undecided = [WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING, WhaleTrade.Status.FAILED]
+    stuck = WhaleTrade.objects.filter(status__in=undecided, decision__isnull=True, detected_at__lt=now - grace)
     for whale_id in stuck.values_list("pk", flat=True)[:MAX_LATE_WHALES]:
         decision = services.process_whale(whale_id=whale_id)
         if decision is not None:
