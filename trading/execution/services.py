@@ -72,12 +72,11 @@ def whale_view(whale: WhaleTrade) -> WhaleView:
     )
 
 
-def book_inputs(book: BookView | None, market: MarketView | None, now: float) -> dict[str, Any]:
+def book_inputs(book: BookView, market: MarketView, now: float) -> dict[str, Any]:
     """The part of the inputs snapshot that comes from the exchange."""
-    data: dict[str, Any] = {"book": None, "market": None}
-    if book is not None:
-        top = book.top
-        data["book"] = {
+    top = book.top
+    return {
+        "book": {
             "yes_bid": top.yes_bid,
             "yes_bid_size": top.yes_bid_size,
             "yes_ask": top.yes_ask,
@@ -85,10 +84,9 @@ def book_inputs(book: BookView | None, market: MarketView | None, now: float) ->
             "spread": top.spread,
             "age": round(now - book.as_of, 3),
             "stale": book.stale,
-        }
-    if market is not None:
-        data["market"] = {"status": market.status, "close_ts": market.close_ts}
-    return data
+        },
+        "market": {"status": market.status, "close_ts": market.close_ts},
+    }
 
 
 def evaluate_whale(whale: WhaleTrade, exchange: Gateway, config: RuleConfig) -> tuple[Verdict, dict[str, Any]]:
@@ -137,7 +135,8 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         return existing
     started = time.time()
     with transaction.atomic():
-        WhaleTrade.objects.filter(pk=whale.pk).update(status=WhaleTrade.Status.PROCESSING)
+        # Conditional: a racing run may have decided it since our look (it must stay "decided").
+        WhaleTrade.objects.filter(pk=whale.pk, decision__isnull=True).update(status=WhaleTrade.Status.PROCESSING)
         whale.status = WhaleTrade.Status.PROCESSING
         broadcast.whale_stage(broadcast.RECEIVED, whale)
         broadcast.whale_queue()
