@@ -52,7 +52,7 @@ import orjson
 from trading.kalshi.fields import Count, Money, Price, json_decoder
 from trading.kalshi.messages import BookSide, Level, PriceRange, Side
 from trading.kalshi.signing import Signer
-from trading.units import format_count, format_price
+from trading.units import ONE_DOLLAR, format_count, format_price
 
 log = logging.getLogger(__name__)
 
@@ -523,6 +523,10 @@ class KalshiRestClient:
     ) -> OrderAck:
         """``POST /portfolio/events/orders``: ``side`` on the YES book, ``price`` the YES price
         (1/10,000 $), ``count`` in 1/100 contracts. Never places a second order on retry."""
+        if count <= 0:
+            raise ValueError(f"order count must be positive, got {count} (1/100 contracts)")
+        if not 0 < price < ONE_DOLLAR:
+            raise ValueError(f"order price must be between $0 and $1 exclusive, got {price} (1/10,000 $)")
         client_order_id = client_order_id or f"v3-{uuid.uuid4()}"
         body: dict[str, Any] = {
             "ticker": ticker,

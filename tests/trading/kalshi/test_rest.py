@@ -262,3 +262,12 @@ async def test_unexpected_body_is_a_response_error(signer) -> None:
     async with KalshiRestClient("http://kalshi.invalid/trade-api/v2", signer, transport=transport) as http:
         with pytest.raises(KalshiResponseError, match=r"GET /portfolio/balance.*balance_dollars"):
             await http.balance()
+
+
+@pytest.mark.parametrize(("count", "price"), [(0, 4400), (-100, 4400), (100, 0), (100, 10_000)])
+async def test_impossible_orders_are_refused_before_sending(client, sim, count: int, price: int) -> None:
+    with pytest.raises(ValueError, match="order"):
+        await client.create_order(
+            ticker=sim.exchange.tickers[0], side="bid", count=count, price=price, **ORDER_DEFAULTS
+        )
+    assert client.metrics.requests == 0
