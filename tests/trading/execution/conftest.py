@@ -102,7 +102,7 @@ def make_whale(
 def follow_whale(simulator, **kwargs) -> WhaleDecision:
     """A YES whale at the current ask: the follow crosses and fills at once."""
     _, _, ask, _ = simulator.best()
-    whale = make_whale(simulator.ticker, yes_price=ask, **kwargs)
+    whale = make_whale(simulator.ticker, yes_price=5000 if ask is None else ask, **kwargs)  # None: no asks left
     return services.process_whale(whale_id=whale.pk)
 
 

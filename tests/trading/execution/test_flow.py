@@ -84,6 +84,11 @@ def _spread(simulator, settings):
     settings.EXEC_MAX_SPREAD = 50  # the simulator's book is one cent wide
 
 
+def _empty_book(simulator, settings):
+    book = simulator.exchange.books[simulator.ticker]
+    simulator.on_loop(book.no.clear)  # no NO bids: no YES ask
+
+
 def _small(simulator, settings):
     settings.EXEC_FIXED_COUNT = 50
 
@@ -113,6 +118,7 @@ def _daily_loss(simulator, settings):
         (_stale, Reason.STALE_BOOK),
         (_closing, Reason.MARKET_CLOSING),
         (_spread, Reason.SPREAD_TOO_WIDE),
+        (_empty_book, Reason.EMPTY_BOOK),
         (_small, Reason.SIZE_TOO_SMALL),
         (_exposure, Reason.EXPOSURE_LIMIT),
         (_daily_loss, Reason.DAILY_LOSS_LIMIT),
