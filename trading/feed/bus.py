@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from trading.feed.aio import cancel_and_wait
 from trading.health import ComponentHealth, Criticality
 
 logger = logging.getLogger(__name__)
@@ -168,8 +169,7 @@ class EventBus:
         for owner in {sub.owner for sub in self.subscriptions()}:
             await self.unsubscribe_all(owner)
         if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            await asyncio.gather(self._dispatcher, return_exceptions=True)
+            await cancel_and_wait([self._dispatcher])
             self._dispatcher = None
 
     # ---- subscribing
@@ -188,8 +188,7 @@ class EventBus:
             if not subs:
                 del self._subscriptions[sub.event_type]
         if sub.task is not None:
-            sub.task.cancel()
-            await asyncio.gather(sub.task, return_exceptions=True)
+            await cancel_and_wait([sub.task])
             sub.task = None
 
     async def unsubscribe_all(self, owner: str) -> int:

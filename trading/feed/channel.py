@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from trading.feed.aio import cancel_and_wait
 from trading.kalshi.ws import KalshiWebSocket, Subscription
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,7 @@ class ChannelFeed:
         self._subscription = None
         self.client.unlisten(self._listener)
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await cancel_and_wait([self._task])
 
     @property
     def listener_dropped(self) -> int:

@@ -21,6 +21,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from trading import events, publisher, selectors
+from trading.feed.aio import cancel_and_wait
 from trading.feed.books import OrderbookFeed
 from trading.feed.bus import EventBus, FeedReconnected, FillReceived, PublicTrade, StateChanged, WhaleDetected
 from trading.feed.fills import FillFeed
@@ -195,9 +196,7 @@ class FeedRunner:
 
     async def stop(self, reason: str) -> None:
         """Unsubscribe, flush what is pending, persist ``shutdown``; never raises."""
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait([*self._tasks, *self._background])
         self._tasks = []
         steps = [
             ("trades", self.trades.stop()),

@@ -24,6 +24,8 @@ from trading.kalshi.ws import KalshiWebSocket
 logger = logging.getLogger(__name__)
 
 TRADE_CHANNEL = "trade"
+# Trades dropped by a full listener queue keep this component unhealthy this long.
+DROP_WINDOW = 60.0
 
 
 def public_trade(msg: m.Trade) -> PublicTrade:
@@ -68,6 +70,8 @@ class TradeFeed(ChannelFeed):
         self.trades = 0
         self._started = time.monotonic()
         self._last_trade: float | None = None
+        self._dropped_seen = 0
+        self._last_drop_at: float | None = None
         self._recording: set[asyncio.Task] = set()
         # One thread: whales are recorded (and, embedded, executed) in arrival order,
         # and never on the event loop.
@@ -115,12 +119,20 @@ class TradeFeed(ChannelFeed):
     def health(self) -> ComponentHealth:
         now = time.monotonic()
         since = now - (self._last_trade if self._last_trade is not None else self._started)
-        healthy = since <= self.max_age
+        if self.listener_dropped > self._dropped_seen:
+            # A trade lost before the whale rule saw it may have been a whale: say so loudly.
+            self._dropped_seen, self._last_drop_at = self.listener_dropped, now
+            logger.error("trade feed fell behind: %d trades dropped unjudged so far", self.listener_dropped)
+        problems = []
+        if since > self.max_age:
+            problems.append(f"no trade message for {since:.0f} s")
+        if self._last_drop_at is not None and now - self._last_drop_at < DROP_WINDOW:
+            problems.append(f"{self.listener_dropped} trades dropped before the whale rule saw them")
         return ComponentHealth(
             "trades",
-            healthy,
+            not problems,
             Criticality.NON_CRITICAL,
-            "" if healthy else f"no trade message for {since:.0f} s",
+            "; ".join(problems),
             {
                 "trades": self.trades,
                 "last_trade_age_s": None if self._last_trade is None else round(now - self._last_trade, 3),
