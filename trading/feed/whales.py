@@ -129,8 +129,8 @@ def _hand_to_execution(whale_id: int) -> None:
 
     try:
         process_whale.delay(whale_id)
-    except Exception:  # an unreachable broker must not lose the whale silently: it stays queued in the table
-        logger.exception("whale %s could not be handed to execution; it stays queued", whale_id)
+    except Exception:  # a broker down (services) or a failed in-process run (embedded) must not stop the feed
+        logger.exception("whale %s: handing it to execution failed; it stays in the table for review", whale_id)
 
 
 class WhaleQueue:

@@ -1,0 +1,29 @@
+"""Which markets a runner follows: the given tickers, or the most active open ones."""
+
+import pytest
+
+from tests.trading.feed.harness import sim_client
+from trading.feed.markets import NoMarkets, explicit_markets, select_markets
+from trading.kalshi.rest import KalshiRestClient
+from trading.simulator.server import SimConfig, SimulatorServer
+
+
+def test_explicit_tickers_are_kept_in_order_without_repeats_or_blanks():
+    assert explicit_markets([" KXFED-27JAN-T4.25", "B", "", "KXFED-27JAN-T4.25 "]) == ["KXFED-27JAN-T4.25", "B"]
+
+
+async def test_most_active_open_markets_from_rest():
+    async with SimulatorServer(SimConfig(markets=6, seed=5, rate=0, paused=True)) as sim:
+        sim.step(3000)
+        async with KalshiRestClient(sim.rest_url, sim_client(sim.ws_url).signer) as rest:
+            chosen = await select_markets(explicit=(), count=3, rest=rest)
+            given = await select_markets(explicit=["X-1", "X-2"], count=3, rest=rest)
+    volume = {ticker: market.volume_24h for ticker, market in sim.exchange.markets.items()}
+    assert len(chosen) == 3
+    assert sorted(volume.values(), reverse=True)[:3] == [volume[t] for t in chosen]
+    assert given == ["X-1", "X-2"]
+
+
+async def test_nothing_to_follow_is_a_clear_error():
+    with pytest.raises(NoMarkets, match="no REST client"):
+        await select_markets(explicit=[], count=3, rest=None)
