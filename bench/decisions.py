@@ -2,7 +2,7 @@
 the books read from the simulator over HTTP, as in the services shape.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/v3_bench REDIS_URL=redis://127.0.0.1:6379/5 \\
-        .venv/bin/python bench/decisions.py [--whales 1000] [--rate 20] [--concurrency 2] [--order-concurrency 1]
+        .venv/bin/python bench/decisions.py [--whales 1000] [--rate 20] [--concurrency 2] [--order-concurrency 2]
 
 This process migrates the database, starts the simulator (its own thread and loop,
 127.0.0.1:0) and two ``celery -A v3site worker`` subprocesses (``-Q celery`` deciding with
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--whales", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20.0, help="whales per second")
     parser.add_argument("--concurrency", type=int, default=2, help="prefork children deciding (queue celery)")
-    parser.add_argument("--order-concurrency", type=int, default=1, help="prefork children placing (queue orders)")
+    parser.add_argument("--order-concurrency", type=int, default=2, help="prefork children placing (queue orders)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("Set DATABASE_URL (Postgres) and REDIS_URL: the benchmark measures the services shape.")
@@ -120,22 +120,16 @@ def main() -> None:
         for queue, n in (("celery", args.concurrency), ("orders", args.order_concurrency))
     ]
     try:
-        # Warm up: every worker child imports Django, connects, builds its REST client.
-        time.sleep(6)
         tickers = list(server.exchange.tickers)
         asks = {t: best(t)[2] for t in tickers}
-        first_id = None
         run = uuid.uuid4().hex[:8]
-        started = time.monotonic()
-        for i in range(args.whales):
-            delay = started + i / args.rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
+
+        def send(i: int, label: str) -> WhaleTrade:
             ticker = tickers[i % len(tickers)]
             with transaction.atomic():
                 now = time.time()
                 whale = WhaleTrade.objects.create(
-                    trade_id=f"bench-{run}-{i}",
+                    trade_id=f"bench-{run}-{label}-{i}",
                     market_ticker=ticker,
                     taker_side="yes",
                     yes_price=asks[ticker],
@@ -145,6 +139,22 @@ def main() -> None:
                     detected_at=now,
                 )
                 transaction.on_commit(lambda pk=whale.pk: process_whale.delay(pk))
+            return whale
+
+        # Warm up, not measured: every worker child's first task imports the rest of
+        # the code, opens its connections and builds its REST client.
+        warm = [send(i, "warm").pk for i in range(4 * (args.concurrency + args.order_concurrency))]
+        deadline = time.monotonic() + 90
+        while WhaleDecision.objects.filter(whale_id__in=warm).count() < len(warm) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+        first_id = None
+        started = time.monotonic()
+        for i in range(args.whales):
+            delay = started + i / args.rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            whale = send(i, "timed")
             first_id = first_id or whale.pk
         sent = time.monotonic() - started
         deadline = time.monotonic() + 120
