@@ -123,11 +123,11 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
     """Decide one whale and, for a follow, hand its order to ``place`` (by default sent
     here and now; the Celery task passes the ``place_order`` task, so a decision never
     waits behind another whale's placement). Safe to run again."""
-    whale = WhaleTrade.objects.filter(pk=whale_id).first()
+    whale = WhaleTrade.objects.select_related("decision__order").filter(pk=whale_id).first()
     if whale is None:
         logger.warning("process_whale: whale %s does not exist", whale_id)
         return None
-    existing = WhaleDecision.objects.filter(whale=whale).select_related("order").first()
+    existing = getattr(whale, "decision", None)
     if existing is not None:
         order = getattr(existing, "order", None)
         if order is not None and order.status == Order.Status.PENDING:
@@ -138,8 +138,11 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         # Conditional: a racing run may have decided it since our look (it must stay "decided").
         WhaleTrade.objects.filter(pk=whale.pk, decision__isnull=True).update(status=WhaleTrade.Status.PROCESSING)
         whale.status = WhaleTrade.Status.PROCESSING
+        # No whale_queue here: the "received" stage tells browsers the whale is being
+        # processed, and the queue is re-sent when the whale leaves it (decided or failed).
+        # A whale_queue reads and serializes every waiting whale; a second one per whale
+        # was a fifth of a decision's CPU in bench/decisions.py.
         broadcast.whale_stage(broadcast.RECEIVED, whale)
-        broadcast.whale_queue()
         broadcast.whale_stage(broadcast.EVALUATING, whale)
     exchange = current_gateway()
     config = RuleConfig.from_settings()

@@ -44,7 +44,7 @@ def test_whale_follow_order_fill_position_and_balance(simulator):
     stages = [e.data["stage"] for e in ActivityEvent.objects.filter(type="whale_processing").order_by("id")]
     assert stages == ["received", "evaluating", "decided", "order_placed", "filled"]
     queues = [e.data["whales"] for e in ActivityEvent.objects.filter(type="whale_queue").order_by("id")]
-    assert [q[0]["status"] for q in queues] == ["processing", "decided"]
+    assert [q[0]["status"] for q in queues] == ["decided"]
     assert queues[-1][0]["decision"]["reason_code"] == "follow"
     state = ActivityEvent.objects.filter(type="trading_state").last().data
     assert state["version"] == RiskAccount.objects.get().version and state["balance"] == account.balance
