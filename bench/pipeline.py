@@ -23,11 +23,19 @@ Printed per rate:
 * the runner's CPU (share of one core over the measured window) and memory (RSS at
   the end, peak RSS).
 
+In the same run, for each rate, the machine's limit: the same simulator read by a bare
+relay (one process: ``websockets`` + ``orjson``, no books, no checks) that publishes the
+newest change time of each market 4 times a second and every trade at once on a Redis
+pub/sub channel this process reads. Its freshness and whale latency are the floor of
+this machine's loopback WebSocket -> Python -> Redis -> Python path, and at rate 0 (the
+simulator as fast as its reader takes frames) its rate is the most this simulator serves.
+
 Results are recorded in bench/README.md ("pipeline").
 """
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import socket
@@ -37,6 +45,8 @@ from pathlib import Path
 
 import httpx
 import orjson
+import redis.asyncio as aioredis
+from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,6 +65,7 @@ FEED_ENV = {
     "WHALE_RELATIVE_FACTOR": "1000000000",
 }
 TICKS = os.sysconf("SC_CLK_TCK")
+BARE_CHANNEL = "bench-pipeline-bare"
 
 
 def _free_port() -> int:
@@ -106,6 +117,35 @@ async def _wait_http(client: httpx.AsyncClient, url: str) -> httpx.Response:
     raise RuntimeError(f"{url} never answered")
 
 
+def _simulator_args(port: int, rate: int) -> list[str]:
+    markets = ["--markets", str(MARKETS)]
+    return ["simulate_exchange", "--port", str(port), *markets, "--rate", str(rate), "--whale-rate", "0"]
+
+
+async def _measure(
+    http: httpx.AsyncClient, port: int, tickers: list[str], seconds: float, pid: int, injected: dict[str, float]
+) -> tuple[float, float, float, float, float, float, int]:
+    """Inject whales for ``seconds`` while ``pid`` reads the feed: window, its CPU and memory, messages generated."""
+    control = f"http://127.0.0.1:{port}/sim/control"
+    start_cpu, start = _cpu_seconds(pid), time.time()
+    start_generated = (await http.post(control, json={"action": "status"})).json()["messages_generated"]
+    n = 0
+    while time.time() - start < seconds:
+        sent = time.time()
+        reply = await http.post(
+            control, json={"action": "whale", "market_ticker": tickers[n % len(tickers)], "count": WHALE_COUNT}
+        )
+        injected[reply.json()["trade"]["trade_id"]] = sent
+        n += 1
+        await asyncio.sleep(WHALE_EVERY)
+    end = time.time()
+    end_cpu = _cpu_seconds(pid)
+    rss, peak = _memory_mb(pid)
+    end_generated = (await http.post(control, json={"action": "status"})).json()["messages_generated"]
+    await asyncio.sleep(2.0)  # whales still in flight
+    return start, end, start_cpu, end_cpu, rss, peak, end_generated - start_generated
+
+
 async def run_rate(rate: int, seconds: float) -> dict:
     from channels.layers import get_channel_layer
 
@@ -114,18 +154,7 @@ async def run_rate(rate: int, seconds: float) -> dict:
 
     port = _free_port()
     env = {**os.environ, **FEED_ENV, "SIM_PORT": str(port), "KALSHI_ENV": "sim"}
-    sim = await _spawn(
-        env,
-        "simulate_exchange",
-        "--port",
-        str(port),
-        "--markets",
-        str(MARKETS),
-        "--rate",
-        str(rate),
-        "--whale-rate",
-        "0",
-    )
+    sim = await _spawn(env, *_simulator_args(port, rate))
     feed = None
     layer = get_channel_layer()
     rest_url = f"http://127.0.0.1:{port}/trade-api/v2"
@@ -148,26 +177,9 @@ async def run_rate(rate: int, seconds: float) -> dict:
             feed = await _spawn(env, "run_feeds", "--count", str(MARKETS))
             await asyncio.sleep(WARMUP)
             whales_before = await WhaleTrade.objects.acount()
-            start_cpu, start = _cpu_seconds(feed.pid), time.time()
-            start_generated = (
-                await http.post(f"http://127.0.0.1:{port}/sim/control", json={"action": "status"})
-            ).json()
-            n = 0
-            while time.time() - start < seconds:
-                ticker = tickers[n % len(tickers)]
-                sent = time.time()
-                reply = await http.post(
-                    f"http://127.0.0.1:{port}/sim/control",
-                    json={"action": "whale", "market_ticker": ticker, "count": WHALE_COUNT},
-                )
-                injected[reply.json()["trade"]["trade_id"]] = sent
-                n += 1
-                await asyncio.sleep(WHALE_EVERY)
-            end = time.time()
-            end_cpu = _cpu_seconds(feed.pid)
-            rss, peak = _memory_mb(feed.pid)
-            end_generated = (await http.post(f"http://127.0.0.1:{port}/sim/control", json={"action": "status"})).json()
-            await asyncio.sleep(2.0)  # whales still in flight
+            start, end, start_cpu, end_cpu, rss, peak, generated = await _measure(
+                http, port, tickers, seconds, feed.pid, injected
+            )
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
         recorded = await WhaleTrade.objects.filter(trade_id__in=list(injected)).acount()
@@ -188,8 +200,124 @@ async def run_rate(rate: int, seconds: float) -> dict:
         end_cpu - start_cpu,
         rss,
         peak,
-        end_generated["messages_generated"] - start_generated["messages_generated"],
+        generated,
     )
+
+
+def bare_relay(ws_url: str, key_id: str, key_path: str, tickers: list[str], redis_url: str) -> None:
+    """The limit: read the feed and forward the least a browser needs, with nothing of ours in between."""
+    from trading.kalshi.signing import Signer
+
+    async def relay() -> None:
+        signer = Signer.from_files(key_id, key_path)
+        publisher = aioredis.Redis.from_url(redis_url)
+        newest: dict[str, int] = {}
+        messages = 0
+
+        async def flush() -> None:
+            while True:
+                await asyncio.sleep(1 / 4)
+                for ticker, ts_ms in newest.items():
+                    body = {"type": "market", "data": {"ticker": ticker, "source_ts": ts_ms / 1000}}
+                    await publisher.publish(BARE_CHANNEL, orjson.dumps(body))
+                newest.clear()
+                await publisher.publish(BARE_CHANNEL, orjson.dumps({"type": "status", "data": {"messages": messages}}))
+
+        headers = signer.headers("GET", "/trade-api/ws/v2")
+        async with connect(ws_url, additional_headers=headers, compression=None, max_size=2**24, proxy=None) as ws:
+            params = {"channels": ["orderbook_delta", "trade"], "market_tickers": tickers}
+            await ws.send(orjson.dumps({"id": 1, "cmd": "subscribe", "params": params}))
+            flusher = asyncio.create_task(flush())
+            async for frame in ws:
+                messages += 1
+                body = orjson.loads(frame)
+                msg = body.get("msg") or {}
+                if body.get("type") == "trade":
+                    whale = {"type": "whale", "data": {"trade_id": msg["trade_id"]}}
+                    await publisher.publish(BARE_CHANNEL, orjson.dumps(whale))
+                elif "ts_ms" in msg:
+                    newest[msg["market_ticker"]] = msg["ts_ms"]
+            flusher.cancel()
+
+    asyncio.run(relay())
+
+
+async def run_bare(rate: int, seconds: float) -> dict:
+    import multiprocessing
+
+    from django.conf import settings
+
+    from trading.kalshi.environments import sim_urls
+    from trading.simulator.keys import ensure_sim_keys
+
+    port = _free_port()
+    sim = await _spawn({**os.environ, "SIM_PORT": str(port), "KALSHI_ENV": "sim"}, *_simulator_args(port, rate))
+    rest_url, ws_url = sim_urls("127.0.0.1", port)
+    keys = ensure_sim_keys(Path(settings.SIM_DIR))
+    subscriber = aioredis.Redis.from_url(os.environ["REDIS_URL"]).pubsub()
+    await subscriber.subscribe(BARE_CHANNEL)
+    received: list[tuple[float, bytes]] = []
+    injected: dict[str, float] = {}
+    relay = None
+    try:
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as http:
+            markets = (await _wait_http(http, f"{rest_url}/markets?status=open")).json()["markets"]
+            tickers = [m["ticker"] for m in markets]
+
+            async def listen() -> None:
+                while True:
+                    message = await subscriber.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message is not None:
+                        received.append((time.time(), message["data"]))
+
+            listener = asyncio.create_task(listen())
+            relay = multiprocessing.get_context("spawn").Process(
+                target=bare_relay,
+                args=(ws_url, keys.key_id, str(keys.private_key_path), tickers, os.environ["REDIS_URL"]),
+            )
+            relay.start()
+            await asyncio.sleep(WARMUP)
+            start, end, start_cpu, end_cpu, rss, peak, generated = await _measure(
+                http, port, tickers, seconds, relay.pid, injected
+            )
+            listener.cancel()
+            await asyncio.gather(listener, return_exceptions=True)
+    finally:
+        if relay is not None:
+            relay.terminate()
+            relay.join(5)
+        await subscriber.aclose()
+        sim.send_signal(signal.SIGTERM)
+        await sim.wait()
+    return _summarise_bare(rate, start, end, received, injected, end_cpu - start_cpu, rss, peak, generated)
+
+
+def _summarise_bare(rate, start, end, received, injected, cpu, rss, peak, generated) -> dict:
+    latencies, counts, announced = [], [], {}
+    for at, text in received:
+        body = orjson.loads(text)
+        kind, data = body["type"], body["data"]
+        if kind == "market" and start <= at <= end:
+            latencies.append((at - data["source_ts"]) * 1000)
+        elif kind == "status" and start <= at <= end:
+            counts.append((at, data["messages"]))
+        elif kind == "whale" and data["trade_id"] in injected:
+            announced.setdefault(data["trade_id"], at)
+    sustained = (counts[-1][1] - counts[0][1]) / (counts[-1][0] - counts[0][0]) if len(counts) >= 2 else float("nan")
+    whale_latency = [(announced[t] - injected[t]) * 1000 for t in announced]
+    return {
+        "rate": rate,
+        "offered": generated / (end - start),
+        "sustained": sustained,
+        "p50_ms": _percentile(latencies, 0.50),
+        "p99_ms": _percentile(latencies, 0.99),
+        "whales_injected": len(injected),
+        "whales_announced": len(announced),
+        "whale_p50_ms": _percentile(whale_latency, 0.50),
+        "whale_p99_ms": _percentile(whale_latency, 0.99),
+        "cpu_pct": 100 * cpu / (end - start),
+        "rss_mb": rss,
+    }
 
 
 def _summarise(rate, start, end, received, injected, recorded, whales_total, cpu, rss, peak, generated) -> dict:
@@ -240,7 +368,7 @@ def _summarise(rate, start, end, received, injected, recorded, whales_total, cpu
 
 def _print(result: dict) -> None:
     print(
-        f"\n== {result['rate']:,} msgs/s requested ==\n"
+        f"\n== {result['rate'] or 'as many'} msgs/s requested ==\n"
         f"offered {result['offered']:,.0f} msgs/s; sustained by the runner {result['sustained']:,.0f} msgs/s"
         f" (state {result['state']})\n"
         f"market events: {result['market_events']:,}; freshness p50 {result['p50_ms']:.1f} ms,"
@@ -255,19 +383,35 @@ def _print(result: dict) -> None:
     )
 
 
+def _print_bare(result: dict) -> None:
+    print(
+        f"limit (bare relay): offered {result['offered']:,.0f} msgs/s, relayed {result['sustained']:,.0f} msgs/s;"
+        f" freshness p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms;"
+        f" whales {result['whales_announced']}/{result['whales_injected']},"
+        f" p50 {result['whale_p50_ms']:.1f} ms, p99 {result['whale_p99_ms']:.1f} ms;"
+        f" CPU {result['cpu_pct']:.0f}% of a core, RSS {result['rss_mb']:.0f} MB"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", default="2000,10000", help="comma-separated simulator rates (msgs/s)")
+    parser.add_argument(
+        "--rates", default="2000,10000,0", help="comma-separated simulator rates (msgs/s; 0 = as fast as it can)"
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per rate")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("bench/pipeline.py needs DATABASE_URL (Postgres) and REDIS_URL: it measures the services shape.")
     import django
+    from django.core.management import call_command
 
     django.setup()
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    await asyncio.to_thread(call_command, "migrate", verbosity=0)
     print(f"{MARKETS} markets, {args.seconds:.0f} s measured per rate after {WARMUP:.0f} s warm-up, 2 shared cores")
     for rate in (int(r) for r in args.rates.split(",")):
         _print(await run_rate(rate, args.seconds))
+        _print_bare(await run_bare(rate, args.seconds))
 
 
 if __name__ == "__main__":
