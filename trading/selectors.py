@@ -20,8 +20,13 @@ RECENT_ACTIVITY = 200
 # means it was away for long, so it is told (``truncated``) and starts over from
 # the newest ones rather than holding the socket on a huge replay.
 MAX_RESUME = 5_000
-# Whales still waiting or in progress are always shown; decided ones, the latest few.
+# Decided or failed whales shown after the waiting ones: the latest few.
 RECENT_WHALES = 30
+# Waiting whales (queued or processing) shown at most, newest first: the dashboard keeps
+# 100 whale rows, so more would never be seen, and a backlog of thousands made every
+# whale_queue event (one per decision) read and serialize them all, which slowed the
+# workers further (bench/decisions.py at 20 whales/s). The total is sent as ``waiting``.
+WAITING_WHALES = 100
 # Orders still working on the exchange; the rest are history (admin).
 OPEN_ORDER_STATUSES = (Order.Status.PENDING, Order.Status.RESTING)
 
@@ -102,14 +107,52 @@ def last_event_id() -> int:
     return ActivityEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-def whale_queue(recent: int = RECENT_WHALES) -> list[dict[str, Any]]:
-    """Whales queued or in progress, plus the ``recent`` latest decided or failed, newest first."""
+# The whale_dict fields read as values() rows for the queue: building model
+# instances for every row was most of the queue's cost.
+_WHALE_FIELDS = (
+    "id",
+    "trade_id",
+    "market_ticker",
+    "taker_side",
+    "yes_price",
+    "count",
+    "notional",
+    "traded_at",
+    "detected_at",
+    "status",
+)
+_DECISION_FIELDS = ("id", "decision", "reason_code", "reason_text", "mode", "decided_at")
+_ROW_FIELDS = _WHALE_FIELDS + tuple(f"decision__{f}" for f in _DECISION_FIELDS)
+
+
+def whale_row_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """``whale_dict`` from a values() row of ``_ROW_FIELDS`` (same shape, no model instance)."""
+    data = {name: row[name] for name in _WHALE_FIELDS[1:]}
+    decision = None
+    if row["decision__id"] is not None:
+        decision = {name: row[f"decision__{name}"] for name in _DECISION_FIELDS}
+    return {"whale_id": row["id"], **data, "decision": decision}
+
+
+def whale_queue_data(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_WHALES) -> dict[str, Any]:
+    """The ``whale_queue`` event's data: the newest ``waiting_limit`` whales queued or in
+    progress and the ``recent`` latest decided or failed, newest first, and ``waiting``,
+    how many are queued or in progress in all (more than shown when the queue is longer)."""
     open_statuses = [WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING]
-    pending = list(WhaleTrade.objects.filter(status__in=open_statuses).select_related("decision").order_by("-id"))
-    done = list(
-        WhaleTrade.objects.exclude(status__in=open_statuses).select_related("decision").order_by("-id")[:recent]
-    )
-    return [whale_dict(w) for w in sorted(pending + done, key=lambda w: w.pk, reverse=True)]
+    rows = WhaleTrade.objects.order_by("-id").values(*_ROW_FIELDS)
+    pending = list(rows.filter(status__in=open_statuses)[: waiting_limit + 1])
+    waiting = len(pending)
+    if waiting > waiting_limit:
+        pending = pending[:waiting_limit]
+        waiting = WhaleTrade.objects.filter(status__in=open_statuses).count()
+    done = list(rows.exclude(status__in=open_statuses)[:recent])
+    whales = [whale_row_dict(row) for row in sorted(pending + done, key=lambda row: row["id"], reverse=True)]
+    return {"whales": whales, "waiting": waiting}
+
+
+def whale_queue(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_WHALES) -> list[dict[str, Any]]:
+    """The whales of ``whale_queue_data``, newest first."""
+    return whale_queue_data(recent, waiting_limit)["whales"]
 
 
 def open_orders() -> list[dict[str, Any]]:

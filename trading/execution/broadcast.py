@@ -69,7 +69,7 @@ def whale_stage(
 
 
 def whale_queue() -> None:
-    publisher.publish(events.WHALE_QUEUE, {"whales": selectors.whale_queue()})
+    publisher.publish(events.WHALE_QUEUE, selectors.whale_queue_data())
 
 
 def trading_state_data() -> dict[str, Any]:
