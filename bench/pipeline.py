@@ -1,6 +1,8 @@
 """Pipeline benchmark: simulator -> `manage.py run_feeds` -> Redis channel groups -> a listener.
 
-    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/pipeline.py [--rates 2000,10000]
+    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/pipeline.py [--rates 2000,10000,0]
+
+DATABASE_URL names a scratch database: it is migrated, and emptied before each rate.
 
 For each rate, three real processes: the simulator (`simulate_exchange --rate R`), the
 feed runner (`run_feeds`, the command as deployed) and this process, which joins every
@@ -148,10 +150,14 @@ async def _measure(
 
 async def run_rate(rate: int, seconds: float) -> dict:
     from channels.layers import get_channel_layer
+    from django.core.management import call_command
 
     from trading import events
     from trading.models import WhaleTrade
 
+    # Each run's simulator starts from the same seed, so its trade ids repeat: a whale
+    # left from an earlier run would make an injected one a replay (not announced).
+    await asyncio.to_thread(call_command, "flush", interactive=False, verbosity=0)
     port = _free_port()
     env = {**os.environ, **FEED_ENV, "SIM_PORT": str(port), "KALSHI_ENV": "sim"}
     sim = await _spawn(env, *_simulator_args(port, rate))

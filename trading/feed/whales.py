@@ -10,8 +10,8 @@ not a second whale) and hands it to execution exactly once, after commit.
 """
 
 import logging
-import statistics
 import time
+from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +50,31 @@ def trade_notional(trade: PublicTrade) -> int:
     return units.notional(price, trade.count)
 
 
+class RollingMedian:
+    """Median of the last ``size`` values. Every public trade passes through here, so
+    it keeps a sorted copy beside the arrival order: two bisects a trade, not a sort."""
+
+    __slots__ = ("_order", "_size", "_sorted")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._order: deque[int] = deque()
+        self._sorted: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def add(self, value: int) -> None:
+        if len(self._order) == self._size:
+            del self._sorted[bisect_left(self._sorted, self._order.popleft())]
+        self._order.append(value)
+        insort(self._sorted, value)
+
+    def median(self) -> int:
+        values, mid = self._sorted, len(self._sorted) // 2
+        return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) // 2
+
+
 class WhaleRule:
     """Per-market rolling medians and the two thresholds. No Django, no I/O."""
 
@@ -59,14 +84,16 @@ class WhaleRule:
         self.min_notional = min_notional
         self.relative_factor = relative_factor
         self.window = window
-        self._history: dict[str, deque[int]] = {}
+        self._history: dict[str, RollingMedian] = {}
 
     def observe(self, trade: PublicTrade) -> WhaleVerdict | None:
         """Judge ``trade`` against the market's past trades, then add it to them."""
         notional = trade_notional(trade)
-        history = self._history.setdefault(trade.ticker, deque(maxlen=self.window))
-        median = int(statistics.median(history)) if len(history) >= MIN_SAMPLES else None
-        history.append(notional)
+        history = self._history.get(trade.ticker)
+        if history is None:
+            history = self._history[trade.ticker] = RollingMedian(self.window)
+        median = history.median() if len(history) >= MIN_SAMPLES else None
+        history.add(notional)
         if notional >= self.min_notional:
             return WhaleVerdict(notional, median, "absolute")
         if median is not None and median > 0 and notional >= self.relative_factor * median:

@@ -1,10 +1,13 @@
 """Whale rule both ways, the recent-whale queue, and persistence unique on the trade id."""
 
+import random
+import statistics
+
 import pytest
 
 from trading import units
 from trading.feed.bus import PublicTrade
-from trading.feed.whales import MIN_SAMPLES, WhaleQueue, WhaleRule, record_whale, trade_notional
+from trading.feed.whales import MIN_SAMPLES, RollingMedian, WhaleQueue, WhaleRule, record_whale, trade_notional
 from trading.models import WhaleTrade
 
 DOLLARS = units.MONEY_SCALE
@@ -53,6 +56,16 @@ def test_medians_are_per_market():
         rule.observe(_trade(1_000, "0.5000", n=n, ticker="BUSY"))
     assert rule.observe(_trade(400, "0.5000", n=99, ticker="BUSY")) is None
     assert rule.observe(_trade(400, "0.5000", n=99, ticker="QUIET")) is not None
+
+
+def test_rolling_median_is_the_median_of_the_last_window_values():
+    rng = random.Random(7)
+    values = [rng.choice([rng.randrange(100), rng.randrange(10**9)]) for _ in range(2_000)]
+    median = RollingMedian(size=51)
+    for n, value in enumerate(values):
+        median.add(value)
+        window = values[max(0, n - 50) : n + 1]
+        assert len(median) == len(window) and median.median() == int(statistics.median(window))
 
 
 def test_bad_thresholds_are_refused():
