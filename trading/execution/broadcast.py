@@ -72,10 +72,12 @@ def whale_queue() -> None:
     publisher.publish(events.WHALE_QUEUE, selectors.whale_queue_data())
 
 
-def trading_state_data() -> dict[str, Any]:
+def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
     """Positions, balance and the switches, with the account's version: the browser
-    keeps the highest version it has seen, so a late, older state never wins."""
-    account = RiskAccount.objects.filter(name=ACCOUNT).first() or RiskAccount(name=ACCOUNT)
+    keeps the highest version it has seen, so a late, older state never wins.
+    ``account``: the row as the caller just locked and saved it (saves reading it again)."""
+    if account is None:
+        account = RiskAccount.objects.filter(name=ACCOUNT).first() or RiskAccount(name=ACCOUNT)
     positions = [
         {
             "market_ticker": p.market_ticker,
@@ -104,8 +106,8 @@ def trading_state_data() -> dict[str, Any]:
     }
 
 
-def trading_state() -> None:
-    publisher.publish(events.TRADING_STATE, trading_state_data())
+def trading_state(account: RiskAccount | None = None) -> None:
+    publisher.publish(events.TRADING_STATE, trading_state_data(account))
 
 
 def activity(message: str, *, level: str = "info", **details: Any) -> None:
