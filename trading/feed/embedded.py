@@ -6,14 +6,23 @@ layer only reaches consumers on the loop that sends (DESIGN.md "Processes").
 Daphne runs on Twisted's asyncio reactor; everything else is scheduled on that
 reactor's loop before it starts, and a SIGTERM/SIGINT stops the feed and the
 simulator gracefully before the web server goes.
+
+There are no workers and no celery beat here, so this process also reconciles
+with the exchange when it starts and every ``EXEC_RECONCILE_INTERVAL`` seconds:
+the simulator starts empty each time while the SQLite database keeps the last
+run's orders, so without it they would stay "resting" forever.
 """
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
 from django.conf import settings
 
+from trading.execution import reconciliation
+from trading.feed.aio import cancel_and_wait
 from trading.feed.service import Stop, serve
+from trading.feed.threads import fresh_connection
 from trading.simulator.server import SimConfig, SimulatorServer
 
 logger = logging.getLogger(__name__)
@@ -51,19 +60,37 @@ def run_all(
         stop = Stop()
         stop.on_signals()
         simulator = SimulatorServer(sim)
+        reconciler: asyncio.Task | None = None
         try:
             await simulator.start()
+            reconciler = asyncio.create_task(_reconcile_every(settings.EXEC_RECONCILE_INTERVAL), name="reconcile")
             outcome.append(await serve(explicit=explicit, count=count, stop=stop))
         except Exception:
             logger.exception("embedded run failed")
             outcome.append("failed")
         finally:
+            if reconciler is not None:
+                await cancel_and_wait([reconciler])
             await simulator.stop()
             server.stop()
 
     twisted_loop.call_soon(twisted_loop.create_task, main())
     server.run()
     return outcome[0] if outcome else "web server stopped"
+
+
+async def _reconcile_every(interval: float) -> None:
+    while True:
+        try:
+            await asyncio.to_thread(_reconcile)
+        except Exception:
+            logger.exception("reconciliation failed; next pass in %.0f s", interval)
+        await asyncio.sleep(interval)
+
+
+@fresh_connection
+def _reconcile() -> None:
+    reconciliation.reconcile()
 
 
 def default_sim_config(*, markets: int, rate: float, whale_rate: float) -> SimConfig:

@@ -7,10 +7,9 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import close_old_connections
-
 from trading.feed.bus import EventBus, FillReceived
 from trading.feed.channel import ChannelFeed
+from trading.feed.threads import fresh_connection
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi import messages as m
 from trading.kalshi.ws import KalshiWebSocket
@@ -22,14 +21,11 @@ FILL_CHANNEL = "fill"
 FAILURE_WINDOW = 60.0
 
 
+@fresh_connection
 def _record(body: m.FillBody) -> bool:
     from trading.execution.services import fill_from_ws, record_fill
 
-    close_old_connections()
-    try:
-        return record_fill(fill_from_ws(body))
-    finally:
-        close_old_connections()
+    return record_fill(fill_from_ws(body))
 
 
 class FillFeed(ChannelFeed):

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from django.db import close_old_connections
-
 from trading import selectors
 from trading.feed.bus import EventBus, PublicTrade, WhaleDetected
 from trading.feed.channel import ChannelFeed
+from trading.feed.threads import fresh_connection
 from trading.feed.whales import WhaleTracker, WhaleVerdict, record_whale
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi import messages as m
@@ -40,14 +39,11 @@ def public_trade(msg: m.Trade) -> PublicTrade:
     )
 
 
+@fresh_connection
 def _record(trade: PublicTrade, verdict: WhaleVerdict, detected_at: float) -> dict[str, Any] | None:
     """On the whale thread: record (and, embedded, execute) one whale; its dict, or None if known."""
-    close_old_connections()
-    try:
-        whale = record_whale(trade, verdict, detected_at=detected_at)
-        return None if whale is None else selectors.whale_dict(whale)
-    finally:
-        close_old_connections()
+    whale = record_whale(trade, verdict, detected_at=detected_at)
+    return None if whale is None else selectors.whale_dict(whale)
 
 
 class TradeFeed(ChannelFeed):

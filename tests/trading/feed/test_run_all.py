@@ -1,5 +1,6 @@
 """`manage.py run_all` in the embedded default (no Postgres, no Redis): one process
-serves the login page, and a logged-in browser's WebSocket receives the feed's events."""
+serves the login page, a logged-in browser's WebSocket receives the feed's events, and
+an order the last run left resting, which the new simulator never saw, is reconciled."""
 
 import asyncio
 import os
@@ -47,6 +48,14 @@ async def _get_until_up(client: httpx.AsyncClient, path: str) -> httpx.Response:
             await asyncio.sleep(0.2)
 
 
+# An order of an earlier run: the simulator of this run starts empty and does not know it.
+LEFT_OVER = (
+    "from trading.models import Order; Order.objects.create(client_order_id='left-over', exchange_order_id='gone-1',"
+    " market_ticker='M', side='bid', price=5000, count=100, status='resting', mode='paper')"
+)
+STATUS = "from trading.models import Order; print(Order.objects.get(client_order_id='left-over').status)"
+
+
 async def test_run_all_serves_login_and_events_in_one_process():
     data_dir = Path(tempfile.mkdtemp(prefix="v3-run-all-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -56,7 +65,7 @@ async def test_run_all_serves_login_and_events_in_one_process():
         SIM_PORT=str(_free_port()),
         FEED_STATUS_INTERVAL="1",
     )
-    for command in (("migrate", "-v0"), ("ensure_demo_user",)):
+    for command in (("migrate", "-v0"), ("ensure_demo_user",), ("shell", "-v0", "-c", LEFT_OVER)):
         setup = await _manage(env, *command)
         assert await setup.wait() == 0, (await setup.stdout.read()).decode()
     port = _free_port()
@@ -78,16 +87,24 @@ async def test_run_all_serves_login_and_events_in_one_process():
             f"ws://127.0.0.1:{port}/ws/events/", additional_headers={"Cookie": cookie, "Origin": base}
         ) as ws:
             seen: set[str] = set()
+            reconciled = False
             async with asyncio.timeout(WAIT * 2):
-                while "trader_status" not in seen:
+                while "trader_status" not in seen or not reconciled:
                     body = orjson.loads(await ws.recv())
                     seen.add(body["type"])
                     if body["type"] == "trader_status":
                         assert body["data"]["state"] in ("ready", "trading")
                         assert body["data"]["exchange_connected"] is True
+                    received = body["data"]["events"] if body["type"] == "history_replay" else [body]
+                    reconciled |= any(
+                        e["type"] == "system_activity" and e["data"]["message"].startswith("Reconciliation:")
+                        for e in received
+                    )
             assert {"connection", "history_replay"} <= seen
     finally:
         server.send_signal(signal.SIGTERM)
         output = (await asyncio.wait_for(server.stdout.read(), WAIT * 2)).decode()
         assert await server.wait() == 0, output
     assert "state trading -> shutdown: SIGTERM" in output or "-> shutdown: SIGTERM" in output
+    status = await _manage(env, "shell", "-v0", "-c", STATUS)
+    assert (await status.stdout.read()).decode().strip() == "canceled"
