@@ -14,7 +14,6 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-
 # Per module, not per session: Playwright's loop must be gone before other tests run.
 @pytest.fixture(scope="module")
 def browser():

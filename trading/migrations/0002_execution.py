@@ -10,30 +10,31 @@ def create_risk_account(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('trading', '0001_initial'),
+        ("trading", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='fill',
-            name='realized_pnl',
-            field=models.BigIntegerField(default=0, help_text='Micro-dollars this fill realized by closing contracts, before fees.'),
+            model_name="fill",
+            name="realized_pnl",
+            field=models.BigIntegerField(
+                default=0, help_text="Micro-dollars this fill realized by closing contracts, before fees."
+            ),
         ),
         migrations.AddField(
-            model_name='order',
-            name='time_in_force',
-            field=models.CharField(default='good_till_canceled', max_length=20),
+            model_name="order",
+            name="time_in_force",
+            field=models.CharField(default="good_till_canceled", max_length=20),
         ),
         migrations.AddField(
-            model_name='riskaccount',
-            name='reconciled_at',
-            field=models.FloatField(blank=True, help_text='Unix seconds of the last reconciliation.', null=True),
+            model_name="riskaccount",
+            name="reconciled_at",
+            field=models.FloatField(blank=True, help_text="Unix seconds of the last reconciliation.", null=True),
         ),
         migrations.AddField(
-            model_name='whaledecision',
-            name='created_at',
+            model_name="whaledecision",
+            name="created_at",
             field=models.DateTimeField(db_index=True, default=django.utils.timezone.now),
         ),
         migrations.RunPython(create_risk_account, migrations.RunPython.noop),
