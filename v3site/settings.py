@@ -320,6 +320,11 @@ FEED_STARTUP_GRACE = env.float("FEED_STARTUP_GRACE", default=20.0)
 # Book feed unhealthy when no orderbook message arrived for this long (the
 # simulator and busy Kalshi markets move every second; quiet ones may not).
 FEED_BOOK_MAX_AGE = env.float("FEED_BOOK_MAX_AGE", default=60.0)
+# Books unhealthy when the newest change applied is this much older than now by the
+# exchange's own timestamp: the runner has fallen behind the feed (a busy machine, a
+# burst), and deciding on seconds-old books is trading blind. Includes clock skew, so
+# keep the host's clock synced (NTP); a few seconds is far above both.
+FEED_BOOK_MAX_LAG = env.float("FEED_BOOK_MAX_LAG", default=5.0)
 # Trade feed unhealthy when no trade message arrived for this long (issue 4: 5 min).
 FEED_TRADE_MAX_AGE = env.float("FEED_TRADE_MAX_AGE", default=300.0)
 # Coalesced `market` events per market per second (top of book, depth, last trades).

@@ -1,7 +1,8 @@
 """Order-book integration: the Kalshi client keeps one exact book per market (snapshot
 + deltas, resync on gaps); this follows which markets are connected, notices a
 reconnection once every market has re-snapshotted on the new connection, and owns
-the books' health (message age, markets without a snapshot after the start-up grace).
+the books' health (message age, lag behind the exchange, markets without a snapshot
+after the start-up grace).
 """
 
 import logging
@@ -42,12 +43,16 @@ class OrderbookFeed(ChannelFeed):
         on_reconnected: Callable[[int], Any],
         startup_grace: float,
         max_age: float,
+        max_lag: float,
     ) -> None:
         super().__init__(client, tickers)
         self.on_change = on_change
         self.on_reconnected = on_reconnected
         self.startup_grace = startup_grace
         self.max_age = max_age
+        self.max_lag = max_lag
+        # Wall-clock time when the newest delta was applied minus the exchange's time of it.
+        self._lag: float | None = None
         self.markets = {ticker: MarketFeedState() for ticker in self.tickers}
         self.reconnections = 0
         self._connection = 0  # the client's connect count the books are being built on
@@ -84,6 +89,7 @@ class OrderbookFeed(ChannelFeed):
             state.deltas += 1
             if msg.msg.ts_ms is not None:
                 state.exchange_ts = msg.msg.ts_ms / 1000
+                self._lag = time.time() - state.exchange_ts
         self.on_change(ticker)
 
     def _snapshot_seen(self, ticker: str) -> None:
@@ -117,6 +123,8 @@ class OrderbookFeed(ChannelFeed):
             problems.append(f"no book message for {age:.0f} s")
         elif age is None and not in_grace:
             problems.append("no book message yet")
+        if self._lag is not None and self._lag > self.max_lag:
+            problems.append(f"{self._lag:.1f} s behind the exchange")
         return ComponentHealth(
             "orderbooks",
             not problems,
@@ -127,6 +135,7 @@ class OrderbookFeed(ChannelFeed):
                 "markets_connected": len(self.tickers) - len(missing) - len(stale),
                 "resyncing": stale,
                 "message_age_s": None if age is None else round(age, 3),
+                "lag_s": None if self._lag is None else round(self._lag, 3),
                 "reconnections": self.reconnections,
                 "snapshots": sum(s.snapshots for s in self.markets.values()),
                 "deltas": sum(s.deltas for s in self.markets.values()),

@@ -44,6 +44,7 @@ STOP_STEP_TIMEOUT = 5.0
 class FeedConfig:
     startup_grace: float
     book_max_age: float
+    book_max_lag: float
     trade_max_age: float
     market_events_per_second: float
     status_interval: float
@@ -55,6 +56,7 @@ class FeedConfig:
         return cls(
             startup_grace=settings.FEED_STARTUP_GRACE,
             book_max_age=settings.FEED_BOOK_MAX_AGE,
+            book_max_lag=settings.FEED_BOOK_MAX_LAG,
             trade_max_age=settings.FEED_TRADE_MAX_AGE,
             market_events_per_second=settings.FEED_MARKET_EVENTS_PER_SECOND,
             status_interval=settings.FEED_STATUS_INTERVAL,
@@ -96,6 +98,7 @@ class FeedRunner:
             on_reconnected=self._reconnected,
             startup_grace=config.startup_grace,
             max_age=config.book_max_age,
+            max_lag=config.book_max_lag,
         )
         self.market_events = MarketPublisher(
             self.get_orderbook,

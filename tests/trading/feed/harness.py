@@ -23,6 +23,7 @@ def feed_config(**overrides) -> FeedConfig:
     values = {
         "startup_grace": 5.0,
         "book_max_age": 60.0,
+        "book_max_lag": 5.0,
         "trade_max_age": 300.0,
         "market_events_per_second": 4.0,
         "status_interval": 10.0,

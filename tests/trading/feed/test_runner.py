@@ -80,6 +80,19 @@ async def test_malformed_frame_is_counted_and_the_feed_continues(handed):
         assert runner.books.health().metrics["deltas"] > before
 
 
+async def test_books_falling_behind_the_exchange_are_an_error_until_they_catch_up(handed):
+    async with running_feed(book_max_lag=0.2, **NO_WHALES) as (sim, runner):
+        await eventually(lambda: runner.machine.state == State.TRADING, "trading state")
+        sim.control({"action": "delay", "ms": 500})  # every frame reaches us half a second after its change
+        sim.step(50)
+        await eventually(lambda: runner.machine.state == State.ERROR, "error while the books lag")
+        assert "behind the exchange" in runner.books.health().detail
+        sim.control({"action": "delay", "ms": 0})
+        sim.step(50)
+        await eventually(lambda: runner.machine.state == State.TRADING, "trading once caught up")
+        assert runner.books.health().metrics["lag_s"] < 0.2
+
+
 async def test_whale_is_recorded_once_and_handed_to_execution_once(handed):
     async with running_feed() as (sim, runner):
         await eventually(runner.books.all_synced, "first snapshots")
