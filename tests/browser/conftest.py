@@ -53,15 +53,17 @@ def page(browser, server):
 
 
 def open_page(browser, base_url: str):
-    """A fresh browser context on ``base_url``; fails the test on any JavaScript error."""
+    """A fresh browser context on ``base_url``; fails the test on any JavaScript error or
+    any asset or request the server answers with an error (a missing icon included)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=base_url)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda response: response.status >= 400 and errors.append(f"{response.status} {response.url}"))
     page.errors = errors
     yield page
     context.close()
-    assert not errors, f"JavaScript errors: {errors}"
+    assert not errors, f"JavaScript or HTTP errors: {errors}"
 
 
 def log_in(page, username: str, password: str) -> None:
