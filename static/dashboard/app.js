@@ -331,7 +331,7 @@
   }
 
   function onWhaleQueue(data) {
-    for (const whale of data.whales || data.queue || data.items || []) upsertWhale(whale);
+    for (const whale of data.whales) upsertWhale(whale);
     renderWhales();
   }
 
@@ -352,7 +352,7 @@
 
   function renderWhales() {
     const rows = [...whales.values()].sort((a, b) => b.whale_id - a.whale_id);
-    $("whale-count").textContent = rows.filter((w) => !w.decision && w.status !== "failed").length;
+    $("whale-count").textContent = `${rows.filter((w) => !w.decision && w.status !== "failed").length} waiting`;
     $("whale-rows").replaceChildren(
       ...rows.map((w) => {
         const d = w.decision;
