@@ -168,6 +168,9 @@ class Publisher:
         loop, queue = self._loop, self._queue
         if loop is None or queue is None or loop.is_closed():
             return True
+        if not loop.is_running():
+            # An attached loop that has stopped (the embedded server's, at exit) sends nothing more.
+            return queue.empty()
         done = threading.Event()
 
         async def wait() -> None:

@@ -148,3 +148,18 @@ async def test_attached_loop_carries_sync_publishes_through_the_in_memory_layer(
     await asyncio.to_thread(pub.enqueue, (events.EVENTS_GROUP,), text)
     assert (await group.next_message())["text"] == text
     assert pub.sent == 1 and pub.health().healthy
+
+
+def test_flush_after_the_attached_loop_stopped_returns_at_once():
+    """At exit the embedded server's loop has stopped: flushing must not wait for it in vain."""
+    loop = asyncio.new_event_loop()
+    pub = publisher.Publisher()
+    pub.attach(loop)
+    loop.run_until_complete(asyncio.sleep(0))  # the drain task starts, then the loop stops
+    try:
+        assert pub.flush(timeout=5) is True
+    finally:
+        for task in asyncio.all_tasks(loop):
+            task.cancel()
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
