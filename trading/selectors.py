@@ -7,7 +7,10 @@ event id it saw gets every persisted event after it instead of "recent
 activity", as far as ``ActivityEvent`` still holds them, so it misses nothing.
 """
 
+import functools
 from typing import Any
+
+from django.db import connection
 
 from trading import events
 from trading.models import ActivityEvent, Order, StateTransition, WhaleTrade
@@ -107,7 +110,7 @@ def last_event_id() -> int:
     return ActivityEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-# The whale_dict fields read as values() rows for the queue: building model
+# The whale_dict fields read as plain rows for the queue: building model
 # instances for every row was most of the queue's cost.
 _WHALE_FIELDS = (
     "id",
@@ -126,7 +129,7 @@ _ROW_FIELDS = _WHALE_FIELDS + tuple(f"decision__{f}" for f in _DECISION_FIELDS)
 
 
 def whale_row_dict(row: dict[str, Any]) -> dict[str, Any]:
-    """``whale_dict`` from a values() row of ``_ROW_FIELDS`` (same shape, no model instance)."""
+    """``whale_dict`` from a row of ``_ROW_FIELDS`` by name (same shape, no model instance)."""
     data = {name: row[name] for name in _WHALE_FIELDS[1:]}
     decision = None
     if row["decision__id"] is not None:
@@ -134,18 +137,37 @@ def whale_row_dict(row: dict[str, Any]) -> dict[str, Any]:
     return {"whale_id": row["id"], **data, "decision": decision}
 
 
+_OPEN_STATUSES = (WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING)
+
+
+@functools.cache
+def _queue_queries(recent: int, waiting_limit: int) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """The queue's two reads as (sql, params), compiled by the ORM once per process: the
+    queue is read after every decision, and compiling its queries each time was most of
+    its cost (bench/README.md "decisions")."""
+    rows = WhaleTrade.objects.order_by("-id").values_list(*_ROW_FIELDS)
+    pending = rows.filter(status__in=_OPEN_STATUSES)[: waiting_limit + 1]
+    done = rows.exclude(status__in=_OPEN_STATUSES)[:recent]
+    return pending.query.sql_with_params(), done.query.sql_with_params()
+
+
+def _rows(sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [dict(zip(_ROW_FIELDS, row, strict=True)) for row in cursor.fetchall()]
+
+
 def whale_queue_data(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_WHALES) -> dict[str, Any]:
     """The ``whale_queue`` event's data: the newest ``waiting_limit`` whales queued or in
     progress and the ``recent`` latest decided or failed, newest first, and ``waiting``,
     how many are queued or in progress in all (more than shown when the queue is longer)."""
-    open_statuses = [WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING]
-    rows = WhaleTrade.objects.order_by("-id").values(*_ROW_FIELDS)
-    pending = list(rows.filter(status__in=open_statuses)[: waiting_limit + 1])
+    pending_query, done_query = _queue_queries(recent, waiting_limit)
+    pending = _rows(*pending_query)
     waiting = len(pending)
     if waiting > waiting_limit:
         pending = pending[:waiting_limit]
-        waiting = WhaleTrade.objects.filter(status__in=open_statuses).count()
-    done = list(rows.exclude(status__in=open_statuses)[:recent])
+        waiting = WhaleTrade.objects.filter(status__in=_OPEN_STATUSES).count()
+    done = _rows(*done_query)
     whales = [whale_row_dict(row) for row in sorted(pending + done, key=lambda row: row["id"], reverse=True)]
     return {"whales": whales, "waiting": waiting}
 
