@@ -22,6 +22,7 @@ The Redis database in REDIS_URL is flushed first.
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
@@ -60,6 +61,39 @@ WORKER += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (the prefork children of a worker)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        for task in Path(f"/proc/{pids[i]}/task").glob("*"):
+            with contextlib.suppress(OSError):  # the task ended meanwhile
+                pids += [int(child) for child in (task / "children").read_text().split()]
+        i += 1
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / CLOCK_TICKS
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, all) CPU seconds of the whole machine so far, every core (/proc/stat)."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return (sum(ticks) - idle) / CLOCK_TICKS, sum(ticks) / CLOCK_TICKS
 
 
 def ensure_database(url: str) -> None:
@@ -149,6 +183,13 @@ def main() -> None:
             time.sleep(0.2)
         time.sleep(2)
         first_id = None
+        trees = [process_tree(worker.pid) for worker in workers]
+
+        def cpu_sample() -> list[float]:
+            """CPU seconds of the deciding and placing workers, this process, and the machine (busy, all)."""
+            return [*(cpu_seconds(tree) for tree in trees), cpu_seconds([os.getpid()]), *machine_cpu()]
+
+        cpu_before = cpu_sample()
         started = time.monotonic()
         for i in range(args.whales):
             delay = started + i / args.rate - time.monotonic()
@@ -167,6 +208,7 @@ def main() -> None:
         while pending.exists() and time.monotonic() < decided + 60:
             time.sleep(0.5)
         orders_drained = time.monotonic() - decided
+        cpu_used = [after - before for after, before in zip(cpu_sample(), cpu_before, strict=True)]
     finally:
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
@@ -190,6 +232,19 @@ def main() -> None:
     )
     print(f"decisions {len(rows)} ({follows} follow), {len(rows) / span:.1f} decisions/s")
     print(f"orders acknowledged {orders} ({filled} executed), the last {orders_drained:.1f} s after the last decision")
+    cores = os.cpu_count() or 1
+    deciding_cpu, placing_cpu, own_cpu, busy, every = cpu_used
+    rest_cpu = busy - deciding_cpu - placing_cpu - own_cpu
+    print(
+        f"CPU per whale: deciding worker {1000 * deciding_cpu / len(rows):.1f} ms, "
+        f"placing worker {1000 * placing_cpu / max(orders, 1):.1f} ms per order, "
+        f"this process (simulator, whales) {1000 * own_cpu / len(rows):.1f} ms, "
+        f"the rest (Postgres, Redis, anything else) {1000 * rest_cpu / len(rows):.1f} ms"
+    )
+    print(
+        f"machine: {cores} cores {100 * busy / every:.0f} % busy over the timed part "
+        f"({busy / (every / cores):.2f} of {cores} cores)"
+    )
     for name, values in (
         ("detected -> persisted", total),
         ("  waiting for a worker", queued),
