@@ -14,7 +14,8 @@ idempotent, so that is safe.
 """
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import task_prerun, worker_ready
+from django.db import connections
 
 from trading.execution import reconciliation, services
 from trading.execution.gateway import ExchangeError
@@ -42,3 +43,12 @@ def reconcile() -> int:
 def reconcile_at_startup(**_kwargs: object) -> None:
     """A worker that starts (maybe after a crash) first brings local records in line with the exchange."""
     reconcile.delay()
+
+
+@task_prerun.connect
+def drop_broken_connections(**_kwargs: object) -> None:
+    """Workers keep their database connection between tasks (settings.CELERY_DB_REUSE_MAX),
+    so nothing else would notice one that a Postgres restart broke: every later task would fail."""
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()

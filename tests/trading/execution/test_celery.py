@@ -5,6 +5,7 @@ between the exchange taking an order and our recording it."""
 import threading
 
 import pytest
+from django.db import connection
 
 from tests.trading.execution.conftest import make_whale, wait_for
 from trading.models import Order, RiskAccount, WhaleDecision
@@ -64,3 +65,17 @@ def test_worker_killed_between_order_and_record_is_repaired_without_a_second_ord
     process_whale.delay(whale.pk).get(timeout=60)
     assert place_order.delay(order.pk).get(timeout=60) == Order.Status.EXECUTED
     assert len(simulator.orders()) == 1 and Order.objects.count() == 1
+
+
+def test_worker_keeps_its_database_connection_and_replaces_one_a_restart_cut(simulator, celery_worker):
+    celery_worker()
+    first = make_whale(simulator.ticker, notional=1)  # skipped (below the threshold): no order to wait for
+    assert process_whale.delay(first.pk).get(timeout=60) is not None
+    with connection.cursor() as cursor:  # what a Postgres restart does to the worker's session
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()) AS cut"
+        )
+        assert cursor.fetchone()[0] >= 1, "the worker closed its connection after the task"
+    second = make_whale(simulator.ticker, notional=1)
+    assert process_whale.delay(second.pk).get(timeout=60) == WhaleDecision.objects.get(whale=second).pk
