@@ -18,7 +18,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from trading import events, publisher, selectors, units
+from trading import events, publisher, units
+from trading.execution import broadcast
 from trading.feed.bus import PublicTrade
 from trading.health import ComponentHealth, Criticality
 from trading.models import WhaleTrade
@@ -147,7 +148,7 @@ def announce_whale(whale: WhaleTrade, verdict: WhaleVerdict) -> None:
             "median_notional": verdict.median,
         },
     )
-    publisher.publish(events.WHALE_QUEUE, {"whales": selectors.whale_queue()})
+    broadcast.whale_queue()
 
 
 def _hand_to_execution(whale_id: int) -> None:

@@ -5,10 +5,10 @@ import statistics
 
 import pytest
 
-from trading import units
+from trading import events, units
 from trading.feed.bus import PublicTrade
 from trading.feed.whales import MIN_SAMPLES, RollingMedian, WhaleQueue, WhaleRule, record_whale, trade_notional
-from trading.models import WhaleTrade
+from trading.models import ActivityEvent, WhaleTrade
 
 DOLLARS = units.MONEY_SCALE
 
@@ -102,3 +102,5 @@ def test_replayed_trade_id_is_not_a_second_whale(monkeypatch):
         "yes",
     )
     assert handed == [whale.pk], "handed to execution exactly once, after commit"
+    queue = ActivityEvent.objects.filter(type=events.WHALE_QUEUE).get().data  # one, for the new whale
+    assert queue["waiting"] == 1 and [w["whale_id"] for w in queue["whales"]] == [whale.pk]
