@@ -121,7 +121,13 @@ else:
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }
     }
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# Postgres connections are kept for a minute: daphne's database thread, the feed's
+# threads and the workers otherwise connect for every request, consumer call or task
+# (a new backend costs ~10 ms of CPU; browsers reconnecting after a restart wait on it
+# one by one). Health checks replace one a database restart broke. SQLite, one file
+# in this process, gains nothing from it.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if DATABASE_URL else 0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if REDIS_URL:
