@@ -173,7 +173,7 @@ X_FRAME_OPTIONS = "DENY"
 
 # Celery: Redis in the services shape; in the embedded default tasks run eagerly
 # in the calling process, since nothing else would pick them up.
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or "cache+memory://"
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
