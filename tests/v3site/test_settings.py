@@ -59,7 +59,7 @@ def test_embedded_default_needs_no_services(tmp_path):
         "engine": "django.db.backends.sqlite3",
         "layer": "channels.layers.InMemoryChannelLayer",
         "eager": True,
-        "broker": "memory://",
+        "broker": "memory://localhost/",
         "debug": False,
     }
     key = (tmp_path / "secret_key").read_text()
