@@ -153,7 +153,8 @@ class Fill(models.Model):
         default=0, help_text="Micro-dollars this fill realized by closing contracts, before fees."
     )
     is_taker = models.BooleanField(default=True)
-    ts = models.FloatField(help_text="Unix seconds, from the exchange.")
+    # Indexed: every decision sums the day's realized P&L (fills since 00:00 UTC).
+    ts = models.FloatField(help_text="Unix seconds, from the exchange.", db_index=True)
 
     class Meta:
         ordering = ["-id"]
