@@ -319,6 +319,7 @@
   // ---- whales ------------------------------------------------------------------------------
 
   const whales = new Map(); // whale_id -> whale (selectors.whale_dict shape) + stage
+  let waitingNotShown = 0; // waiting whales beyond the rows a whale_queue event carries
 
   function upsertWhale(data) {
     if (!data || data.whale_id === undefined) return null;
@@ -330,8 +331,11 @@
     return whale;
   }
 
+  const isWaiting = (w) => !w.decision && w.status !== "failed";
+
   function onWhaleQueue(data) {
     for (const whale of data.whales) upsertWhale(whale);
+    waitingNotShown = Math.max(0, data.waiting - data.whales.filter(isWaiting).length);
     renderWhales();
   }
 
@@ -352,7 +356,7 @@
 
   function renderWhales() {
     const rows = [...whales.values()].sort((a, b) => b.whale_id - a.whale_id);
-    $("whale-count").textContent = `${rows.filter((w) => !w.decision && w.status !== "failed").length} waiting`;
+    $("whale-count").textContent = `${rows.filter(isWaiting).length + waitingNotShown} waiting`;
     $("whale-rows").replaceChildren(
       ...rows.map((w) => {
         const d = w.decision;

@@ -119,6 +119,28 @@ def test_console_fills_and_a_whale_arrives_with_its_decision(page, boss):
         page.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
+def test_whale_queue_counts_waiting_whales_beyond_the_rows_it_shows(page, trader):
+    log_in(page, "viewer", PASSWORD)
+    now = time.time()
+    WhaleTrade.objects.bulk_create(
+        WhaleTrade(
+            trade_id=f"backlog-{n}",
+            market_ticker="KXBACKLOG-26",
+            taker_side="yes",
+            yes_price=5000,
+            count=500_000,
+            notional=2_500_000_000,
+            traded_at=now,
+            detected_at=now,
+        )
+        for n in range(130)
+    )
+    broadcast.whale_queue()
+    publisher.get_publisher().flush()
+    expect(page.locator("#whale-count")).to_have_text("130 waiting")
+    expect(page.locator("#whale-rows tr")).to_have_count(100)
+
+
 def test_page_reconnects_after_a_server_restart_and_resumes_from_its_last_event(page, server, trader):
     log_in(page, "viewer", PASSWORD)
     activity("before the restart")
