@@ -52,31 +52,39 @@ def transition_dict(transition: StateTransition) -> dict[str, Any]:
     }
 
 
+# One whale's fields and its decision's: whale_dict reads them from the models, the
+# queue as plain rows (building model instances was most of the queue's cost).
+_WHALE_FIELDS = (
+    "id",
+    "trade_id",
+    "market_ticker",
+    "taker_side",
+    "yes_price",
+    "count",
+    "notional",
+    "traded_at",
+    "detected_at",
+    "status",
+)
+_DECISION_FIELDS = ("id", "decision", "reason_code", "reason_text", "mode", "decided_at")
+_ROW_FIELDS = _WHALE_FIELDS + tuple(f"decision__{f}" for f in _DECISION_FIELDS)
+
+
+def whale_row_dict(row: dict[str, Any]) -> dict[str, Any]:
+    """The browser's whale shape from a row of ``_ROW_FIELDS`` by name."""
+    data = {name: row[name] for name in _WHALE_FIELDS[1:]}
+    decision = None
+    if row["decision__id"] is not None:
+        decision = {name: row[f"decision__{name}"] for name in _DECISION_FIELDS}
+    return {"whale_id": row["id"], **data, "decision": decision}
+
+
 def whale_dict(whale: WhaleTrade) -> dict[str, Any]:
     """One whale with its decision, if made. Integers in trading.units, times in Unix seconds."""
     decision = getattr(whale, "decision", None)
-    return {
-        "whale_id": whale.pk,
-        "trade_id": whale.trade_id,
-        "market_ticker": whale.market_ticker,
-        "taker_side": whale.taker_side,
-        "yes_price": whale.yes_price,
-        "count": whale.count,
-        "notional": whale.notional,
-        "traded_at": whale.traded_at,
-        "detected_at": whale.detected_at,
-        "status": whale.status,
-        "decision": None
-        if decision is None
-        else {
-            "id": decision.pk,
-            "decision": decision.decision,
-            "reason_code": decision.reason_code,
-            "reason_text": decision.reason_text,
-            "mode": decision.mode,
-            "decided_at": decision.decided_at,
-        },
-    }
+    row = {name: getattr(whale, name) for name in _WHALE_FIELDS}
+    row.update({f"decision__{name}": getattr(decision, name, None) for name in _DECISION_FIELDS})
+    return whale_row_dict(row)
 
 
 def recent_transitions(limit: int = TRANSITIONS) -> list[dict[str, Any]]:
@@ -108,33 +116,6 @@ def latest_event(event_type: str) -> dict[str, Any] | None:
 def last_event_id() -> int:
     """The newest persisted event id: where a browser resumes from if it saw nothing else."""
     return ActivityEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
-
-
-# The whale_dict fields read as plain rows for the queue: building model
-# instances for every row was most of the queue's cost.
-_WHALE_FIELDS = (
-    "id",
-    "trade_id",
-    "market_ticker",
-    "taker_side",
-    "yes_price",
-    "count",
-    "notional",
-    "traded_at",
-    "detected_at",
-    "status",
-)
-_DECISION_FIELDS = ("id", "decision", "reason_code", "reason_text", "mode", "decided_at")
-_ROW_FIELDS = _WHALE_FIELDS + tuple(f"decision__{f}" for f in _DECISION_FIELDS)
-
-
-def whale_row_dict(row: dict[str, Any]) -> dict[str, Any]:
-    """``whale_dict`` from a row of ``_ROW_FIELDS`` by name (same shape, no model instance)."""
-    data = {name: row[name] for name in _WHALE_FIELDS[1:]}
-    decision = None
-    if row["decision__id"] is not None:
-        decision = {name: row[f"decision__{name}"] for name in _DECISION_FIELDS}
-    return {"whale_id": row["id"], **data, "decision": decision}
 
 
 _OPEN_STATUSES = (WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING)
@@ -172,11 +153,6 @@ def whale_queue_data(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_W
     return {"whales": whales, "waiting": waiting}
 
 
-def whale_queue(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_WHALES) -> list[dict[str, Any]]:
-    """The whales of ``whale_queue_data``, newest first."""
-    return whale_queue_data(recent, waiting_limit)["whales"]
-
-
 def open_orders() -> list[dict[str, Any]]:
     """Orders pending or resting, oldest first: ``trading_state`` carries only their number."""
     return list(
@@ -200,13 +176,15 @@ def history_replay(last_event_id_seen: int | None = None) -> dict[str, Any]:
         replayed, truncated = recent_activity(), False
     else:
         replayed, truncated = events_after(last_event_id_seen)
+    queue = whale_queue_data()
     return {
         "resumed": last_event_id_seen is not None,
         "truncated": truncated,
         "last_event_id": max([newest, *(e["id"] for e in replayed)]),
         "events": replayed,
         "transitions": recent_transitions(),
-        "whales": whale_queue(),
+        "whales": queue["whales"],
+        "waiting": queue["waiting"],
         "open_orders": open_orders(),
         "trading_state": latest_event(events.TRADING_STATE),
         "trader_status": latest_event(events.TRADER_STATUS),

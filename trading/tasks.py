@@ -14,8 +14,8 @@ idempotent, so that is safe.
 """
 
 from celery import shared_task
-from celery.signals import task_prerun, worker_ready
-from django.db import connections
+from celery.signals import task_postrun, task_prerun, worker_ready
+from django.db import close_old_connections
 
 from trading.execution import reconciliation, services
 from trading.execution.gateway import ExchangeError
@@ -46,9 +46,11 @@ def reconcile_at_startup(**_kwargs: object) -> None:
 
 
 @task_prerun.connect
-def drop_broken_connections(**_kwargs: object) -> None:
-    """Workers keep their database connection between tasks (settings.CELERY_DB_REUSE_MAX),
-    so nothing else would notice one that a Postgres restart broke: every later task would fail."""
-    for connection in connections.all(initialized_only=True):
-        if connection.connection is not None and not connection.is_usable():
-            connection.close()
+@task_postrun.connect
+def close_old_connections_around_tasks(sender: object = None, **_kwargs: object) -> None:
+    """A task is a worker's request: Django's request-boundary check, so a kept connection
+    (settings.CELERY_DB_REUSE_MAX stops Celery closing it) obeys CONN_MAX_AGE and one a
+    Postgres restart broke is replaced (CONN_HEALTH_CHECKS). Not for eager tasks: they
+    run inside their caller, maybe in its transaction."""
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()

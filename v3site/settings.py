@@ -187,7 +187,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # this is set (whatever CONN_MAX_AGE says): a new Postgres connection per task cost
 # ~10 ms of CPU, two per whale, and kept the decisions benchmark from its target
 # (bench/README.md "decisions"). With it the connection is kept and closed every
-# 100 tasks; trading.tasks drops one a database restart broke before each task.
+# 100 tasks; trading.tasks checks it around each task as Django does around requests.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100)
 
 # Kalshi. KALSHI_ENV picks the hosts (trading.kalshi.environments); the URL

@@ -220,7 +220,7 @@
     }
     const last = data.transitions[data.transitions.length - 1];
     if (last) setState(last.to);
-    for (const whale of data.whales) upsertWhale(whale);
+    takeQueue(data);
     for (const event of data.events) persisted(event);
     if (data.trader_status) persisted(data.trader_status);
     if (data.trading_state) persisted(data.trading_state);
@@ -333,9 +333,14 @@
 
   const isWaiting = (w) => !w.decision && w.status !== "failed";
 
-  function onWhaleQueue(data) {
+  // The queue as a whale_queue event or a history_replay carries it: rows and the waiting total.
+  function takeQueue(data) {
     for (const whale of data.whales) upsertWhale(whale);
     waitingNotShown = Math.max(0, data.waiting - data.whales.filter(isWaiting).length);
+  }
+
+  function onWhaleQueue(data) {
+    takeQueue(data);
     renderWhales();
   }
 

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
+from tests.trading.execution.conftest import make_whale
 from trading import events, publisher
 from trading.execution import broadcast
 from trading.models import WhaleDecision, WhaleTrade
@@ -121,20 +122,8 @@ def test_console_fills_and_a_whale_arrives_with_its_decision(page, boss):
 
 def test_whale_queue_counts_waiting_whales_beyond_the_rows_it_shows(page, trader):
     log_in(page, "viewer", PASSWORD)
-    now = time.time()
-    WhaleTrade.objects.bulk_create(
-        WhaleTrade(
-            trade_id=f"backlog-{n}",
-            market_ticker="KXBACKLOG-26",
-            taker_side="yes",
-            yes_price=5000,
-            count=500_000,
-            notional=2_500_000_000,
-            traded_at=now,
-            detected_at=now,
-        )
-        for n in range(130)
-    )
+    for _ in range(130):
+        make_whale("KXBACKLOG-26")
     broadcast.whale_queue()
     publisher.get_publisher().flush()
     expect(page.locator("#whale-count")).to_have_text("130 waiting")
