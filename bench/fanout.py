@@ -12,6 +12,9 @@ Each configuration runs four servers under the same load, one after another:
 * ``stock``: the textbook Channels way, for comparison: each browser's own channel
   in the group (channels_redis decodes and dispatches every message once per
   browser) and ``send_json`` per browser.
+* ``daphne``: daphne with a bare ASGI application (bench/fanout_floor.py) that
+  serializes once and awaits every socket's ``send``: no Django, no Channels, no
+  Redis, no auth. daphne's own cost, the floor under the first three.
 * ``bare``: a ``websockets`` server that serializes once and calls
   ``websockets.broadcast``: no Django, no Redis, no auth. The limit of this
   machine for this many sockets, with the load generator on the same cores.
@@ -41,12 +44,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-MODES = ("once", "per_client", "stock", "bare")
+MODES = ("once", "per_client", "stock", "daphne", "bare")
 # Client processes: one per core, so the load generator can use the whole machine.
 WORKERS = 2
 # Handshakes in flight per client process while connecting. Each one costs the
@@ -169,6 +173,12 @@ async def _clients(url: str, headers: list[tuple[str, str]], count: int, replay:
     conn.send({"latencies": latencies, "unique": sum(len(s) for s in unique), "failed": failed})
 
 
+def bare_text(seq: int) -> str:
+    """Broadcast ``seq`` serialized once, as the ``daphne`` and ``bare`` servers send it."""
+    data = {"bench_seq": seq, "sent": time.time(), **PAYLOAD}
+    return orjson.dumps({"type": "system_activity", "id": 0, "ts": time.time(), "data": data}).decode()
+
+
 # ---- the bare websockets server ---------------------------------------------------------------
 
 
@@ -199,11 +209,7 @@ async def _bare_server(conn) -> None:
             start = time.monotonic()
             for seq in range(messages):
                 await asyncio.sleep(max(0.0, start + seq / rate - time.monotonic()))
-                data = {"bench_seq": seq, "sent": time.time(), **PAYLOAD}
-                broadcast(
-                    clients,
-                    orjson.dumps({"type": "system_activity", "id": 0, "ts": time.time(), "data": data}).decode(),
-                )
+                broadcast(clients, bare_text(seq))
             conn.send("published")
 
 
@@ -275,7 +281,7 @@ async def publish(mode: str, messages: int, rate: float) -> None:
         await layer.group_send(events.EVENTS_GROUP, message)
 
 
-def run_one(mode: str, clients: int, rate: float, seconds: float, server, cookie: str) -> Result:
+def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list, cookie: str) -> Result:
     ctx = mp.get_context("spawn")
     bare_conn = None
     if mode == "bare":
@@ -283,12 +289,14 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, server, cookie
         bare = ctx.Process(target=bare_server_process, args=(child,), daemon=True)
         bare.start()
         port = bare_conn.recv()
-        url, headers, pid = f"ws://127.0.0.1:{port}/", [], bare.pid
+        url, headers, pids = f"ws://127.0.0.1:{port}/", [], [bare.pid]
     else:
-        server.start()
-        url = server.url.replace("http", "ws") + ("/ws/stock/" if mode == "stock" else "/ws/events/")
-        headers = [("Cookie", cookie), ("Origin", server.url)]
-        pid = server.pid
+        for server in servers:
+            server.start()
+        base = servers[0].url
+        url = base.replace("http", "ws") + {"stock": "/ws/stock/", "daphne": "/"}.get(mode, "/ws/events/")
+        headers = [] if mode == "daphne" else [("Cookie", cookie), ("Origin", base)]
+        pids = [server.pid for server in servers]
 
     counters = [ctx.RawValue("q", 0) for _ in range(WORKERS)]
     pipes, workers = [], []
@@ -305,19 +313,21 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, server, cookie
 
     messages = int(rate * seconds)
     expected = messages * (clients - failed)
-    cpu_before, wall_before = cpu_seconds(pid), time.monotonic()
+    cpu_before, wall_before = sum(map(cpu_seconds, pids)), time.monotonic()
     load_before = sum(cpu_seconds(p.pid) for p in workers)
     busy_before, total_before = machine_ticks()
     if mode == "bare":
         bare_conn.send((messages, rate))
         bare_conn.recv()
+    elif mode == "daphne":
+        httpx.post(f"{base}/broadcast", params={"messages": messages, "rate": rate}, timeout=seconds + 60)
     else:
         asyncio.run(publish(mode, messages, rate))
     deadline = time.monotonic() + DRAIN_SECONDS
     while sum(c.value for c in counters) < expected and time.monotonic() < deadline:
         time.sleep(0.05)
     wall = time.monotonic() - wall_before
-    cpu = cpu_seconds(pid) - cpu_before
+    cpu = sum(map(cpu_seconds, pids)) - cpu_before
     load = sum(cpu_seconds(p.pid) for p in workers) - load_before
     busy_after, total_after = machine_ticks()
     machine = 100 * os.cpu_count() * (busy_after - busy_before) / max(1, total_after - total_before)
@@ -332,7 +342,8 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, server, cookie
         bare_conn.send(None)
         bare.join(10)
     else:
-        server.stop()
+        for server in servers:
+            server.stop()
 
     latencies = [x for r in results for x in r["latencies"]]
     delivered = sum(r["unique"] for r in results)
@@ -354,8 +365,9 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, server, cookie
     )
 
 
-def prepare() -> tuple[str, object]:
-    """Django on the services shape, the bench user's session cookie, and a daphne to run."""
+def prepare(processes: int) -> tuple[str, list, list]:
+    """Django on the services shape, the bench user's session cookie, the project's daphnes
+    and the bare ASGI application's."""
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("bench/fanout.py needs DATABASE_URL (Postgres) and REDIS_URL")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
@@ -371,7 +383,7 @@ def prepare() -> tuple[str, object]:
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
 
-    from tests.browser.server import daphne_server
+    from tests.browser.server import daphne_servers
 
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench")
@@ -381,8 +393,9 @@ def prepare() -> tuple[str, object]:
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
     log = Path(os.environ["V3_DATA_DIR"]) / "daphne.log"
-    server = daphne_server(dict(os.environ), log=log, app="bench.fanout_server:application")
-    return f"sessionid={session.session_key}", server
+    servers = daphne_servers(dict(os.environ), log=log, app="bench.fanout_server:application", processes=processes)
+    floor = daphne_servers(dict(os.environ), log=log, app="bench.fanout_floor:application")
+    return f"sessionid={session.session_key}", servers, floor
 
 
 def main() -> None:
@@ -391,9 +404,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="broadcasts a second")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each broadcast run")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--processes", type=int, default=1, help="daphne processes sharing the listening socket")
     args = parser.parse_args()
 
-    cookie, server = prepare()
+    cookie, servers, floor = prepare(args.processes)
     header = (
         f"{'mode':<11}{'clients':>8}{'rate/s':>7}{'sent':>6}{'delivered':>10}{'lost':>7}"
         f"{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'CPU s':>7}{'us/msg':>7}{'load %':>7}{'all %':>7}"
@@ -403,7 +417,9 @@ def main() -> None:
     try:
         for clients in args.clients:
             for mode in args.modes:
-                r = results[mode, clients] = run_one(mode, clients, args.rate, args.seconds, server, cookie)
+                r = results[mode, clients] = run_one(
+                    mode, clients, args.rate, args.seconds, floor if mode == "daphne" else servers, cookie
+                )
                 note = f"  ({r.failed_connects} clients failed to connect)" if r.failed_connects else ""
                 print(
                     f"{r.mode:<11}{r.clients:>8}{r.rate:>7g}{r.messages:>6}{r.delivered:>10}{r.lost:>7}"
@@ -412,9 +428,10 @@ def main() -> None:
                     flush=True,
                 )
     finally:
-        server.close()
+        for server in servers + floor:
+            server.close()
     for clients in args.clients:
-        once, per_client, stock, bare = (results.get((mode, clients)) for mode in MODES)
+        once, per_client, stock, floor_run, bare = (results.get((mode, clients)) for mode in MODES)
         if not once:
             continue
         ratios = []
@@ -427,6 +444,12 @@ def main() -> None:
             )
         if stock:
             ratios.append(f"server CPU stock / once = {stock.cpu_us_per_message / once.cpu_us_per_message:.2f}x")
+        if per_client and floor_run:
+            # What per-client serialization adds, over daphne alone: the ratio if the
+            # project's own path cost nothing.
+            added = per_client.cpu_us_per_message - once.cpu_us_per_message
+            ceiling = (floor_run.cpu_us_per_message + added) / floor_run.cpu_us_per_message
+            ratios.append(f"per_client / once at most {ceiling:.2f}x over this daphne")
         print(f"{clients} clients: " + "; ".join(ratios))
 
 

@@ -21,13 +21,13 @@ from django.core.asgi import get_asgi_application
 
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.generic.websocket import AsyncJsonWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from dashboard.consumers import CLOSE_UNAUTHENTICATED, EventsConsumer  # noqa: E402
+from dashboard.sessions import websocket_auth  # noqa: E402
 from trading import events  # noqa: E402
 
 
@@ -58,7 +58,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(
+            websocket_auth(
                 URLRouter(
                     [
                         path("ws/events/", PerClientConsumer.as_asgi()),

@@ -81,14 +81,23 @@ class ServerProcess:
 
 
 def daphne_server(env: dict[str, str], *, log: Path, app: str = "v3site.asgi:application") -> ServerProcess:
+    return daphne_servers(env, log=log, app=app)[0]
+
+
+def daphne_servers(
+    env: dict[str, str], *, log: Path, app: str = "v3site.asgi:application", processes: int = 1
+) -> list[ServerProcess]:
+    """``processes`` daphnes accepting on one listening socket (the kernel spreads the
+    connections among them), the way Channels' deployment docs run one per core."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     fd = listener.fileno()
     argv = [str(BIN / "daphne"), "--fd", str(fd), "--websocket_timeout", "-1", app]
-    server = ServerProcess(argv, env, log=log, port=listener.getsockname()[1], pass_fds=(fd,))
-    server.listener = listener
-    return server
+    port = listener.getsockname()[1]
+    servers = [ServerProcess(argv, env, log=log, port=port, pass_fds=(fd,)) for _ in range(processes)]
+    servers[0].listener = listener
+    return servers
 
 
 def free_port() -> int:

@@ -59,6 +59,21 @@ async def test_anonymous_websocket_closes_with_4401():
 
 
 @pytest.mark.django_db(transaction=True)
+async def test_websocket_of_ended_session_closes_with_4401(user, session_cookie, client):
+    """Logged out, or the password changed since: the cookie opens nothing."""
+    from asgiref.sync import sync_to_async
+
+    logged_out = await sync_to_async(session_cookie)(user)
+    await sync_to_async(client.logout)()
+    stale = await sync_to_async(session_cookie)(user)
+    user.set_password("changed")
+    await user.asave()
+    for cookie in (logged_out, stale):
+        connected, code = await events_socket(cookie=cookie).connect()
+        assert (connected, code) == (False, CLOSE_UNAUTHENTICATED)
+
+
+@pytest.mark.django_db(transaction=True)
 async def test_cross_origin_websocket_handshake_is_refused(user, session_cookie):
     from asgiref.sync import sync_to_async
 
