@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 
 from bench.fanout import bare_text
 
+# Every open socket's ``send``.
 sends: set = set()
 
 
@@ -22,9 +23,6 @@ async def application(scope: dict, receive, send) -> None:
         await websocket(receive, send)
     elif scope["type"] == "http":
         await http(scope, receive, send)
-    elif scope["type"] == "lifespan":
-        while (await receive())["type"] != "lifespan.shutdown":
-            pass
 
 
 async def websocket(receive, send) -> None:
