@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
 import websockets
 from django.conf import settings
+from django.core.management import CommandError, call_command
 
 from tests.trading.feed.harness import WAIT
 
@@ -108,3 +110,8 @@ async def test_run_all_serves_login_and_events_in_one_process():
     assert "state trading -> shutdown: SIGTERM" in output or "-> shutdown: SIGTERM" in output
     status = await _manage(env, "shell", "-v0", "-c", STATUS)
     assert (await status.stdout.read()).decode().strip() == "canceled"
+
+
+def test_run_all_refuses_the_simulators_port_before_starting_anything():
+    with pytest.raises(CommandError, match="simulator's port"):
+        call_command("run_all", "--port", str(settings.SIM_PORT))

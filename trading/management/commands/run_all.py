@@ -24,6 +24,10 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         if settings.KALSHI_ENV != "sim":
             raise CommandError("run_all starts the simulator: it needs KALSHI_ENV=sim (use run_feeds for demo/prod).")
+        if options["port"] == settings.SIM_PORT:
+            raise CommandError(
+                f"--port {settings.SIM_PORT} is the simulator's port (SIM_PORT): pick another --port or SIM_PORT."
+            )
         explicit = [t for t in str(options["markets"]).split(",") if t.strip()] or list(settings.V3_MARKETS)
         url = f"http://{options['host']}:{options['port']}/"
         reason = run_all(
