@@ -97,6 +97,8 @@ class WhaleDecision(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # Every decision reads the recent follows for the cooldown (trading.execution.risk).
+        indexes = [models.Index(fields=["decision", "decided_at"], name="decision_recent_idx")]
 
     def __str__(self) -> str:
         return f"{self.decision} ({self.reason_code}) whale #{self.whale_id}"

@@ -65,6 +65,8 @@ class AccountView:
     open_orders: int
     orders_last_minute: int
     daily_pnl: int  # realized minus fees since 00:00 UTC
+    # The market's last follow within the cooldown (None if none): only that one can refuse a
+    # follow, and an index finds it among the recent follows, however long the history.
     last_follow_at: float | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -159,7 +161,7 @@ def _view_sql() -> str:
             (SELECT COALESCE(SUM(cost), 0) FROM {position}),
             (SELECT COALESCE(SUM(realized_pnl), 0) - COALESCE(SUM(fee), 0) FROM {fill} WHERE ts >= %s),
             (SELECT MAX(d.decided_at) FROM {decision} d JOIN {whale} w ON w.id = d.whale_id
-             WHERE d.decision = %s AND w.market_ticker = %s)
+             WHERE d.decision = %s AND d.decided_at >= %s AND w.market_ticker = %s)
         FROM (
             SELECT
                 COALESCE(SUM(CASE WHEN {in_market} AND side = 'bid' THEN {remaining} END), 0) AS bids,
@@ -178,7 +180,9 @@ def _view_sql() -> str:
 _VIEW_SQL = _view_sql()
 
 
-def read_account(account: RiskAccount, whale: WhaleTrade, now: float) -> tuple[AccountView, int | None]:
+def read_account(
+    account: RiskAccount, whale: WhaleTrade, now: float, cooldown: float
+) -> tuple[AccountView, int | None]:
     """Everything the limits need for ``whale`` and the id of its decision if one was
     already made, in one query. Run it under the lock, as its own statement after the
     one that took the lock: in Postgres a statement reads the data as of its own start,
@@ -192,6 +196,7 @@ def read_account(account: RiskAccount, whale: WhaleTrade, now: float) -> tuple[A
         ticker,
         start_of_day(now),
         WhaleDecision.Decision.FOLLOW,
+        now - cooldown,
         ticker,
         *is_open, ticker,
         *is_open, ticker,
@@ -239,7 +244,7 @@ def decide(
     with transaction.atomic():
         account = lock_account()
         now = time.time()
-        view, decided = read_account(account, whale, now)
+        view, decided = read_account(account, whale, now, config.cooldown)
         if decided is not None:
             existing = WhaleDecision.objects.select_related("order").get(pk=decided)
             return Decided(existing, getattr(existing, "order", None), created=False)

@@ -11,6 +11,7 @@ from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision
 pytestmark = [pytest.mark.django_db]
 
 MARKET, OTHER = "KXTEST-A", "KXTEST-B"
+COOLDOWN = 60.0
 
 
 def order(n: int, ticker: str, side: str, price: int, count: int, filled: int = 0, status: str = "resting") -> Order:
@@ -38,7 +39,7 @@ def test_read_account_sums_orders_positions_fills_and_the_last_follow():
                                  mode="paper", started_at=now - 5, decided_at=now - 4)  # fmt: skip
     whale = make_whale(MARKET)
 
-    view, decided = risk.read_account(account, whale, now)
+    view, decided = risk.read_account(account, whale, now, COOLDOWN)
 
     assert decided is None
     assert view == risk.AccountView(
@@ -52,11 +53,25 @@ def test_read_account_sums_orders_positions_fills_and_the_last_follow():
         daily_pnl=-2_100_000,
         last_follow_at=pytest.approx(now - 4),
     )
-    assert risk.read_account(account, followed, now)[1] == WhaleDecision.objects.get(whale=followed).pk
+    assert risk.read_account(account, followed, now, COOLDOWN)[1] == WhaleDecision.objects.get(whale=followed).pk
 
 
 def test_read_account_of_an_empty_account():
     account = risk.lock_account()
-    view, decided = risk.read_account(account, make_whale(MARKET), time.time())
+    view, decided = risk.read_account(account, make_whale(MARKET), time.time(), COOLDOWN)
     assert decided is None
     assert view == risk.AccountView(False, False, 0, 0, 0, 0, 0, 0, None)
+
+
+def test_last_follow_is_the_markets_latest_within_the_cooldown():
+    now = time.time()
+    account = risk.lock_account()
+    decisions = [(MARKET, "follow", 61), (MARKET, "follow", 30), (MARKET, "skip", 5), (OTHER, "follow", 2)]
+    for ticker, decision, age in decisions:
+        WhaleDecision.objects.create(
+            whale=make_whale(ticker), decision=decision, reason_code=decision, reason_text="", mode="paper",
+            started_at=now - age, decided_at=now - age,
+        )  # fmt: skip
+
+    assert risk.read_account(account, make_whale(MARKET), now, COOLDOWN)[0].last_follow_at == pytest.approx(now - 30)
+    assert risk.read_account(account, make_whale(MARKET), now, 20.0)[0].last_follow_at is None
