@@ -2,7 +2,7 @@
 channel layer, broadcasts at a fixed rate (issue 6, DESIGN.md pitfalls on
 channels_redis fan-out).
 
-Each configuration runs four servers under the same load, one after another:
+Each configuration runs five servers under the same load, one after another:
 
 * ``once``: the project's path. The publisher serializes each event once
   (trading.events.envelope) and every consumer forwards the finished text.

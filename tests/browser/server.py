@@ -88,7 +88,9 @@ def daphne_servers(
     env: dict[str, str], *, log: Path, app: str = "v3site.asgi:application", processes: int = 1
 ) -> list[ServerProcess]:
     """``processes`` daphnes accepting on one listening socket (the kernel spreads the
-    connections among them), the way Channels' deployment docs run one per core."""
+    connections among them), the way Channels' deployment docs run one per core. Each
+    ``start()`` returns once the socket answers, which may be an earlier process's answer:
+    a later one may still be starting (bench/fanout.py counted an even split anyway)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
