@@ -80,6 +80,7 @@
   let lastEventId = 0;
   let canControl = false;
   let retryTimer = null;
+  let countdownTimer = null;
   const seen = new Set();
   const seenOrder = [];
 
@@ -94,6 +95,8 @@
 
   function connect() {
     clearTimeout(retryTimer);
+    // The countdown of the last backoff must not mark this attempt offline when it ticks.
+    clearTimeout(countdownTimer);
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const query = lastEventId ? `?last_event_id=${lastEventId}` : "";
     setConn("connecting", attempt ? "reconnecting…" : "connecting…");
@@ -127,7 +130,7 @@
     const tick = () => {
       const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
       setConn("offline", `offline · retrying in ${left}s`);
-      if (left > 0) retryTimer = setTimeout(tick, 1000);
+      if (left > 0) countdownTimer = setTimeout(tick, 1000);
     };
     tick();
     retryTimer = setTimeout(connect, delay * 1000);

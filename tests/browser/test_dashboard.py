@@ -130,6 +130,27 @@ def test_whale_queue_counts_waiting_whales_beyond_the_rows_it_shows(page, trader
     expect(page.locator("#whale-rows tr")).to_have_count(100)
 
 
+def test_page_that_reconnects_at_once_stays_online(page, trader):
+    """A dropped socket with the server still up: the page is back within its first backoff,
+    before the countdown's next tick, which must not mark it offline again."""
+    sockets = []
+
+    def through(socket):
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile(r"/ws/events/"), through)
+    log_in(page, "viewer", PASSWORD)
+    sockets[-1].close(code=1001)  # dropped, as by a proxy or a network change
+    page.wait_for_function("document.getElementById('conn').dataset.conn !== 'online'")
+    expect(page.locator("#conn")).to_have_attribute("data-conn", "online")
+    assert len(sockets) == 2
+    page.wait_for_timeout(1_500)  # past the countdown's one-second tick
+    expect(page.locator("#conn")).to_have_attribute("data-conn", "online", timeout=1)
+    activity("after the quick reconnect")
+    expect(page.locator("#console")).to_contain_text("after the quick reconnect")
+
+
 def test_page_reconnects_after_a_server_restart_and_resumes_from_its_last_event(page, server, trader):
     log_in(page, "viewer", PASSWORD)
     activity("before the restart")
