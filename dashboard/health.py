@@ -1,10 +1,15 @@
 """Counters of this process's browser sockets, reported as one component of /api/status.
 
+With one daphne per core (README) each process counts its own browsers, and
+/api/status answers from whichever process took the request: the component names
+its process so the numbers are not mistaken for the whole site's.
+
 DESIGN.md: bounds are never silent. A browser closed because it read too slowly
 (4409) or stopped answering pings (4408), and market events replaced before a slow
 browser read them (added up as each socket closes), are counted here, not only logged.
 """
 
+import os
 from dataclasses import asdict, dataclass
 
 from trading.health import ComponentHealth, Criticality
@@ -21,7 +26,8 @@ class SocketStats:
 
     def health(self) -> ComponentHealth:
         """Always healthy: a slow browser is that browser's problem, and it resumes by itself."""
-        return ComponentHealth("browser_sockets", True, Criticality.NON_CRITICAL, f"{self.open} open", asdict(self))
+        detail = f"{self.open} open in web process {os.getpid()}"
+        return ComponentHealth("browser_sockets", True, Criticality.NON_CRITICAL, detail, asdict(self))
 
 
 stats = SocketStats()

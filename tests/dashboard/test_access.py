@@ -1,5 +1,8 @@
 """Who may see what: pages, JSON endpoints and the events WebSocket."""
 
+import os
+import re
+
 import orjson
 import pytest
 from channels.layers import get_channel_layer
@@ -45,9 +48,9 @@ def test_api_status_requires_login(client, user):
     client.force_login(user)
     response = client.get("/api/status")
     assert response.status_code == 200
-    names = [c["name"] for c in response.json()["components"]]
-    assert "database" in names
-    assert "browser_sockets" in names
+    components = {c["name"]: c for c in response.json()["components"]}
+    assert "database" in components
+    assert re.fullmatch(rf"\d+ open in web process {os.getpid()}", components["browser_sockets"]["detail"])
 
 
 @pytest.mark.django_db(transaction=True)
