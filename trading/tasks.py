@@ -15,8 +15,10 @@ idempotent, so that is safe.
 
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun, worker_ready
+from django.conf import settings
 from django.db import close_old_connections
 
+from trading import retention
 from trading.execution import reconciliation, services
 from trading.execution.gateway import ExchangeError
 
@@ -37,6 +39,11 @@ def place_order(order_id: int) -> str:
 def reconcile() -> int:
     report = reconciliation.reconcile()
     return len(report.changes)
+
+
+@shared_task
+def prune_activity() -> int:
+    return retention.prune_activity(settings.ACTIVITY_RETENTION)
 
 
 @worker_ready.connect

@@ -295,8 +295,13 @@ EXEC_PAPER_BALANCE = _exec_units("EXEC_PAPER_BALANCE", "10000", "money")
 # seconds and unknown to the exchange never reached it: it is marked rejected.
 EXEC_RECONCILE_INTERVAL = env.float("EXEC_RECONCILE_INTERVAL", default=60.0)
 EXEC_PENDING_GRACE = env.float("EXEC_PENDING_GRACE", default=30.0)
+# The browsers' replay log (ActivityEvent) keeps this many seconds of events (and
+# always the newest of each type), pruned every ACTIVITY_PRUNE_INTERVAL (trading.retention).
+ACTIVITY_RETENTION = env.float("ACTIVITY_RETENTION", default=7 * 86_400.0)
+ACTIVITY_PRUNE_INTERVAL = env.float("ACTIVITY_PRUNE_INTERVAL", default=3_600.0)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "trading.tasks.reconcile", "schedule": EXEC_RECONCILE_INTERVAL},
+    "prune-activity": {"task": "trading.tasks.prune_activity", "schedule": ACTIVITY_PRUNE_INTERVAL},
 }
 # Decisions on the default queue, order placement on its own (see trading/tasks.py);
 # a worker without -Q consumes both.

@@ -7,10 +7,11 @@ Daphne runs on Twisted's asyncio reactor; everything else is scheduled on that
 reactor's loop before it starts, and a SIGTERM/SIGINT stops the feed and the
 simulator gracefully before the web server goes.
 
-There are no workers and no celery beat here, so this process also reconciles
-with the exchange when it starts and every ``EXEC_RECONCILE_INTERVAL`` seconds:
-the simulator starts empty each time while the SQLite database keeps the last
-run's orders, so without it they would stay "resting" forever.
+There are no workers and no celery beat here, so this process also does beat's
+work: it reconciles with the exchange when it starts and every
+``EXEC_RECONCILE_INTERVAL`` seconds (the simulator starts empty each time while
+the SQLite database keeps the last run's orders, so without it they would stay
+"resting" forever), and prunes the replay log every ``ACTIVITY_PRUNE_INTERVAL``.
 """
 
 import asyncio
@@ -19,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from django.conf import settings
 
+from trading import retention
 from trading.execution import reconciliation
 from trading.feed.aio import cancel_and_wait
 from trading.feed.service import Stop, serve
@@ -60,17 +62,19 @@ def run_all(
         stop = Stop()
         stop.on_signals()
         simulator = SimulatorServer(sim)
-        reconciler: asyncio.Task | None = None
+        beat: list[asyncio.Task] = []
         try:
             await simulator.start()
-            reconciler = asyncio.create_task(_reconcile_every(settings.EXEC_RECONCILE_INTERVAL), name="reconcile")
+            beat += [
+                asyncio.create_task(_every(settings.EXEC_RECONCILE_INTERVAL, _reconcile), name="reconcile"),
+                asyncio.create_task(_every(settings.ACTIVITY_PRUNE_INTERVAL, _prune), name="prune-activity"),
+            ]
             outcome.append(await serve(explicit=explicit, count=count, stop=stop))
         except Exception:
             logger.exception("embedded run failed")
             outcome.append("failed")
         finally:
-            if reconciler is not None:
-                await cancel_and_wait([reconciler])
+            await cancel_and_wait(beat)
             await simulator.stop()
             server.stop()
 
@@ -79,18 +83,24 @@ def run_all(
     return outcome[0] if outcome else "web server stopped"
 
 
-async def _reconcile_every(interval: float) -> None:
+async def _every(interval: float, job: Callable[[], object]) -> None:
+    """``job`` on a thread now and every ``interval`` seconds; a failed pass waits for the next."""
     while True:
         try:
-            await asyncio.to_thread(_reconcile)
+            await asyncio.to_thread(job)
         except Exception:
-            logger.exception("reconciliation failed; next pass in %.0f s", interval)
+            logger.exception("%s failed; next pass in %.0f s", job.__name__, interval)
         await asyncio.sleep(interval)
 
 
 @fresh_connection
 def _reconcile() -> None:
     reconciliation.reconcile()
+
+
+@fresh_connection
+def _prune() -> None:
+    retention.prune_activity(settings.ACTIVITY_RETENTION)
 
 
 def default_sim_config(*, markets: int, rate: float, whale_rate: float) -> SimConfig:
