@@ -22,7 +22,6 @@ The Redis database in REDIS_URL is flushed first.
 
 import argparse
 import asyncio
-import contextlib
 import os
 import signal
 import statistics
@@ -36,6 +35,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.measure import cpu_seconds, machine_cpu, percentile, process_tree  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "v3site.settings")
 os.environ.setdefault("SECRET_KEY", "bench-only-not-a-secret")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost")
@@ -56,44 +58,6 @@ LIMITS = {
 os.environ.update(LIMITS)
 WORKER = [sys.executable, "-m", "celery", "-A", "v3site", "worker", "-l", "WARNING"]
 WORKER += ["--without-mingle", "--without-gossip", "--without-heartbeat"]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (the prefork children of a worker)."""
-    pids, i = [pid], 0
-    while i < len(pids):
-        for task in Path(f"/proc/{pids[i]}/task").glob("*"):
-            with contextlib.suppress(OSError):  # the task ended meanwhile
-                pids += [int(child) for child in (task / "children").read_text().split()]
-        i += 1
-    return pids
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (Linux /proc)."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLOCK_TICKS
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, all) CPU seconds of the whole machine so far, every core (/proc/stat)."""
-    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle, iowait
-    return (sum(ticks) - idle) / CLOCK_TICKS, sum(ticks) / CLOCK_TICKS
 
 
 def ensure_database(url: str) -> None:

@@ -50,6 +50,8 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import cpu_seconds, machine_cpu, percentile  # noqa: E402
+
 MODES = ("once", "per_client", "stock", "daphne", "bare")
 # Client processes: one per core, so the load generator can use the whole machine.
 WORKERS = 2
@@ -216,19 +218,6 @@ async def _bare_server(conn) -> None:
 # ---- the run ----------------------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_ticks() -> tuple[int, int]:
-    """Busy and total CPU ticks of the whole machine since boot, from /proc/stat."""
-    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = ticks[3] + ticks[4]  # idle + iowait
-    return sum(ticks) - idle, sum(ticks)
-
-
 @dataclass
 class Result:
     mode: str
@@ -250,13 +239,6 @@ class Result:
     def cpu_us_per_message(self) -> float:
         """Server CPU per delivered message: comparable even when a run lost messages."""
         return 1e6 * self.cpu_seconds / self.delivered if self.delivered else float("nan")
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def publish(mode: str, messages: int, rate: float) -> None:
@@ -313,9 +295,9 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
 
     messages = int(rate * seconds)
     expected = messages * (clients - failed)
-    cpu_before, wall_before = sum(map(cpu_seconds, pids)), time.monotonic()
-    load_before = sum(cpu_seconds(p.pid) for p in workers)
-    busy_before, total_before = machine_ticks()
+    cpu_before, wall_before = cpu_seconds(pids), time.monotonic()
+    load_before = cpu_seconds([p.pid for p in workers])
+    busy_before, total_before = machine_cpu()
     if mode == "bare":
         bare_conn.send((messages, rate))
         bare_conn.recv()
@@ -327,10 +309,10 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
     while sum(c.value for c in counters) < expected and time.monotonic() < deadline:
         time.sleep(0.05)
     wall = time.monotonic() - wall_before
-    cpu = sum(map(cpu_seconds, pids)) - cpu_before
-    load = sum(cpu_seconds(p.pid) for p in workers) - load_before
-    busy_after, total_after = machine_ticks()
-    machine = 100 * os.cpu_count() * (busy_after - busy_before) / max(1, total_after - total_before)
+    cpu = cpu_seconds(pids) - cpu_before
+    load = cpu_seconds([p.pid for p in workers]) - load_before
+    busy_after, total_after = machine_cpu()
+    machine = 100 * os.cpu_count() * (busy_after - busy_before) / (total_after - total_before)
 
     results = []
     for pipe in pipes:

@@ -1,6 +1,6 @@
 """Pipeline benchmark: simulator -> `manage.py run_feeds` -> Redis channel groups -> a listener.
 
-    DATABASE_URL=postgres://... REDIS_URL=redis://... .venv/bin/python bench/pipeline.py [--rates 2000,10000,0]
+    DATABASE_URL=postgres://... REDIS_URL=redis://... DEBUG=1 .venv/bin/python bench/pipeline.py [--rates 2000,10000,0]
 
 DATABASE_URL names a scratch database: it is migrated, and emptied before each rate.
 
@@ -40,7 +40,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -52,6 +51,10 @@ from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.measure import cpu_seconds, memory_mb, percentile  # noqa: E402
+from tests.browser.server import free_port  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "v3site.settings")
 # The runner and this listener must share the channel prefix; nothing else uses it.
 os.environ["CHANNELS_PREFIX"] = "bench-pipeline"
@@ -66,35 +69,7 @@ FEED_ENV = {
     "WHALE_MIN_NOTIONAL": "10000",
     "WHALE_RELATIVE_FACTOR": "1000000000",
 }
-TICKS = os.sysconf("SC_CLK_TCK")
 BARE_CHANNEL = "bench-pipeline-bare"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def _memory_mb(pid: int) -> tuple[float, float]:
-    values = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, rest = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            values[key] = int(rest.split()[0]) / 1024
-    return values.get("VmRSS", 0.0), values.get("VmHWM", 0.0)
-
-
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def _spawn(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
@@ -129,7 +104,7 @@ async def _measure(
 ) -> tuple[float, float, float, float, float, float, int]:
     """Inject whales for ``seconds`` while ``pid`` reads the feed: window, its CPU and memory, messages generated."""
     control = f"http://127.0.0.1:{port}/sim/control"
-    start_cpu, start = _cpu_seconds(pid), time.time()
+    start_cpu, start = cpu_seconds([pid]), time.time()
     start_generated = (await http.post(control, json={"action": "status"})).json()["messages_generated"]
     n = 0
     while time.time() - start < seconds:
@@ -141,8 +116,8 @@ async def _measure(
         n += 1
         await asyncio.sleep(WHALE_EVERY)
     end = time.time()
-    end_cpu = _cpu_seconds(pid)
-    rss, peak = _memory_mb(pid)
+    end_cpu = cpu_seconds([pid])
+    rss, peak = memory_mb(pid)
     end_generated = (await http.post(control, json={"action": "status"})).json()["messages_generated"]
     await asyncio.sleep(2.0)  # whales still in flight
     return start, end, start_cpu, end_cpu, rss, peak, end_generated - start_generated
@@ -158,7 +133,7 @@ async def run_rate(rate: int, seconds: float) -> dict:
     # Each run's simulator starts from the same seed, so its trade ids repeat: a whale
     # left from an earlier run would make an injected one a replay (not announced).
     await asyncio.to_thread(call_command, "flush", interactive=False, verbosity=0)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **FEED_ENV, "SIM_PORT": str(port), "KALSHI_ENV": "sim"}
     sim = await _spawn(env, *_simulator_args(port, rate))
     feed = None
@@ -256,7 +231,7 @@ async def run_bare(rate: int, seconds: float) -> dict:
     from trading.kalshi.environments import sim_urls
     from trading.simulator.keys import ensure_sim_keys
 
-    port = _free_port()
+    port = free_port()
     sim = await _spawn({**os.environ, "SIM_PORT": str(port), "KALSHI_ENV": "sim"}, *_simulator_args(port, rate))
     rest_url, ws_url = sim_urls("127.0.0.1", port)
     keys = ensure_sim_keys(Path(settings.SIM_DIR))
@@ -315,12 +290,12 @@ def _summarise_bare(rate, start, end, received, injected, cpu, rss, peak, genera
         "rate": rate,
         "offered": generated / (end - start),
         "sustained": sustained,
-        "p50_ms": _percentile(latencies, 0.50),
-        "p99_ms": _percentile(latencies, 0.99),
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
         "whales_injected": len(injected),
         "whales_announced": len(announced),
-        "whale_p50_ms": _percentile(whale_latency, 0.50),
-        "whale_p99_ms": _percentile(whale_latency, 0.99),
+        "whale_p50_ms": percentile(whale_latency, 0.50),
+        "whale_p99_ms": percentile(whale_latency, 0.99),
         "cpu_pct": 100 * cpu / (end - start),
         "rss_mb": rss,
     }
@@ -352,14 +327,14 @@ def _summarise(rate, start, end, received, injected, recorded, whales_total, cpu
         "offered": generated / (end - start),
         "sustained": sustained,
         "market_events": len(latencies),
-        "p50_ms": _percentile(latencies, 0.50),
-        "p99_ms": _percentile(latencies, 0.99),
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
         "whales_injected": len(injected),
         "whales_recorded": recorded,
         "whales_announced": len(announced),
         "other_whales": whales_total - recorded,
-        "whale_p50_ms": _percentile(whale_latency, 0.50),
-        "whale_p99_ms": _percentile(whale_latency, 0.99),
+        "whale_p50_ms": percentile(whale_latency, 0.50),
+        "whale_p99_ms": percentile(whale_latency, 0.99),
         "listener_drops": last["feed"].get("drops"),
         "dropped_deltas": last["feed"].get("dropped_deltas"),
         "gaps": last["feed"].get("gaps"),

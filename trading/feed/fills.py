@@ -23,9 +23,9 @@ FAILURE_WINDOW = 60.0
 
 @fresh_connection
 def _record(body: m.FillBody) -> bool:
-    from trading.execution.services import fill_from_ws, record_fill
+    from trading.execution.services import record_ws_fill
 
-    return record_fill(fill_from_ws(body))
+    return record_ws_fill(body)
 
 
 class FillFeed(ChannelFeed):

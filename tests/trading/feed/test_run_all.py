@@ -5,7 +5,6 @@ an order the last run left resting, which the new simulator never saw, is reconc
 import asyncio
 import os
 import signal
-import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -17,13 +16,8 @@ import websockets
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from tests.browser.server import free_port
 from tests.trading.feed.harness import WAIT
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _manage(env: dict[str, str], *args: str) -> asyncio.subprocess.Process:
@@ -64,13 +58,13 @@ async def test_run_all_serves_login_and_events_in_one_process():
     env.update(
         DJANGO_SETTINGS_MODULE="v3site.settings",
         V3_DATA_DIR=str(data_dir),
-        SIM_PORT=str(_free_port()),
+        SIM_PORT=str(free_port()),
         FEED_STATUS_INTERVAL="1",
     )
     for command in (("migrate", "-v0"), ("ensure_demo_user",), ("shell", "-v0", "-c", LEFT_OVER)):
         setup = await _manage(env, *command)
         assert await setup.wait() == 0, (await setup.stdout.read()).decode()
-    port = _free_port()
+    port = free_port()
     server = await _manage(env, "run_all", "--port", str(port), "--sim-rate", "50")
     base = f"http://127.0.0.1:{port}"
     try:
