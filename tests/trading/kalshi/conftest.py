@@ -11,8 +11,8 @@ from trading.kalshi.signing import Signer, generate_key_pair
 from trading.simulator.server import SimConfig, SimulatorServer
 
 KEY_ID = "5f0c9a8e-test-key"
-# Kalshi's recorded wire formats, beside the work tree (../shared/kalshi/examples).
-EXAMPLES = Path(__file__).resolve().parents[4] / "shared" / "kalshi" / "examples"
+# Kalshi's recorded wire formats, kept in the repository (docs/kalshi/examples).
+EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "kalshi" / "examples"
 
 
 def examples(name: str) -> list[dict]:

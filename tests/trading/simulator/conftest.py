@@ -15,7 +15,7 @@ from trading.kalshi.signing import Signer, generate_key_pair
 from trading.simulator.server import SimConfig, SimulatorServer
 
 KEY_ID = "5d0c3f9e-1111-4a2b-9c3d-0123456789ab"
-EXAMPLES = Path(__file__).resolve().parents[3].parent / "shared" / "kalshi" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "kalshi" / "examples"
 
 
 @pytest.fixture(scope="session")
