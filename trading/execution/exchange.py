@@ -24,9 +24,9 @@ from trading.execution.gateway import (
 )
 from trading.execution.rules import BookView, MarketView
 from trading.kalshi import rest
+from trading.kalshi.fees import taker_fee
 from trading.kalshi.messages import FillBody
 from trading.orderbook import OrderBook
-from trading.simulator.exchange import taker_fee
 from trading.units import ONE_DOLLAR
 
 T = TypeVar("T")

@@ -33,8 +33,8 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from trading.accounting import PositionState, apply_fill
 from trading.execution import broadcast, loop, risk
-from trading.execution.accounting import PositionState, apply_fill
 from trading.execution.exchange import fill_from_ws, gateway
 from trading.execution.gateway import (
     ExchangeError,

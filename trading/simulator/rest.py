@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 
 from trading.simulator import wire
-from trading.simulator.exchange import ASK, BID, SELF_TRADE_PREVENTION, TIME_IN_FORCE, OrderRejected
+from trading.simulator.records import ASK, BID, SELF_TRADE_PREVENTION, TIME_IN_FORCE, OrderRejected
 from trading.units import UnitError, format_count, parse_count, parse_price
 
 if TYPE_CHECKING:

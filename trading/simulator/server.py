@@ -25,8 +25,9 @@ from aiohttp import WSMsgType, web
 from trading.kalshi.signing import ACCESS_KEY, ACCESS_SIGNATURE, ACCESS_TIMESTAMP, load_public_key, verify
 from trading.orderbook import NO
 from trading.simulator import wire
-from trading.simulator.exchange import BookDelta, Exchange, FillMade, OrderChanged, PositionChanged, PublicTrade, now_ms
+from trading.simulator.exchange import Exchange
 from trading.simulator.faults import MALFORMED, Faults
+from trading.simulator.records import BookDelta, FillMade, OrderChanged, PositionChanged, PublicTrade, now_ms
 from trading.simulator.rest import (
     AUTH_ERRORS,
     REST_PREFIX,

@@ -18,8 +18,9 @@ import orjson
 from aiohttp import web
 
 from trading.simulator import wire
-from trading.simulator.exchange import Exchange, now_ms
+from trading.simulator.exchange import Exchange
 from trading.simulator.faults import MALFORMED, Faults
+from trading.simulator.records import now_ms
 
 log = logging.getLogger("trading.simulator")
 

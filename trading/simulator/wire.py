@@ -11,17 +11,9 @@ from typing import Any
 import orjson
 
 from trading.orderbook import YES
-from trading.simulator.exchange import (
-    ASK,
-    BID,
-    USER_ID,
-    Exchange,
-    PublicTrade,
-    SimFill,
-    SimOrder,
-    SimPosition,
-)
+from trading.simulator.exchange import Exchange
 from trading.simulator.markets import SimMarket
+from trading.simulator.records import ASK, BID, USER_ID, PublicTrade, SimFill, SimOrder, SimPosition
 from trading.units import ONE_DOLLAR, format_count, format_money, format_price
 
 EXCHANGE_INDEX = 0

@@ -1,19 +1,13 @@
 """The simulated exchange without sockets: a seed fixes the whole market-data stream,
 books stay sane (on the grid, never crossed, queues adding up to the book), trade sizes
-are heavy-tailed with whales at the configured rate, and Kalshi's fee rounding."""
+are heavy-tailed with whales at the configured rate."""
 
 from collections import Counter
 
-import pytest
-
 from trading.orderbook import NO, YES
-from trading.simulator.exchange import (
-    WHALE_CONTRACTS,
-    BookDelta,
-    Exchange,
-    PublicTrade,
-    taker_fee,
-)
+from trading.simulator.exchange import Exchange
+from trading.simulator.market_maker import WHALE_CONTRACTS
+from trading.simulator.records import BookDelta, PublicTrade
 from trading.units import COUNT_SCALE, ONE_DOLLAR
 
 
@@ -77,14 +71,6 @@ def test_trade_prices_are_the_two_sides_of_one_dollar():
     for trade in exchange.trades:
         assert 0 < trade.yes_price < ONE_DOLLAR
         assert exchange.markets[trade.ticker].grid.valid(trade.yes_price)
-
-
-@pytest.mark.parametrize(
-    ("contracts", "price", "fee"),
-    [("1", 5200, 17_500), ("25", 4300, 429_000), ("10", 5000, 175_000), ("100", 100, 69_300)],
-)
-def test_taker_fee_rounds_up_to_a_hundredth_of_a_cent(contracts: str, price: int, fee: int):
-    assert taker_fee(int(contracts) * COUNT_SCALE, price) == fee
 
 
 def test_whale_on_a_named_market():

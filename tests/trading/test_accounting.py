@@ -2,7 +2,7 @@
 
 import pytest
 
-from trading.execution.accounting import PositionState, apply_fill
+from trading.accounting import PositionState, apply_fill
 
 
 def test_protocol_example_open_no_then_partly_close():

@@ -1,4 +1,5 @@
-"""Position, cost and realized P&L of one market after a fill: pure integer math.
+"""Position, cost and realized P&L of one market after a fill: pure integer math, the one
+position arithmetic of the project (the execution side and the simulator's account both use it).
 
 Conventions (Kalshi's, PROTOCOL.md 7 and the examples): the position is signed
 contracts, + YES and - NO; ``cost`` is what the open contracts cost on their own
