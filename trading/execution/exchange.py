@@ -57,11 +57,6 @@ def _order(order: rest.Order) -> ExchangeOrder:
     )
 
 
-def _placed_from_order(order: rest.Order) -> Placed:
-    remaining = int(order.remaining_count) if order.status == "resting" else 0
-    return Placed(order.order_id, int(order.fill_count), remaining)
-
-
 def fill_report(fill: rest.Fill) -> FillReport:
     """A REST fill (PROTOCOL.md 8) as a FillReport."""
     ts = fill.ts if fill.ts is not None else (fill.created_time.timestamp() if fill.created_time else time.time())

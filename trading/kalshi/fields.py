@@ -61,18 +61,6 @@ def dec_hook(type_: type, obj: Any) -> Any:
     return type_(-value if sign else value)
 
 
-def fast_price(text: str) -> int:
-    return dec_hook(Price, text)
-
-
-def fast_count(text: str) -> int:
-    return dec_hook(Count, text)
-
-
-def fast_money(text: str) -> int:
-    return dec_hook(Money, text)
-
-
 def json_decoder(type_: Any) -> msgspec.json.Decoder:
     """A JSON decoder for ``type_`` (a struct or union of structs) that understands the unit fields."""
     return msgspec.json.Decoder(type_, dec_hook=dec_hook)

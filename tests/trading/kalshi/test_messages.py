@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from trading.kalshi import messages as m
-from trading.kalshi.fields import fast_count, fast_money, fast_price
+from trading.kalshi.fields import Count, Money, Price, dec_hook
 from trading.units import UnitError, parse_count, parse_money, parse_price
 
 from .conftest import EXAMPLES, examples
@@ -114,19 +114,19 @@ def test_bad_frames_raise_parse_error(frame: bytes, kind: type, sid: int | None,
     "text", ["0.4500", "0.45", "1", "1.0000", "0.0001", "-0.3000", "995.7125", "0.450000", "00.5", "12345.67"]
 )
 def test_fast_fixed_point_agrees_with_units(text: str) -> None:
-    assert fast_price(text) == parse_price(text)
-    assert fast_money(text) == parse_money(text)
+    assert dec_hook(Price, text) == parse_price(text)
+    assert dec_hook(Money, text) == parse_money(text)
 
 
 @pytest.mark.parametrize("text", ["25.00", "-300.00", "312.50", "0.01", "7", "1.500"])
 def test_fast_count_agrees_with_units(text: str) -> None:
-    assert fast_count(text) == parse_count(text)
+    assert dec_hook(Count, text) == parse_count(text)
 
 
 @pytest.mark.parametrize("text", ["0.12345", "abc", "", "1e-2x", "-", "0.1.2"])
 def test_fast_fixed_point_refuses_what_units_refuses(text: str) -> None:
     with pytest.raises(UnitError):
-        fast_price(text)
+        dec_hook(Price, text)
 
 
 def test_commands_match_the_examples() -> None:
