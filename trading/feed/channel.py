@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from trading.feed.aio import cancel_and_wait
-from trading.kalshi.ws import KalshiWebSocket, Subscription
+from trading.kalshi.subscriptions import Subscription
+from trading.kalshi.ws import KalshiWebSocket
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ import time
 import httpx
 import pytest
 
+from trading.kalshi.connection import ConnectionFailed
 from trading.kalshi.rest import KalshiApiError, KalshiRestClient
 from trading.kalshi.signing import (
     ACCESS_KEY,
@@ -17,7 +18,7 @@ from trading.kalshi.signing import (
     load_public_key,
     verify,
 )
-from trading.kalshi.ws import ConnectionFailed, KalshiWebSocket
+from trading.kalshi.ws import KalshiWebSocket
 
 from .conftest import KEY_ID
 

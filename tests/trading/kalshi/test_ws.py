@@ -4,8 +4,9 @@ import asyncio
 
 import pytest
 
+from trading.kalshi.connection import ConnectionFailed
 from trading.kalshi.messages import Fill, OrderbookDelta, Trade
-from trading.kalshi.ws import ConnectionFailed, KalshiWebSocket, KalshiWsError
+from trading.kalshi.ws import KalshiWebSocket, KalshiWsError
 from trading.units import parse_count
 
 from .conftest import eventually
@@ -182,7 +183,7 @@ def test_backoff_doubles_from_one_second_to_a_one_minute_cap_with_jitter(signer)
     ws = KalshiWebSocket("ws://127.0.0.1:9/trade-api/ws/v2", signer)
     assert (ws.base_delay, ws.max_delay, ws.max_attempts) == (1.0, 60.0, 10)
     for failures, ceiling in [(0, 1), (1, 2), (2, 4), (5, 32), (6, 60), (40, 60)]:
-        delays = [ws._backoff(failures) for _ in range(50)]
+        delays = [ws.connection.backoff(failures) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(set(delays)) > 1  # jittered, so clients do not reconnect in step
 
