@@ -19,13 +19,15 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
+from trading.private_files import create_private_file, make_private_dir
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 DATA_DIR = Path(env.str("V3_DATA_DIR", default=str(BASE_DIR / "data")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+make_private_dir(DATA_DIR)
 
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -44,9 +46,7 @@ def _secret_key() -> str:
             raise ImproperlyConfigured(f"SECRET_KEY_FILE={key_file} cannot be read: {exc.strerror}") from exc
     if EMBEDDED or DEBUG:
         path = DATA_DIR / "secret_key"
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(50))
-            path.chmod(0o600)
+        create_private_file(path, secrets.token_urlsafe(50).encode())
         return path.read_text().strip()
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE naming a file that holds it); "
@@ -112,6 +112,9 @@ TEMPLATES = [
 if DATABASE_URL:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
 else:
+    # SQLite would create the file with the umask's mode (often world-readable): an
+    # empty file is a valid database, so it is made private first.
+    create_private_file(DATA_DIR / "v3trader.sqlite3", b"")
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -224,6 +227,25 @@ if TRADING_MODE == "live" and KALSHI_ENV != "sim" and not (KALSHI_API_KEY_ID and
     raise ImproperlyConfigured(
         f"TRADING_MODE=live on KALSHI_ENV={KALSHI_ENV} needs KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH."
     )
+
+
+def _check_kalshi_destinations() -> None:
+    """KALSHI_ENV is only a label unless the URL overrides agree with it (trading.kalshi.hosts)."""
+    from trading.kalshi.hosts import DestinationError, check_destinations
+
+    try:
+        check_destinations(
+            kalshi_env=KALSHI_ENV,
+            trading_mode=TRADING_MODE,
+            allow_prod=V3_ALLOW_PROD,
+            sim_host=SIM_HOST,
+            urls={"KALSHI_API_URL": KALSHI_API_URL, "KALSHI_WS_URL": KALSHI_WS_URL},
+        )
+    except DestinationError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
+_check_kalshi_destinations()
 
 
 def _exec_units(name: str, default: str, kind: str) -> int:

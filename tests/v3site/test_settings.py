@@ -123,3 +123,71 @@ def test_bad_kalshi_env_is_a_clear_error(tmp_path):
     result = run_python(PROBE, tmp_path, KALSHI_ENV="staging")
     assert result.returncode != 0
     assert "KALSHI_ENV='staging' is not one of sim, demo, prod" in result.stderr
+
+
+PROD_REST = "https://external-api.kalshi.com/trade-api/v2"
+LIVE_KEY = {"KALSHI_API_KEY_ID": "00000000-0000-0000-0000-000000000000", "KALSHI_PRIVATE_KEY_PATH": "/nonexistent"}
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "says"),
+    [
+        ({"KALSHI_ENV": "sim", "KALSHI_API_URL": PROD_REST}, "KALSHI_API_URL", "real money"),
+        ({"KALSHI_ENV": "demo", "KALSHI_API_URL": PROD_REST}, "KALSHI_API_URL", "not a KALSHI_ENV=demo host"),
+        (
+            {"KALSHI_ENV": "demo", "KALSHI_WS_URL": "wss://api.elections.kalshi.com/trade-api/ws/v2"},
+            "KALSHI_WS_URL",
+            "not a KALSHI_ENV=demo host",
+        ),
+        (
+            {"KALSHI_ENV": "sim", "KALSHI_API_URL": "http://trading-api.kalshi.com/trade-api/v2"},
+            "KALSHI_API_URL",
+            "real money",
+        ),
+        (
+            {"KALSHI_ENV": "sim", "TRADING_MODE": "live", "KALSHI_API_URL": PROD_REST, "V3_ALLOW_PROD": "1"},
+            "KALSHI_API_URL",
+            "not a KALSHI_ENV=sim host",
+        ),
+        ({"KALSHI_ENV": "sim", "KALSHI_WS_URL": "ws://sim.example.com:8765/x"}, "KALSHI_WS_URL", "not a KALSHI_ENV"),
+        ({"KALSHI_ENV": "sim", "SIM_HOST": "external-api.kalshi.com"}, "SIM_HOST", "one of Kalshi's hosts"),
+        (
+            {"KALSHI_ENV": "demo", "KALSHI_API_URL": "http://external-api.demo.kalshi.co/trade-api/v2"},
+            "KALSHI_API_URL",
+            "over TLS only",
+        ),
+        ({"KALSHI_ENV": "demo", "KALSHI_API_URL": "external-api.demo.kalshi.co"}, "KALSHI_API_URL", "has no host"),
+    ],
+)
+def test_url_override_off_its_environment_refuses_to_start(tmp_path, env, variable, says):
+    result = run_python(PROBE, tmp_path, **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{variable}=" in result.stderr and says in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"KALSHI_ENV": "sim", "KALSHI_API_URL": "http://127.0.0.1:9999/trade-api/v2"},
+        {
+            "KALSHI_ENV": "demo",
+            "KALSHI_API_URL": "http://localhost:8765/trade-api/v2",
+            "KALSHI_WS_URL": "ws://[::1]:1/x",
+        },
+        {"KALSHI_ENV": "demo", "KALSHI_API_URL": "https://demo-api.kalshi.co/trade-api/v2"},
+        {"KALSHI_ENV": "prod"},
+        {
+            "KALSHI_ENV": "prod",
+            "TRADING_MODE": "live",
+            "V3_ALLOW_PROD": "1",
+            "KALSHI_API_URL": "https://api.elections.kalshi.com/trade-api/v2",
+            **LIVE_KEY,
+        },
+        {"KALSHI_ENV": "sim", "SIM_HOST": "sim.internal", "KALSHI_API_URL": "http://sim.internal:8765/trade-api/v2"},
+    ],
+    ids=["sim-loopback", "demo-loopback", "demo-alt-host", "paper-on-prod-book", "live-prod-allowed", "sim-host"],
+)
+def test_url_override_on_its_environment_starts(tmp_path, env):
+    result = run_python(PROBE, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
