@@ -191,3 +191,31 @@ def test_url_override_off_its_environment_refuses_to_start(tmp_path, env, variab
 def test_url_override_on_its_environment_starts(tmp_path, env):
     result = run_python(PROBE, tmp_path, **env)
     assert result.returncode == 0, result.stderr
+
+
+FILE_MODES = """
+import os, stat, pathlib
+os.umask(0)  # what the umask would not protect: only the creation mode counts
+def refuse(*args, **kwargs):
+    raise AssertionError("chmod after creation")
+os.chmod = pathlib.Path.chmod = refuse
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("create table probe (n integer)")
+data = pathlib.Path(os.environ["V3_DATA_DIR"])
+for path in (data, data / "secret_key", data / "v3trader.sqlite3"):
+    print(path.name, oct(stat.S_IMODE(path.stat().st_mode)))
+"""
+
+
+def test_embedded_default_creates_its_files_private(tmp_path):
+    data = tmp_path / "fresh" / "data"
+    result = run_python(FILE_MODES, tmp_path, V3_DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert dict(line.split() for line in result.stdout.splitlines()) == {
+        "data": "0o700",
+        "secret_key": "0o600",
+        "v3trader.sqlite3": "0o600",
+    }
