@@ -6,7 +6,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import get_user_model
 
 from trading.accounts import ensure_demo_user
 from trading.kalshi.signing import generate_key_pair
@@ -55,13 +55,14 @@ def test_demo_user_is_created_once_and_keeps_a_changed_password(settings, tmp_pa
     assert first.created and mode(password_file) == 0o600
     password = password_file.read_text().strip()
     assert len(password) >= 12
-    assert authenticate(username="demo", password=password) is not None
-
     user = get_user_model().objects.get(username="demo")
+    assert user.check_password(password) and user.is_staff
+
     user.set_password("the owner's own passphrase")
     user.save()
     again = ensure_demo_user()
 
     assert not again.created
-    assert authenticate(username="demo", password="the owner's own passphrase") is not None
-    assert authenticate(username="demo", password=password) is None
+    user.refresh_from_db()
+    assert user.check_password("the owner's own passphrase")
+    assert not user.check_password(password)
