@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
@@ -78,12 +79,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",
+    "csp",
     "trading",
     "dashboard",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so static files (the SVG favicon too) carry the policy.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -198,6 +202,41 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# HTTPS from one switch, for a site behind a TLS-terminating reverse proxy (README,
+# "TLS and a reverse proxy"). Off by default: the embedded default serves plain
+# HTTP on 127.0.0.1, where secure cookies would never be sent back.
+V3_HTTPS = env.bool("V3_HTTPS", default=False)
+if V3_HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    # Load balancers probe liveness over plain HTTP from inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # The proxy tells Django a request came in over TLS; it must set (never pass on) this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # A year, what the HSTS preload list asks for; browsers then refuse plain HTTP to
+    # this host (and its subdomains) for that long, so lower it while trying TLS out.
+    SECURE_HSTS_SECONDS = env.int("V3_HSTS_SECONDS", default=365 * 86_400)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp) on every response: nothing but this origin's
+# own files, and no inline script or style anywhere (the pages and the Django admin
+# need none), so injected markup cannot run. connect-src 'self' covers the
+# dashboard's same-origin WebSocket (ws:/wss:).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    }
+}
 
 # Celery: Redis in the services shape; in the embedded default tasks run eagerly
 # in the calling process, since nothing else would pick them up.

@@ -86,6 +86,18 @@ def test_status_bar_and_api_status_show_where_orders_go(client, user, settings, 
     assert "hunter2" not in page
 
 
+@pytest.mark.parametrize("path", ["/login/", "/", "/admin/", "/admin/trading/whaledecision/", "/no-such-page/"])
+def test_every_html_page_carries_a_strict_content_security_policy(client, django_user_model, path):
+    client.force_login(django_user_model.objects.create_superuser(username="boss", password="pw-not-used"))
+    response = client.get(path)
+    assert response["Content-Type"].startswith("text/html")
+    policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == policy["style-src"] == policy["connect-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'" and policy["base-uri"] == "'none'"
+    assert "unsafe" not in response["Content-Security-Policy"]
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_anonymous_websocket_closes_with_4401():
     socket = events_socket()

@@ -219,3 +219,54 @@ def test_embedded_default_creates_its_files_private(tmp_path):
         "secret_key": "0o600",
         "v3trader.sqlite3": "0o600",
     }
+
+
+CHECK_DEPLOY = """
+from django.core.management import execute_from_command_line
+execute_from_command_line(["manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+"""
+DEPLOY_ENV = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/v3trader",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SECRET_KEY": "k3Yq-8vN_a1LrT0pWz6sXe2bHc9mJd4uFg7iKo5tRyQwEa0SdZx",
+    "ALLOWED_HOSTS": "trader.example.com",
+}
+
+
+def test_check_deploy_is_clean_with_v3_https(tmp_path):
+    result = run_python(CHECK_DEPLOY, tmp_path, V3_HTTPS="1", **DEPLOY_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout + result.stderr
+
+
+def test_check_deploy_without_v3_https_lists_what_it_would_fix(tmp_path):
+    result = run_python(CHECK_DEPLOY, tmp_path, **DEPLOY_ENV)
+    assert result.returncode != 0
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in result.stderr
+
+
+HTTPS_PROBE = """
+import django
+django.setup()
+from django.test import Client
+client = Client()
+plain = client.get("/login/")
+print("plain", plain.status_code, plain.get("Location"))
+print("healthz", client.get("/healthz").status_code)
+secure = client.get("/login/", headers={"X-Forwarded-Proto": "https"})
+print("secure", secure.status_code, secure["Strict-Transport-Security"])
+cookie = secure.cookies["csrftoken"]
+print("cookie", bool(cookie["secure"]), bool(cookie["httponly"]))
+"""
+
+
+def test_v3_https_redirects_and_sends_hsts_and_secure_cookies(tmp_path):
+    result = run_python(HTTPS_PROBE, tmp_path, V3_HTTPS="1", V3_HSTS_SECONDS="600", ALLOWED_HOSTS="testserver")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "plain 301 https://testserver/login/",
+        "healthz 200",
+        "secure 200 max-age=600; includeSubDomains; preload",
+        "cookie True True",
+    ]
