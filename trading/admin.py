@@ -16,6 +16,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.db import DataError, transaction
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -294,8 +295,10 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            changelist = self.get_changelist_instance(request)
-        except IncorrectLookupParameters as exc:
+            # A savepoint: a filter the database refuses (a bad regex) must not poison the transaction.
+            with transaction.atomic():
+                changelist = self.get_changelist_instance(request)
+        except (IncorrectLookupParameters, DataError) as exc:
             logger.warning("CSV export refused: bad filter %s: %s", request.GET.urlencode()[:200], exc)
             return HttpResponseBadRequest(f"Bad filter in the export URL: {exc}", content_type="text/plain")
         return self.csv_response(changelist.get_queryset(request))

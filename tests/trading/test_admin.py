@@ -192,7 +192,9 @@ def test_csv_export_cells_from_the_exchange_cannot_become_formulas(client, staff
     assert row["realized_pnl"] == "-2.50", "numbers we format stay numbers"
 
 
-@pytest.mark.parametrize("query", ["id__gt=abc", "created_at__gte=yesterday", "decided_at__lt=x"])
+@pytest.mark.parametrize(
+    "query", ["id__gt=abc", "created_at__gte=yesterday", "decided_at__lt=x", "reason_text__regex=%28"]
+)
 def test_csv_export_with_a_bad_filter_value_is_a_400(client, staff, decisions, query, caplog):
     client.force_login(staff)
     response = client.get(f"{EXPORT}?{query}")
