@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from dashboard.health import stats
-from trading.status import system_status
+from trading.status import system_status, trading_destination
 
 
 @require_GET
@@ -28,4 +28,4 @@ def api_status(request: HttpRequest) -> JsonResponse:
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/index.html")
+    return render(request, "dashboard/index.html", {"trading": trading_destination()})

@@ -3,7 +3,7 @@ import os
 import pytest
 from django.conf import settings
 
-from tests.services import missing
+from tests.services import delete_own_redis_keys, missing
 
 
 def _redis_answers() -> bool:
@@ -25,6 +25,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         missing("Postgres (DATABASE_URL)")
     if item.get_closest_marker("needs_redis") and not _redis_answers():
         missing("Redis (REDIS_URL)")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def own_redis_keys_deleted_at_the_end():
+    """Tasks enqueued with no worker to take them stay queued: the run deletes its keys (only its own)."""
+    yield
+    if _redis_answers():
+        delete_own_redis_keys()
 
 
 @pytest.fixture

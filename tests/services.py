@@ -27,6 +27,19 @@ def detect() -> None:
         os.environ["REDIS_URL"] = DEFAULT_REDIS_URL
 
 
+def delete_own_redis_keys() -> int:
+    """Delete this run's keys (``REDIS_KEY_PREFIX``) from REDIS_URL's database, and
+    nothing else: the database may be a developer's own (``redis://...:6379/0``)."""
+    import redis
+
+    prefix = os.environ.get("REDIS_KEY_PREFIX", "")
+    if not prefix:
+        raise RuntimeError("REDIS_KEY_PREFIX is empty: deleting the run's keys would delete every key")
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+    return client.delete(*keys) if keys else 0
+
+
 def services_required() -> bool:
     return os.environ.get("V3_REQUIRE_SERVICES") == "1"
 

@@ -10,6 +10,8 @@ detect()
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 # Concurrent test runs on one Redis must not hear each other's groups.
 os.environ.setdefault("CHANNELS_PREFIX", f"test{os.getpid()}")
+# Celery's keys too, so the run can delete its own keys and nobody else's (tests.services).
+os.environ.setdefault("REDIS_KEY_PREFIX", f"v3test{os.getpid()}:")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1")
 os.environ.setdefault("V3_DATA_DIR", tempfile.mkdtemp(prefix="v3-test-data-"))
 

@@ -8,7 +8,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from trading.private_files import create_private_file
+
 DEMO_USERNAME = "demo"
+# 16 random bytes: a 22-character password, over the 12-character minimum and
+# beyond guessing even without the login throttle.
+DEMO_PASSWORD_BYTES = 16
 
 
 @dataclass(frozen=True)
@@ -24,22 +29,17 @@ def demo_password_file() -> Path:
 
 def _demo_password() -> str:
     path = demo_password_file()
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(12) + "\n")
-        path.chmod(0o600)
+    create_private_file(path, (secrets.token_urlsafe(DEMO_PASSWORD_BYTES) + "\n").encode())
     return path.read_text().strip()
 
 
 @transaction.atomic
 def ensure_demo_user() -> DemoUser:
-    """A staff superuser named ``demo`` whose password matches the file, so a user
-    who reads the file can always log in, even after the file was replaced."""
-    password = _demo_password()
-    user, created = get_user_model().objects.get_or_create(
-        username=DEMO_USERNAME, defaults={"is_staff": True, "is_superuser": True}
-    )
-    if created or not user.check_password(password):
-        user.set_password(password)
-        user.is_staff = user.is_superuser = True
-        user.save()
-    return DemoUser(username=DEMO_USERNAME, password_file=demo_password_file(), created=created)
+    """A staff superuser named ``demo``, created once with the password in the file.
+    An existing user is left alone: ``make run`` runs this on every start, and must
+    never undo a password its owner changed."""
+    User = get_user_model()
+    if User.objects.filter(username=DEMO_USERNAME).exists():
+        return DemoUser(username=DEMO_USERNAME, password_file=demo_password_file(), created=False)
+    User.objects.create_user(DEMO_USERNAME, password=_demo_password(), is_staff=True, is_superuser=True)
+    return DemoUser(username=DEMO_USERNAME, password_file=demo_password_file(), created=True)

@@ -8,14 +8,17 @@ decision's fields are read-only; only its review can be written.
 """
 
 import csv
+import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
+from django.db import DataError, transaction
 from django.db.models import QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
@@ -34,6 +37,11 @@ from trading.models import (
 )
 from trading.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE
 
+logger = logging.getLogger(__name__)
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV
+# injection"); tickers, reasons and error texts come from the exchange or a person.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
 
 def money(value: int | None) -> str:
     return "" if value is None else dollars(value)
@@ -45,6 +53,11 @@ def price(value: int | None) -> str:
 
 def contracts(value: int | None) -> str:
     return "" if value is None else f"{value / COUNT_SCALE:g}"
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading ``'`` turns a would-be formula into a literal."""
+    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def unix(ts: float | None) -> str:
@@ -88,6 +101,7 @@ CSV_COLUMNS = [
     "mode",
     "order_status",
     "client_order_id",
+    "order_error",
     "filled",
     "realized_pnl",
     "reviewed",
@@ -280,7 +294,13 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         """The changelist's current filters and search, as CSV."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
+        try:
+            # A savepoint: a filter the database refuses (a bad regex) must not poison the transaction.
+            with transaction.atomic():
+                changelist = self.get_changelist_instance(request)
+        except (IncorrectLookupParameters, DataError) as exc:
+            logger.warning("CSV export refused: bad filter %s: %s", request.GET.urlencode()[:200], exc)
+            return HttpResponseBadRequest(f"Bad filter in the export URL: {exc}", content_type="text/plain")
         return self.csv_response(changelist.get_queryset(request))
 
     def csv_response(self, queryset: QuerySet) -> StreamingHttpResponse:
@@ -296,25 +316,28 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         return response
 
     def csv_row(self, d: WhaleDecision) -> list[Any]:
+        """Numbers and times formatted here; every text cell made spreadsheet-safe."""
         order = getattr(d, "order", None)
+        text = spreadsheet_safe
         return [
             d.pk,
             datetime.fromtimestamp(d.decided_at, UTC).isoformat(),
-            d.whale.market_ticker,
-            d.whale.taker_side,
+            text(d.whale.market_ticker),
+            text(d.whale.taker_side),
             f"{d.whale.notional / MONEY_SCALE:.2f}",
-            d.decision,
-            d.reason_code,
-            d.reason_text,
-            d.mode,
-            order.status if order else "",
-            order.client_order_id if order else "",
+            text(d.decision),
+            text(d.reason_code),
+            text(d.reason_text),
+            text(d.mode),
+            text(order.status) if order else "",
+            text(order.client_order_id) if order else "",
+            text(order.error) if order else "",
             f"{order.filled_count / COUNT_SCALE:g}" if order else "",
             f"{(getattr(d, 'realized_pnl', None) or 0) / MONEY_SCALE:.2f}",
             d.reviewed,
-            d.reviewed_by.get_username() if d.reviewed_by else "",
+            text(d.reviewed_by.get_username()) if d.reviewed_by else "",
             d.reviewed_at.isoformat() if d.reviewed_at else "",
-            d.review_note,
+            text(d.review_note),
         ]
 
 

@@ -11,6 +11,7 @@ from django.db import connection
 
 from trading import events
 from trading.health import ComponentHealth, Criticality
+from trading.kalshi.environments import order_host
 from trading.models import ActivityEvent
 
 # A status older than this many reporting intervals means the runner is gone or stuck.
@@ -48,6 +49,12 @@ def feed_status(now: float | None = None) -> tuple[ComponentHealth, dict[str, An
     return ComponentHealth("feed_runner", healthy, Criticality.CRITICAL, detail), report
 
 
+def trading_destination() -> dict[str, Any]:
+    """What the page shows next to "paper"/"live": the label alone once hid orders
+    aimed at production, so the host that receives orders is shown too."""
+    return {"mode": settings.TRADING_MODE, "kalshi_env": settings.KALSHI_ENV, "orders_to": order_host()}
+
+
 def system_status() -> dict[str, Any]:
     feed, report = feed_status()
     components = [database_health(), feed]
@@ -55,4 +62,5 @@ def system_status() -> dict[str, Any]:
         "healthy": all(c.healthy for c in components),
         "components": [c.to_dict() for c in components],
         "feed": report,
+        "trading": trading_destination(),
     }

@@ -13,11 +13,15 @@ shape stops start-up with a clear error instead of falling back to a default.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from trading.private_files import create_private_file, make_private_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,7 +29,7 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 DATA_DIR = Path(env.str("V3_DATA_DIR", default=str(BASE_DIR / "data")))
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+make_private_dir(DATA_DIR)
 
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -44,9 +48,7 @@ def _secret_key() -> str:
             raise ImproperlyConfigured(f"SECRET_KEY_FILE={key_file} cannot be read: {exc.strerror}") from exc
     if EMBEDDED or DEBUG:
         path = DATA_DIR / "secret_key"
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(50))
-            path.chmod(0o600)
+        create_private_file(path, secrets.token_urlsafe(50).encode())
         return path.read_text().strip()
     raise ImproperlyConfigured(
         "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE naming a file that holds it); "
@@ -76,12 +78,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
+    "csp",
     "trading",
     "dashboard",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before WhiteNoise, so static files (the SVG favicon too) carry the policy.
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused login into its lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "v3site.urls"
@@ -112,6 +120,9 @@ TEMPLATES = [
 if DATABASE_URL:
     DATABASES = {"default": env.db_url("DATABASE_URL")}
 else:
+    # SQLite would create the file with the umask's mode (often world-readable): an
+    # empty file is a valid database, so it is made private first.
+    create_private_file(DATA_DIR / "v3trader.sqlite3", b"")
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -145,10 +156,31 @@ else:
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    # 12, not Django's 8: OWASP ASVS level 2 (2.1.1) for a login that moves money.
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): the lockout check runs first, before any password
+# is hashed, so a locked-out guess costs nothing and learns nothing. Counted per
+# username and address together, so a guesser cannot lock other people out.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# 5 failures within 15 minutes lock that username from that address for 15 minutes
+# (OWASP's guidance: few enough to stop guessing, enough for a person's typos); the
+# lock runs from the last counted failure, and attempts while locked do not extend it.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Failures are logged with the username and address (axes masks both by default):
+# an operator needs them to see who is guessed at and from where. Passwords are
+# always masked.
+AXES_SENSITIVE_PARAMETERS: list[str] = []
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -171,6 +203,41 @@ CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# HTTPS from one switch, for a site behind a TLS-terminating reverse proxy (README,
+# "TLS and a reverse proxy"). Off by default: the embedded default serves plain
+# HTTP on 127.0.0.1, where secure cookies would never be sent back.
+V3_HTTPS = env.bool("V3_HTTPS", default=False)
+if V3_HTTPS:
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    # Load balancers probe liveness over plain HTTP from inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # The proxy tells Django a request came in over TLS; it must set (never pass on) this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # A year, what the HSTS preload list asks for; browsers then refuse plain HTTP to
+    # this host (and its subdomains) for that long, so lower it while trying TLS out.
+    SECURE_HSTS_SECONDS = env.int("V3_HSTS_SECONDS", default=365 * 86_400)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Content-Security-Policy (django-csp) on every response: nothing but this origin's
+# own files, and no inline script or style anywhere (the pages and the Django admin
+# need none), so injected markup cannot run. connect-src 'self' covers the
+# dashboard's same-origin WebSocket (ws:/wss:).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    }
+}
+
 # Celery: Redis in the services shape; in the embedded default tasks run eagerly
 # in the calling process, since nothing else would pick them up.
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
@@ -183,6 +250,13 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Every Celery key in Redis (queues, bindings, results) starts with this, so that
+# deployments, or a test run, can share one Redis database without touching each
+# other's keys (CHANNELS_PREFIX does the same for the channel layer).
+REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")
+if REDIS_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
+    CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 # Celery closes a worker's database connection before and after every task unless
 # this is set (whatever CONN_MAX_AGE says): a new Postgres connection per task cost
 # ~10 ms of CPU, two per whale, and kept the decisions benchmark from its target
@@ -224,6 +298,25 @@ if TRADING_MODE == "live" and KALSHI_ENV != "sim" and not (KALSHI_API_KEY_ID and
     raise ImproperlyConfigured(
         f"TRADING_MODE=live on KALSHI_ENV={KALSHI_ENV} needs KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH."
     )
+
+
+def _check_kalshi_destinations() -> None:
+    """KALSHI_ENV is only a label unless the URL overrides agree with it (trading.kalshi.hosts)."""
+    from trading.kalshi.hosts import DestinationError, check_destinations
+
+    try:
+        check_destinations(
+            kalshi_env=KALSHI_ENV,
+            trading_mode=TRADING_MODE,
+            allow_prod=V3_ALLOW_PROD,
+            sim_host=SIM_HOST,
+            urls={"KALSHI_API_URL": KALSHI_API_URL, "KALSHI_WS_URL": KALSHI_WS_URL},
+        )
+    except DestinationError as exc:
+        raise ImproperlyConfigured(str(exc)) from None
+
+
+_check_kalshi_destinations()
 
 
 def _exec_units(name: str, default: str, kind: str) -> int:
@@ -354,5 +447,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "daphne": {"level": "WARNING"},
+        "django.channels.server": {"level": "WARNING"},
+        # Login failures and lockouts are warnings; axes' INFO lines are chatter (one per process start).
+        "axes": {"level": "WARNING"},
+    },
 }

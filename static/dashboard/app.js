@@ -67,6 +67,8 @@
       if (v === null || v === undefined || v === false) continue;
       if (k === "class") node.className = v;
       else if (k === "text") node.textContent = v;
+      // Through CSSOM: the Content-Security-Policy refuses style attributes.
+      else if (k === "style") node.style.cssText = v;
       else node.setAttribute(k, v === true ? "" : v);
     }
     for (const child of children) if (child !== null && child !== undefined) node.append(child);

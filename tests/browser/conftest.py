@@ -53,12 +53,14 @@ def page(browser, server):
 
 
 def open_page(browser, base_url: str):
-    """A fresh browser context on ``base_url``; fails the test on any JavaScript error or
-    any asset or request the server answers with an error (a missing icon included)."""
+    """A fresh browser context on ``base_url``; fails the test on any JavaScript error,
+    anything the Content-Security-Policy refused, or any asset or request the server
+    answers with an error (a missing icon included)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=base_url)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
     page.on("response", lambda response: response.status >= 400 and errors.append(f"{response.status} {response.url}"))
     page.errors = errors
     yield page

@@ -53,6 +53,51 @@ def test_api_status_requires_login(client, user):
     assert re.fullmatch(rf"\d+ open in web process {os.getpid()}", components["browser_sockets"]["detail"])
 
 
+@pytest.mark.parametrize(
+    ("overrides", "orders_to"),
+    [
+        (
+            {"KALSHI_ENV": "sim", "TRADING_MODE": "paper", "KALSHI_API_URL": "http://127.0.0.1:8799/trade-api/v2"},
+            "127.0.0.1:8799",
+        ),
+        ({"KALSHI_ENV": "demo", "TRADING_MODE": "live", "KALSHI_API_URL": ""}, "external-api.demo.kalshi.co"),
+        ({"KALSHI_ENV": "demo", "TRADING_MODE": "paper", "KALSHI_API_URL": ""}, None),
+        (
+            {
+                "KALSHI_ENV": "demo",
+                "TRADING_MODE": "live",
+                "KALSHI_API_URL": "https://key:hunter2@demo-api.kalshi.co/v2",
+            },
+            "demo-api.kalshi.co",
+        ),
+    ],
+)
+def test_status_bar_and_api_status_show_where_orders_go(client, user, settings, overrides, orders_to):
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+    client.force_login(user)
+
+    trading = client.get("/api/status").json()["trading"]
+    page = client.get("/").content.decode()
+
+    assert trading == {"mode": overrides["TRADING_MODE"], "kalshi_env": overrides["KALSHI_ENV"], "orders_to": orders_to}
+    shown = re.search(r'id="orders-to"[^>]*>orders to: <b>([^<]*)</b>', page).group(1)
+    assert shown == (orders_to or "none (paper fills against the book)")
+    assert "hunter2" not in page
+
+
+@pytest.mark.parametrize("path", ["/login/", "/", "/admin/", "/admin/trading/whaledecision/", "/no-such-page/"])
+def test_every_html_page_carries_a_strict_content_security_policy(client, django_user_model, path):
+    client.force_login(django_user_model.objects.create_superuser(username="boss", password="pw-not-used"))
+    response = client.get(path)
+    assert response["Content-Type"].startswith("text/html")
+    policy = dict(part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == policy["style-src"] == policy["connect-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'" and policy["base-uri"] == "'none'"
+    assert "unsafe" not in response["Content-Security-Policy"]
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_anonymous_websocket_closes_with_4401():
     socket = events_socket()

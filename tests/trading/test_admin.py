@@ -173,3 +173,31 @@ def test_non_staff_cannot_run_the_review_action(client, user, decisions):
     ids = [str(d.pk) for d in decisions]
     client.post(CHANGELIST, {"action": "mark_reviewed", ACTION_CHECKBOX_NAME: ids, "apply": "1", "note": "x"})
     assert not WhaleDecision.objects.filter(reviewed=True).exists()
+
+
+def test_csv_export_cells_from_the_exchange_cannot_become_formulas(client, staff, decisions):
+    hostile = decision('=HYPERLINK("http://x","y")', follow=True, reason="@SUM(A1)")
+    WhaleDecision.objects.filter(pk=hostile.pk).update(reason_text="-2+3", review_note="\tnote")
+    Order.objects.filter(decision=hostile).update(error="+cmd|' /C calc'!A0", client_order_id="\rid")
+    client.force_login(staff)
+
+    row = {int(r["id"]): r for r in rows(client.get(EXPORT))}[hostile.pk]
+
+    assert row["market"] == '\'=HYPERLINK("http://x","y")'
+    assert row["reason_code"] == "'@SUM(A1)"
+    assert row["reason_text"] == "'-2+3"
+    assert row["order_error"] == "'+cmd|' /C calc'!A0"
+    assert row["client_order_id"] == "'\rid"
+    assert row["review_note"] == "'\tnote"
+    assert row["realized_pnl"] == "-2.50", "numbers we format stay numbers"
+
+
+@pytest.mark.parametrize(
+    "query", ["id__gt=abc", "created_at__gte=yesterday", "decided_at__lt=x", "reason_text__regex=%28"]
+)
+def test_csv_export_with_a_bad_filter_value_is_a_400(client, staff, decisions, query, caplog):
+    client.force_login(staff)
+    response = client.get(f"{EXPORT}?{query}")
+    assert response.status_code == 400
+    assert b"Bad filter" in response.content
+    assert "CSV export refused" in caplog.text

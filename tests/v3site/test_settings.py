@@ -123,3 +123,150 @@ def test_bad_kalshi_env_is_a_clear_error(tmp_path):
     result = run_python(PROBE, tmp_path, KALSHI_ENV="staging")
     assert result.returncode != 0
     assert "KALSHI_ENV='staging' is not one of sim, demo, prod" in result.stderr
+
+
+PROD_REST = "https://external-api.kalshi.com/trade-api/v2"
+LIVE_KEY = {"KALSHI_API_KEY_ID": "00000000-0000-0000-0000-000000000000", "KALSHI_PRIVATE_KEY_PATH": "/nonexistent"}
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "says"),
+    [
+        ({"KALSHI_ENV": "sim", "KALSHI_API_URL": PROD_REST}, "KALSHI_API_URL", "real money"),
+        ({"KALSHI_ENV": "demo", "KALSHI_API_URL": PROD_REST}, "KALSHI_API_URL", "not a KALSHI_ENV=demo host"),
+        (
+            {"KALSHI_ENV": "demo", "KALSHI_WS_URL": "wss://api.elections.kalshi.com/trade-api/ws/v2"},
+            "KALSHI_WS_URL",
+            "not a KALSHI_ENV=demo host",
+        ),
+        (
+            {"KALSHI_ENV": "sim", "KALSHI_API_URL": "http://trading-api.kalshi.com/trade-api/v2"},
+            "KALSHI_API_URL",
+            "real money",
+        ),
+        (
+            {"KALSHI_ENV": "sim", "TRADING_MODE": "live", "KALSHI_API_URL": PROD_REST, "V3_ALLOW_PROD": "1"},
+            "KALSHI_API_URL",
+            "not a KALSHI_ENV=sim host",
+        ),
+        ({"KALSHI_ENV": "sim", "KALSHI_WS_URL": "ws://sim.example.com:8765/x"}, "KALSHI_WS_URL", "not a KALSHI_ENV"),
+        ({"KALSHI_ENV": "sim", "SIM_HOST": "external-api.kalshi.com"}, "SIM_HOST", "one of Kalshi's hosts"),
+        (
+            {"KALSHI_ENV": "demo", "KALSHI_API_URL": "http://external-api.demo.kalshi.co/trade-api/v2"},
+            "KALSHI_API_URL",
+            "over TLS only",
+        ),
+        ({"KALSHI_ENV": "demo", "KALSHI_API_URL": "external-api.demo.kalshi.co"}, "KALSHI_API_URL", "has no host"),
+    ],
+)
+def test_url_override_off_its_environment_refuses_to_start(tmp_path, env, variable, says):
+    result = run_python(PROBE, tmp_path, **env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert f"{variable}=" in result.stderr and says in result.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"KALSHI_ENV": "sim", "KALSHI_API_URL": "http://127.0.0.1:9999/trade-api/v2"},
+        {
+            "KALSHI_ENV": "demo",
+            "KALSHI_API_URL": "http://localhost:8765/trade-api/v2",
+            "KALSHI_WS_URL": "ws://[::1]:1/x",
+        },
+        {"KALSHI_ENV": "demo", "KALSHI_API_URL": "https://demo-api.kalshi.co/trade-api/v2"},
+        {"KALSHI_ENV": "prod"},
+        {
+            "KALSHI_ENV": "prod",
+            "TRADING_MODE": "live",
+            "V3_ALLOW_PROD": "1",
+            "KALSHI_API_URL": "https://api.elections.kalshi.com/trade-api/v2",
+            **LIVE_KEY,
+        },
+        {"KALSHI_ENV": "sim", "SIM_HOST": "sim.internal", "KALSHI_API_URL": "http://sim.internal:8765/trade-api/v2"},
+    ],
+    ids=["sim-loopback", "demo-loopback", "demo-alt-host", "paper-on-prod-book", "live-prod-allowed", "sim-host"],
+)
+def test_url_override_on_its_environment_starts(tmp_path, env):
+    result = run_python(PROBE, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+
+
+FILE_MODES = """
+import os, stat, pathlib
+os.umask(0)  # what the umask would not protect: only the creation mode counts
+def refuse(*args, **kwargs):
+    raise AssertionError("chmod after creation")
+os.chmod = pathlib.Path.chmod = refuse
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("create table probe (n integer)")
+data = pathlib.Path(os.environ["V3_DATA_DIR"])
+for path in (data, data / "secret_key", data / "v3trader.sqlite3"):
+    print(path.name, oct(stat.S_IMODE(path.stat().st_mode)))
+"""
+
+
+def test_embedded_default_creates_its_files_private(tmp_path):
+    data = tmp_path / "fresh" / "data"
+    result = run_python(FILE_MODES, tmp_path, V3_DATA_DIR=str(data))
+    assert result.returncode == 0, result.stderr
+    assert dict(line.split() for line in result.stdout.splitlines()) == {
+        "data": "0o700",
+        "secret_key": "0o600",
+        "v3trader.sqlite3": "0o600",
+    }
+
+
+CHECK_DEPLOY = """
+from django.core.management import execute_from_command_line
+execute_from_command_line(["manage.py", "check", "--deploy", "--fail-level", "WARNING"])
+"""
+DEPLOY_ENV = {
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/v3trader",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SECRET_KEY": "k3Yq-8vN_a1LrT0pWz6sXe2bHc9mJd4uFg7iKo5tRyQwEa0SdZx",
+    "ALLOWED_HOSTS": "trader.example.com",
+}
+
+
+def test_check_deploy_is_clean_with_v3_https(tmp_path):
+    result = run_python(CHECK_DEPLOY, tmp_path, V3_HTTPS="1", **DEPLOY_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout + result.stderr
+
+
+def test_check_deploy_without_v3_https_lists_what_it_would_fix(tmp_path):
+    result = run_python(CHECK_DEPLOY, tmp_path, **DEPLOY_ENV)
+    assert result.returncode != 0
+    for warning in ("security.W004", "security.W008", "security.W012", "security.W016"):
+        assert warning in result.stderr
+
+
+HTTPS_PROBE = """
+import django
+django.setup()
+from django.test import Client
+client = Client()
+plain = client.get("/login/")
+print("plain", plain.status_code, plain.get("Location"))
+print("healthz", client.get("/healthz").status_code)
+secure = client.get("/login/", headers={"X-Forwarded-Proto": "https"})
+print("secure", secure.status_code, secure["Strict-Transport-Security"])
+cookie = secure.cookies["csrftoken"]
+print("cookie", bool(cookie["secure"]), bool(cookie["httponly"]))
+"""
+
+
+def test_v3_https_redirects_and_sends_hsts_and_secure_cookies(tmp_path):
+    result = run_python(HTTPS_PROBE, tmp_path, V3_HTTPS="1", V3_HSTS_SECONDS="600", ALLOWED_HOSTS="testserver")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "plain 301 https://testserver/login/",
+        "healthz 200",
+        "secure 200 max-age=600; includeSubDomains; preload",
+        "cookie True True",
+    ]

@@ -25,6 +25,7 @@ from trading.execution.gateway import (
 from trading.execution.rules import BookView, MarketView
 from trading.kalshi import rest
 from trading.kalshi.fees import taker_fee
+from trading.kalshi.hosts import sends_orders
 from trading.kalshi.messages import FillBody
 from trading.orderbook import OrderBook
 from trading.units import ONE_DOLLAR
@@ -271,7 +272,7 @@ class PaperBookGateway(MarketData):
 
 def gateway() -> Gateway:
     """This process's gateway for the current settings (one per settings combination)."""
-    paper_on_book = settings.TRADING_MODE == "paper" and settings.KALSHI_ENV != "sim"
+    paper_on_book = not sends_orders(kalshi_env=settings.KALSHI_ENV, trading_mode=settings.TRADING_MODE)
     key = f"gateway:{settings.TRADING_MODE}:{settings.KALSHI_ENV}:{settings.KALSHI_API_URL}"
 
     def make() -> Gateway:

@@ -8,18 +8,13 @@ embedded default runs with nothing set.
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from trading.kalshi.hosts import HOSTS, sends_orders
 from trading.kalshi.signing import Signer
 
-HOSTS: dict[str, tuple[str, str]] = {
-    "prod": ("https://external-api.kalshi.com/trade-api/v2", "wss://external-api-ws.kalshi.com/trade-api/ws/v2"),
-    "demo": (
-        "https://external-api.demo.kalshi.co/trade-api/v2",
-        "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2",
-    ),
-}
 REST_PATH = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
 
@@ -37,12 +32,26 @@ def sim_urls(host: str, port: int) -> tuple[str, str]:
     return f"http://{host}:{port}{REST_PATH}", f"ws://{host}:{port}{WS_PATH}"
 
 
+def base_urls() -> tuple[str, str]:
+    """The REST and WebSocket base URLs the settings choose."""
+    env = settings.KALSHI_ENV
+    rest_url, ws_url = sim_urls(settings.SIM_HOST, settings.SIM_PORT) if env == "sim" else HOSTS[env]
+    return (settings.KALSHI_API_URL or rest_url).rstrip("/"), (settings.KALSHI_WS_URL or ws_url).rstrip("/")
+
+
+def order_host() -> str | None:
+    """``host[:port]`` of the exchange this process's orders go to (never the URL's
+    user or password), or None when paper orders are filled locally against the book."""
+    if not sends_orders(kalshi_env=settings.KALSHI_ENV, trading_mode=settings.TRADING_MODE):
+        return None
+    url = urlsplit(base_urls()[0])
+    return f"{url.hostname}:{url.port}" if url.port else url.hostname
+
+
 def kalshi_endpoints() -> KalshiEndpoints:
     """Base URLs and signer from settings; ``SigningKeyError`` names the setting that is missing or unreadable."""
     env = settings.KALSHI_ENV
-    rest_url, ws_url = sim_urls(settings.SIM_HOST, settings.SIM_PORT) if env == "sim" else HOSTS[env]
-    rest_url = (settings.KALSHI_API_URL or rest_url).rstrip("/")
-    ws_url = (settings.KALSHI_WS_URL or ws_url).rstrip("/")
+    rest_url, ws_url = base_urls()
     key_id, key_path = settings.KALSHI_API_KEY_ID, settings.KALSHI_PRIVATE_KEY_PATH
     if env == "sim" and not key_id and not key_path:
         from trading.simulator.keys import ensure_sim_keys

@@ -14,6 +14,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from trading.private_files import create_private_file, make_private_dir
+
 ACCESS_KEY = "KALSHI-ACCESS-KEY"
 ACCESS_TIMESTAMP = "KALSHI-ACCESS-TIMESTAMP"
 ACCESS_SIGNATURE = "KALSHI-ACCESS-SIGNATURE"
@@ -80,13 +82,12 @@ def verify(public_key: rsa.RSAPublicKey, timestamp_ms: str, method: str, path: s
 
 def generate_key_pair(directory: Path, key_id: str) -> tuple[Path, Path]:
     """Write a new RSA key pair (private 0600) and return (private, public) paths."""
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory)
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_path, public_path = directory / f"{key_id}.key", directory / f"{key_id}.pub"
-    private_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    private_path.chmod(0o600)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    if not create_private_file(private_path, pem):
+        raise SigningKeyError(f"{private_path} already exists: a new key never replaces one.")
     public_path.write_bytes(
         key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import delete_own_redis_keys
 from trading.execution import services
 from trading.models import WhaleDecision, WhaleTrade
 from trading.simulator.server import SimConfig, SimulatorServer
@@ -178,10 +179,9 @@ class CeleryWorker:
 
 @pytest.fixture
 def celery_worker(settings, simulator) -> Iterator:
-    """``celery_worker(**env)`` starts a worker; all are stopped after the test."""
-    import redis
-
-    redis.Redis.from_url(os.environ["REDIS_URL"]).flushdb()  # this run's own Redis database
+    """``celery_worker(**env)`` starts a worker; all are stopped after the test, and the
+    run's Celery keys (never anyone else's) deleted before and after."""
+    delete_own_redis_keys()
     workers: list[CeleryWorker] = []
 
     def start(**env: str) -> CeleryWorker:
@@ -191,6 +191,7 @@ def celery_worker(settings, simulator) -> Iterator:
     yield start
     for worker in workers:
         worker.stop()
+    delete_own_redis_keys()
 
 
 def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:

@@ -2,11 +2,14 @@
 placing orders on the simulator: duplicate deliveries, and a worker killed
 between the exchange taking an order and our recording it."""
 
+import os
 import threading
 
 import pytest
+import redis
 from django.db import connection
 
+from tests.services import delete_own_redis_keys
 from tests.trading.execution.conftest import make_whale, wait_for
 from trading.models import Order, RiskAccount, WhaleDecision
 from trading.tasks import place_order, process_whale
@@ -79,3 +82,22 @@ def test_worker_keeps_its_database_connection_and_replaces_one_a_restart_cut(sim
         assert cursor.fetchone()[0] >= 1, "the worker closed its connection after the task"
     second = make_whale(simulator.ticker, notional=1)
     assert process_whale.delay(second.pk).get(timeout=60) == WhaleDecision.objects.get(whale=second).pk
+
+
+def test_celery_keys_stay_under_the_run_prefix_and_nothing_else_is_deleted(simulator, celery_worker):
+    """The Redis database may be a developer's own: the run adds only prefixed keys, deletes only those."""
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client.set("someone-else:data", "keep me")
+    before = set(client.keys("*"))
+    celery_worker()
+    _, _, ask, _ = simulator.best()
+
+    process_whale.delay(make_whale(simulator.ticker, yes_price=ask).pk).get(timeout=60)
+
+    added = {key.decode() for key in set(client.keys("*")) - before}
+    prefix = os.environ["REDIS_KEY_PREFIX"]
+    assert added and all(key.startswith(prefix) for key in added), added
+    assert delete_own_redis_keys() >= 1
+    assert client.keys(f"{prefix}*") == []
+    assert client.get("someone-else:data") == b"keep me"
+    client.delete("someone-else:data")

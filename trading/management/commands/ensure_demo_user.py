@@ -1,4 +1,4 @@
-"""Create the demo's staff login once; its password is generated and kept in the data folder."""
+"""Create the demo's staff login once; its first password is generated and kept in the data folder."""
 
 from django.core.management.base import BaseCommand
 
@@ -10,5 +10,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         result = ensure_demo_user()
-        verb = "Created" if result.created else "Kept"
-        self.stdout.write(f"{verb} demo user '{result.username}'; password in {result.password_file}")
+        if result.created:
+            self.stdout.write(f"Created demo user '{result.username}'; password in {result.password_file}")
+        else:
+            self.stdout.write(
+                f"Kept demo user '{result.username}' and its password (first set from {result.password_file})"
+            )
