@@ -23,6 +23,12 @@ class SocketStats:
     closed_no_pong: int = 0
     market_superseded: int = 0
     commands_refused: int = 0
+    # Closed because the session ended (4401) or the right to control trading went (4403).
+    closed_session_ended: int = 0
+    closed_rights_lost: int = 0
+    # Closed for sending on past the command budget, and refused as one too many of a user's (4429).
+    closed_abuse: int = 0
+    refused_too_many: int = 0
 
     def health(self) -> ComponentHealth:
         """Always healthy: a slow browser is that browser's problem, and it resumes by itself."""
