@@ -109,7 +109,7 @@ class CommandError(Exception):
 
 
 def _last_event_id(query_string: bytes) -> int | None:
-    values = parse_qs(query_string.decode("latin-1")).get("last_event_id")
+    values = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("last_event_id")
     if not values:
         return None
     text = values[0]

@@ -58,10 +58,10 @@ def log_in():
     yield open_session
 
 
-async def closed_with(socket, timeout: float = REVOKED_WITHIN) -> int:
-    """The close code the socket gets within ``timeout``; anything else sent before it is skipped."""
+async def closed_with(socket, within: float = REVOKED_WITHIN) -> int:
+    """The close code the socket gets within ``within`` seconds; anything sent before it is skipped."""
     while True:
-        output = await socket.receive_output(timeout=timeout)
+        output = await socket.receive_output(timeout=within)
         if output["type"] == "websocket.close":
             return output["code"]
 
@@ -194,7 +194,7 @@ async def test_an_expired_session_closes_its_socket_at_the_next_check(user, log_
     settings.DASHBOARD_SESSION_CHECK_INTERVAL = 0.1
     _, socket = await log_in(user)
     await Session.objects.all().aupdate(expire_date=timezone.now() - timezone.timedelta(seconds=1))
-    assert await closed_with(socket, timeout=5) == CLOSE_UNAUTHENTICATED
+    assert await closed_with(socket, within=5) == CLOSE_UNAUTHENTICATED
 
 
 def test_sessions_last_a_day_by_default():
