@@ -6,9 +6,12 @@ compares the host name only: a page on another port of the same host (another
 service on 127.0.0.1, say) could open a logged-in trader's socket. Here the
 ``Origin`` must be the origin the request itself was made to (the ``Host`` header,
 which must be in ALLOWED_HOSTS, and ws -> http, wss -> https), or be listed in
-CSRF_TRUSTED_ORIGINS, as Django's own CSRF check allows for forms. Behind a proxy
-that terminates TLS, run daphne with ``--proxy-headers`` (so ``wss`` is seen) or
-list the public origin in CSRF_TRUSTED_ORIGINS.
+CSRF_TRUSTED_ORIGINS, as Django's own CSRF check allows for forms.
+
+daphne puts no ``scheme`` in a WebSocket's scope, so over TLS the scheme is known
+the way Django knows it for HTTP requests: from SECURE_PROXY_SSL_HEADER, when the
+TLS-terminating proxy sets it. Without it an ``https://`` page's socket is
+refused unless its origin is in CSRF_TRUSTED_ORIGINS.
 """
 
 import logging
@@ -36,6 +39,21 @@ def _origin_tuple(origin: str) -> tuple[str, str, int] | None:
     return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme]
 
 
+def _scheme(scope: dict[str, Any], headers: dict[bytes, bytes]) -> str:
+    """http or https, as the browser saw the page: the server's word (uvicorn sets the
+    scope's scheme) or the trusted proxy's (SECURE_PROXY_SSL_HEADER, as for requests)."""
+    if scope.get("scheme") in ("ws", "wss"):
+        return "https" if scope["scheme"] == "wss" else "http"
+    if settings.SECURE_PROXY_SSL_HEADER:
+        meta_name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        header = meta_name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
+        # As Django: the first value when a proxy chain sent several.
+        value = headers.get(header, b"").decode("latin-1").split(",")[0].strip()
+        if value:
+            return "https" if value == secure_value else "http"
+    return "http"
+
+
 def allowed_origin(scope: dict[str, Any]) -> bool:
     """Whether the handshake in ``scope`` comes from this site's own origin."""
     headers = dict(scope.get("headers", ()))
@@ -47,8 +65,7 @@ def allowed_origin(scope: dict[str, Any]) -> bool:
     claimed = _origin_tuple(origin)
     if claimed is None:
         return False
-    scheme = "https" if scope.get("scheme") == "wss" else "http"
-    if claimed == _origin_tuple(f"{scheme}://{host}"):
+    if claimed == _origin_tuple(f"{_scheme(scope, headers)}://{host}"):
         return True
     return claimed in {_origin_tuple(trusted) for trusted in settings.CSRF_TRUSTED_ORIGINS}
 

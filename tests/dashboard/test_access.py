@@ -155,3 +155,18 @@ async def test_websocket_from_another_port_of_the_same_host_is_refused(user, ses
     same = events_socket(cookie=cookie, origin=b"http://localhost:8000", host=b"localhost:8000")
     assert (await same.connect())[0] is True
     await same.disconnect()
+
+
+def test_behind_a_tls_proxy_the_scheme_comes_from_secure_proxy_ssl_header(settings):
+    """daphne's WebSocket scope has no scheme: an https page is told by the proxy's header."""
+    from dashboard.origin import allowed_origin
+
+    scope = {
+        "type": "websocket",
+        "headers": [(b"origin", b"https://localhost"), (b"host", b"localhost"), (b"x-forwarded-proto", b"https")],
+    }
+    assert not allowed_origin(scope)
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert allowed_origin(scope)
+    scope["headers"][2] = (b"x-forwarded-proto", b"http")
+    assert not allowed_origin(scope)
