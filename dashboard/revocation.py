@@ -45,7 +45,7 @@ def session_check(*, user_ids: Iterable[int], ended_session: str | None = None) 
 
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
-        session_check(user_ids=[user.pk], ended_session=getattr(request.session, "session_key", None))
+        session_check(user_ids=[user.pk], ended_session=getattr(getattr(request, "session", None), "session_key", None))
 
 
 def _user_saved(sender: Any, instance: Any, created: bool, update_fields: Any, **kwargs: Any) -> None:
