@@ -357,6 +357,8 @@ def prepare(processes: int) -> tuple[str, list, list]:
     os.environ.setdefault("CHANNELS_PREFIX", f"bench{os.getpid()}")
     os.environ.setdefault("V3_DATA_DIR", tempfile.mkdtemp(prefix="v3-bench-"))
     os.environ.setdefault("LOG_LEVEL", "WARNING")
+    # Every simulated browser is the one bench user: lift the per-user socket limit.
+    os.environ.setdefault("WS_MAX_CONNECTIONS_PER_USER", "1000000")
     os.environ["DJANGO_SETTINGS_MODULE"] = "v3site.settings"
     import django
 

@@ -23,10 +23,10 @@ django_asgi_app = get_asgi_application()
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from dashboard.consumers import CLOSE_UNAUTHENTICATED, EventsConsumer  # noqa: E402
+from dashboard.origin import SameOriginValidator  # noqa: E402
 from dashboard.sessions import websocket_auth  # noqa: E402
 from trading import events  # noqa: E402
 
@@ -57,7 +57,7 @@ class StockConsumer(AsyncJsonWebsocketConsumer):
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": SameOriginValidator(
             websocket_auth(
                 URLRouter(
                     [

@@ -5,8 +5,10 @@ With one daphne per core (README) each process counts its own browsers, and
 its process so the numbers are not mistaken for the whole site's.
 
 DESIGN.md: bounds are never silent. A browser closed because it read too slowly
-(4409) or stopped answering pings (4408), and market events replaced before a slow
-browser read them (added up as each socket closes), are counted here, not only logged.
+(4409), stopped answering pings (4408), lost its session (4401) or its control right
+(4403), sent on past the command budget or was one socket too many (4429), and market
+events replaced before a slow browser read them (added up as each socket closes), are
+counted here, not only logged.
 """
 
 import os
@@ -23,6 +25,12 @@ class SocketStats:
     closed_no_pong: int = 0
     market_superseded: int = 0
     commands_refused: int = 0
+    # Closed because the session ended (4401) or the right to control trading went (4403).
+    closed_session_ended: int = 0
+    closed_rights_lost: int = 0
+    # Closed for sending on past the command budget, and refused as one too many of a user's (4429).
+    closed_abuse: int = 0
+    refused_too_many: int = 0
 
     def health(self) -> ComponentHealth:
         """Always healthy: a slow browser is that browser's problem, and it resumes by itself."""

@@ -6,9 +6,12 @@ from v3site.asgi import application
 
 
 def events_socket(
-    cookie: bytes | None = None, origin: bytes = b"http://localhost", path: str = "/ws/events/"
+    cookie: bytes | None = None,
+    origin: bytes = b"http://localhost",
+    path: str = "/ws/events/",
+    host: bytes = b"localhost",
 ) -> WebsocketCommunicator:
-    headers = [(b"host", b"localhost"), (b"origin", origin)]
+    headers = [(b"host", host), (b"origin", origin)]
     if cookie:
         headers.append((b"cookie", cookie))
     return WebsocketCommunicator(application, path, headers=headers)

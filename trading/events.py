@@ -3,7 +3,7 @@
 Envelope (DESIGN.md): ``{"type": str, "id": int, "ts": float, "data": {...}}``,
 ``ts`` in Unix seconds. Persisted events take their ``id`` from
 ``ActivityEvent.pk`` so a reconnecting browser can resume "after N"; transient
-ones (``market``, ``ping``, ``connection``, ``history_replay``) carry ``id`` 0
+ones (``market``, ``ping``, ``connection``, ``history_replay``, ``history_page``) carry ``id`` 0
 and are never replayed. Each broadcast is serialized once, here, and consumers
 forward the finished text unchanged.
 """
@@ -15,6 +15,8 @@ import orjson
 
 CONNECTION = "connection"
 HISTORY_REPLAY = "history_replay"
+# The rest of a replay too large for one message (dashboard.replay_pages).
+HISTORY_PAGE = "history_page"
 SYSTEM_ACTIVITY = "system_activity"
 TRADER_STATUS = "trader_status"
 TRADING_STATE = "trading_state"
@@ -30,6 +32,7 @@ TYPES = frozenset(
     {
         CONNECTION,
         HISTORY_REPLAY,
+        HISTORY_PAGE,
         SYSTEM_ACTIVITY,
         TRADER_STATUS,
         TRADING_STATE,

@@ -61,7 +61,7 @@ MAX_PENDING = 10_000
 # How long shutdown waits for queued sends before giving up (and counting them).
 FLUSH_TIMEOUT = 5.0
 
-_Send = tuple[tuple[str, ...], str]
+_Send = tuple[tuple[str, ...], dict[str, Any]]
 
 
 def _groups(groups: Iterable[str] | None) -> tuple[str, ...]:
@@ -128,8 +128,7 @@ class Publisher:
             finally:
                 queue.task_done()
 
-    async def _send(self, layer: Any, groups: tuple[str, ...], text: str) -> None:
-        message = events.group_message(text)
+    async def _send(self, layer: Any, groups: tuple[str, ...], message: dict[str, Any]) -> None:
         for group in groups:
             try:
                 await layer.group_send(group, message)
@@ -146,8 +145,12 @@ class Publisher:
 
     def enqueue(self, groups: tuple[str, ...], text: str) -> None:
         """Queue one finished envelope for the sending loop; safe from any thread."""
+        self.enqueue_message(groups, events.group_message(text))
+
+    def enqueue_message(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
+        """Queue one group message of any type (a consumer-side notice, not a browser event)."""
         loop = self._ensure_loop()
-        loop.call_soon_threadsafe(self._put, (groups, text))
+        loop.call_soon_threadsafe(self._put, (groups, message))
 
     def _put(self, item: _Send) -> None:
         if self._queue is None:
@@ -161,7 +164,7 @@ class Publisher:
 
     async def send_now(self, groups: tuple[str, ...], text: str) -> None:
         """Send on the caller's loop (the feed loop), counting failures instead of raising."""
-        await self._send(get_channel_layer(), groups, text)
+        await self._send(get_channel_layer(), groups, events.group_message(text))
 
     def flush(self, timeout: float = FLUSH_TIMEOUT) -> bool:
         """Wait (from a thread other than the sending loop's) until queued sends are done."""

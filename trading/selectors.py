@@ -4,12 +4,15 @@ A browser that connects gets the recent past in one ``history_replay`` event:
 state transitions, recent activity, the whale queue and the latest
 ``trading_state`` / ``trader_status``. A browser that reconnects with the last
 event id it saw gets every persisted event after it instead of "recent
-activity", as far as ``ActivityEvent`` still holds them, so it misses nothing.
+activity", so it misses nothing; when the history no longer holds what it
+missed, it gets a fresh replay marked ``gap`` instead.
 """
 
 import functools
+import time
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 from trading import events
@@ -20,8 +23,8 @@ TRANSITIONS = 50
 # A fresh browser's console starts with this many activity lines.
 RECENT_ACTIVITY = 200
 # A resuming browser gets at most this many missed events in one replay; more
-# means it was away for long, so it is told (``truncated``) and starts over from
-# the newest ones rather than holding the socket on a huge replay.
+# means it was away for long, so it gets a fresh replay marked ``gap`` rather
+# than holding the socket on a huge catch-up (which goes out in pages even so).
 MAX_RESUME = 5_000
 # Decided or failed whales shown after the waiting ones: the latest few.
 RECENT_WHALES = 30
@@ -92,14 +95,21 @@ def recent_transitions(limit: int = TRANSITIONS) -> list[dict[str, Any]]:
     return [transition_dict(t) for t in reversed(StateTransition.objects.order_by("-id")[:limit])]
 
 
-def events_after(last_event_id: int, limit: int = MAX_RESUME) -> tuple[list[dict[str, Any]], bool]:
-    """Persisted events with id > ``last_event_id`` in id order, and whether more were left out.
+def events_after(last_event_id: int, limit: int = MAX_RESUME) -> list[dict[str, Any]] | None:
+    """Persisted events with id > ``last_event_id`` in id order; None when more than ``limit``."""
+    rows = list(ActivityEvent.objects.filter(id__gt=last_event_id).order_by("id")[: limit + 1])
+    return None if len(rows) > limit else [event_dict(e) for e in rows]
 
-    When more than ``limit`` are missing the newest ``limit`` are returned: the
-    browser shows the latest state, and ``truncated`` tells it there is a gap."""
-    rows = list(ActivityEvent.objects.filter(id__gt=last_event_id).order_by("-id")[: limit + 1])
-    truncated = len(rows) > limit
-    return [event_dict(e) for e in reversed(rows[:limit])], truncated
+
+def history_lost_after(last_event_id: int, newest: int, now: float | None = None) -> bool:
+    """Whether events after ``last_event_id`` may be gone from the history: that event
+    was pruned (a browser only ever sees committed ids, so a missing one was deleted),
+    is older than ACTIVITY_RETENTION (what followed it may be pruned), or is newer than
+    any event here (the browser saw another history: a reset database, another site)."""
+    if last_event_id > newest:
+        return True
+    seen_ts = ActivityEvent.objects.filter(id=last_event_id).values_list("ts", flat=True).first()
+    return seen_ts is None or seen_ts < (time.time() if now is None else now) - settings.ACTIVITY_RETENTION
 
 
 def recent_activity(limit: int = RECENT_ACTIVITY) -> list[dict[str, Any]]:
@@ -168,18 +178,20 @@ def history_replay(last_event_id_seen: int | None = None) -> dict[str, Any]:
     ``events`` are envelopes exactly as broadcast, oldest first; the browser
     applies them as if they arrived live. ``last_event_id`` is where to resume
     from next time. ``resumed`` says whether ``events`` are the missed ones
-    (after ``last_event_id_seen``) or just recent activity."""
+    (after ``last_event_id_seen``) or just recent activity; ``gap`` that the
+    browser asked to resume but missed more than the history can give back
+    (pruned, or over MAX_RESUME), so this is a fresh replay and it starts over."""
     # Read the high-water mark first: events committed while the rest is read
     # have higher ids and reach the browser live (the consumer dedupes by id).
     newest = last_event_id()
-    if last_event_id_seen is None:
-        replayed, truncated = recent_activity(), False
-    else:
-        replayed, truncated = events_after(last_event_id_seen)
+    missed = None
+    if last_event_id_seen is not None and not history_lost_after(last_event_id_seen, newest):
+        missed = events_after(last_event_id_seen)
+    replayed = recent_activity() if missed is None else missed
     queue = whale_queue_data()
     return {
-        "resumed": last_event_id_seen is not None,
-        "truncated": truncated,
+        "resumed": missed is not None,
+        "gap": last_event_id_seen is not None and missed is None,
         "last_event_id": max([newest, *(e["id"] for e in replayed)]),
         "events": replayed,
         "transitions": recent_transitions(),

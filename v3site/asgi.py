@@ -1,5 +1,5 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels behind the
-allowed-hosts origin check and the session/auth middleware (dashboard.sessions)."""
+same-origin check (dashboard.origin) and the session/auth middleware (dashboard.sessions)."""
 
 import os
 
@@ -9,14 +9,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "v3site.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from dashboard.routing import websocket_urlpatterns  # noqa: E402  (needs the app registry ready)
+from dashboard.origin import SameOriginValidator  # noqa: E402  (needs the app registry ready)
+from dashboard.routing import websocket_urlpatterns  # noqa: E402
 from dashboard.sessions import websocket_auth  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(websocket_auth(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginValidator(websocket_auth(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -141,14 +141,16 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if DAT
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Scopes this deployment's names in Redis: pub/sub channels (which Redis shares
+# across databases) and the per-user socket counts (dashboard.presence).
+CHANNELS_PREFIX = env.str("CHANNELS_PREFIX", default="asgi")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # Pub/sub: one Redis message per group send whatever the number of
             # browsers (the core layer writes one copy per member, channels_redis#98).
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            # The prefix scopes pub/sub channels, which Redis shares across databases.
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNELS_PREFIX", default="asgi")},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNELS_PREFIX},
         }
     }
 else:
@@ -413,6 +415,21 @@ DASHBOARD_OUTBOX_LIMIT = env.int("DASHBOARD_OUTBOX_LIMIT", default=500)
 # Commands from one browser: a burst of 10, then 2 a second.
 DASHBOARD_COMMAND_BURST = env.int("DASHBOARD_COMMAND_BURST", default=10)
 DASHBOARD_COMMAND_RATE = env.float("DASHBOARD_COMMAND_RATE", default=2.0)
+# Every socket re-reads its session and user this often (jittered +-10%): the safety
+# net behind the revocations that close sockets at once (dashboard.revocation), for
+# what sends no signal (an expired session, raw SQL, a revocation lost while Redis
+# was down). Two small queries per socket a minute; a revoked session lives on a
+# socket at most this long.
+DASHBOARD_SESSION_CHECK_INTERVAL = env.float("DASHBOARD_SESSION_CHECK_INTERVAL", default=60.0)
+# Open dashboard sockets per user, counted across all web processes (Redis in the
+# services shape): a tab is one socket, and 20 tabs is far past any real trader; more
+# is a runaway script or a reconnect loop, refused with 4429.
+WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
+# Sessions (and the dashboard sockets opened with them) end this long after login,
+# not Django's two weeks: a trading console left logged in on a shared machine
+# should not be able to pause or kill trading a week later.
+SESSION_MAX_AGE = env.int("SESSION_MAX_AGE", default=24 * 3600)
+SESSION_COOKIE_AGE = SESSION_MAX_AGE
 
 # Feed runner (issue 4, trading.feed, `manage.py run_feeds` / `run_all`). Seconds unless named otherwise.
 # Markets to follow: explicit tickers (comma-separated), else the N most active open ones from REST.

@@ -83,6 +83,7 @@
   let canControl = false;
   let retryTimer = null;
   let countdownTimer = null;
+  let pendingReplay = null; // a history_replay whose history_page messages are still coming
   const seen = new Set();
   const seenOrder = [];
 
@@ -102,6 +103,7 @@
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const query = lastEventId ? `?last_event_id=${lastEventId}` : "";
     setConn("connecting", attempt ? "reconnecting…" : "connecting…");
+    pendingReplay = null;
     socket = new WebSocket(`${scheme}://${location.host}/ws/events/${query}`);
     socket.onmessage = (message) => {
       let event;
@@ -116,22 +118,28 @@
     socket.onclose = (close) => {
       socket = null;
       if (close.code === 4401) {
+        // The session ended: reload, and the server sends a login page or, if this
+        // browser holds a newer session (a password changed here), the dashboard.
         setConn("offline", "logged out");
-        location.assign("/login/?next=" + encodeURIComponent(location.pathname));
+        location.assign(location.pathname);
         return;
       }
-      scheduleReconnect();
+      if (close.code === 4403) {
+        // The right to control trading went: watch on at once, without the controls.
+        attempt = 0;
+      }
+      scheduleReconnect(close.code === 4429 ? "too many open dashboards" : "offline");
     };
   }
 
-  function scheduleReconnect() {
+  function scheduleReconnect(why) {
     // Exponential backoff with jitter, so a restarted server is not hit by every browser at once.
     const delay = Math.min(MAX_BACKOFF, 0.5 * 2 ** attempt) * (0.5 + Math.random() / 2);
     attempt += 1;
     const until = Date.now() + delay * 1000;
     const tick = () => {
       const left = Math.max(0, Math.ceil((until - Date.now()) / 1000));
-      setConn("offline", `offline · retrying in ${left}s`);
+      setConn("offline", `${why} · retrying in ${left}s`);
       if (left > 0) countdownTimer = setTimeout(tick, 1000);
     };
     tick();
@@ -166,11 +174,14 @@
         $("mode").textContent = event.data.mode;
         $("mode").dataset.mode = event.data.mode;
         setConn("online", "online");
-        if (!canControl && $("controls")) $("controls").hidden = true;
+        if ($("controls")) $("controls").hidden = !canControl;
         for (const ticker of markets.keys()) send({ type: "subscribe_market", ticker });
         break;
       case "history_replay":
         replay(event.data);
+        break;
+      case "history_page":
+        replayPage(event.data);
         break;
       case "ping":
         send({ type: "pong", seq: event.data.seq });
@@ -216,17 +227,33 @@
     }
   }
 
+  // A replay may come in pages (history_replay, then history_page until "more" is false).
+  // Each page's events are applied as they come, so a drop resumes after the last one;
+  // the snapshot (state, queue, orders) last, so no older event among them overwrites it.
   function replay(data) {
     if (!data.resumed) {
       $("console").replaceChildren();
       whales.clear();
-    } else if (data.truncated) {
-      localLine("error", "missed more events than the history keeps; showing the newest", Date.now() / 1000);
     }
+    if (data.gap) {
+      localLine("error", "missed more events than the history keeps; starting over from the latest", Date.now() / 1000);
+    }
+    pendingReplay = data;
+    replayPage(data);
+  }
+
+  function replayPage(data) {
+    if (!pendingReplay) return;
+    for (const event of data.events) persisted(event);
+    if (!data.more) finishReplay();
+  }
+
+  function finishReplay() {
+    const data = pendingReplay;
+    pendingReplay = null;
     const last = data.transitions[data.transitions.length - 1];
     if (last) setState(last.to);
     takeQueue(data);
-    for (const event of data.events) persisted(event);
     if (data.trader_status) persisted(data.trader_status);
     if (data.trading_state) persisted(data.trading_state);
     openOrders.clear();

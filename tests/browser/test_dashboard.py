@@ -13,7 +13,7 @@ from tests.browser.conftest import log_in
 from tests.trading.execution.conftest import make_whale
 from trading import events, publisher
 from trading.execution import broadcast
-from trading.models import WhaleDecision, WhaleTrade
+from trading.models import ActivityEvent, WhaleDecision, WhaleTrade
 
 pytestmark = [
     pytest.mark.browser,
@@ -171,6 +171,68 @@ def test_page_reconnects_after_a_server_restart_and_resumes_from_its_last_event(
     # Nothing twice, nothing lost.
     messages = console.locator(".msg").all_inner_texts()
     assert messages == ["before the restart", "while the server was down", "after the restart"]
+
+
+def drop_socket_on_demand(page) -> list:
+    """Route the page's sockets through the test; ``sockets[-1].close()`` drops the current one."""
+    sockets = []
+
+    def through(socket):
+        socket.connect_to_server()
+        sockets.append(socket)
+
+    page.route_web_socket(re.compile(r"/ws/events/"), through)
+    return sockets
+
+
+def test_a_catch_up_over_a_megabyte_arrives_in_pages_in_order(page, trader):
+    sockets = drop_socket_on_demand(page)
+    log_in(page, "viewer", PASSWORD)
+    activity("before the drop")
+    console = page.locator("#console")
+    expect(console).to_contain_text("before the drop")
+    # Stored, not broadcast: only the catch-up can bring them, ~1.3 MB of it.
+    padding = "x" * 2_000
+    for n in range(600):
+        publisher.store(events.SYSTEM_ACTIVITY, {"message": f"missed {n} {padding}"}, time.time())
+    sockets[-1].close(code=1001)
+    expect(console).to_contain_text("missed 599 ")
+    expect(page.locator("#conn")).to_have_attribute("data-conn", "online")
+    messages = [text.split(" ")[:2] for text in console.locator(".msg").all_inner_texts()]
+    assert messages == [["before", "the"]] + [["missed", str(n)] for n in range(600)]
+    activity("after the catch-up")
+    expect(console.locator("li").last).to_contain_text("after the catch-up")
+
+
+def test_a_catch_up_older_than_the_history_starts_over_and_says_so(page, trader):
+    sockets = drop_socket_on_demand(page)
+    log_in(page, "viewer", PASSWORD)
+    activity("seen before the gap")
+    console = page.locator("#console")
+    expect(console).to_contain_text("seen before the gap")
+    ActivityEvent.objects.all().delete()  # pruned: what the page saw and what followed it
+    publisher.store(events.SYSTEM_ACTIVITY, {"message": "after the gap"}, time.time())
+    sockets[-1].close(code=1001)
+    expect(console).to_contain_text("missed more events than the history keeps")
+    expect(console).to_contain_text("after the gap")
+    expect(console).not_to_contain_text("seen before the gap")
+
+
+def test_losing_the_control_permission_hides_the_controls_and_the_page_watches_on(page, boss):
+    log_in(page, "boss", PASSWORD)
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_be_visible()
+    boss.user_permissions.clear()
+    expect(page.locator("#controls")).to_be_hidden()
+    expect(page.locator("#conn")).to_have_attribute("data-conn", "online")
+    activity("still watching")
+    expect(page.locator("#console")).to_contain_text("still watching")
+
+
+def test_a_deactivated_users_page_goes_to_the_login_page(page, trader):
+    log_in(page, "viewer", PASSWORD)
+    trader.is_active = False
+    trader.save()
+    expect(page).to_have_url(re.compile(r"/login/"))
 
 
 def test_user_without_the_permission_sees_no_controls(page, trader):

@@ -150,3 +150,68 @@ async def test_logged_in_websocket_receives_broadcast_byte_for_byte(user, sessio
     await get_channel_layer().group_send(events.EVENTS_GROUP, events.group_message(text))
     assert await socket.receive_from(timeout=5) == text
     await socket.disconnect()
+
+
+def handshake(origin: str, host: str = "127.0.0.1:8000", scheme: str = "ws") -> dict:
+    return {"type": "websocket", "scheme": scheme, "headers": [(b"origin", origin.encode()), (b"host", host.encode())]}
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "scheme", "allowed"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", "ws", True),
+        ("http://127.0.0.1:9999", "127.0.0.1:8000", "ws", False),  # another service on the same host
+        ("http://127.0.0.1", "127.0.0.1:8000", "ws", False),
+        ("https://127.0.0.1:8000", "127.0.0.1:8000", "ws", False),  # another scheme
+        ("https://localhost", "localhost", "wss", True),
+        ("https://localhost:443", "localhost", "wss", True),  # the default port, written out
+        ("http://localhost", "localhost", "wss", False),
+        ("http://LOCALHOST:8000", "localhost:8000", "ws", True),
+        ("http://evil.example:8000", "127.0.0.1:8000", "ws", False),
+        ("http://evil.example", "evil.example", "ws", False),  # a host not in ALLOWED_HOSTS
+        ("null", "127.0.0.1:8000", "ws", False),
+        ("http://127.0.0.1:notaport", "127.0.0.1:8000", "ws", False),
+        ("", "127.0.0.1:8000", "ws", False),
+    ],
+)
+def test_origin_must_match_scheme_host_and_port(origin, host, scheme, allowed):
+    from dashboard.origin import allowed_origin
+
+    assert allowed_origin(handshake(origin, host, scheme)) is allowed
+
+
+def test_an_origin_in_csrf_trusted_origins_is_allowed(settings):
+    """A proxy that terminates TLS: the socket arrives as ws:// but the page was https://."""
+    from dashboard.origin import allowed_origin
+
+    assert not allowed_origin(handshake("https://trader.localhost", "localhost"))
+    settings.CSRF_TRUSTED_ORIGINS = ["https://trader.localhost"]
+    assert allowed_origin(handshake("https://trader.localhost", "localhost"))
+
+
+@pytest.mark.needs_redis
+@pytest.mark.django_db(transaction=True)
+async def test_websocket_from_another_port_of_the_same_host_is_refused(user, session_cookie):
+    from asgiref.sync import sync_to_async
+
+    cookie = await sync_to_async(session_cookie)(user)
+    refused = events_socket(cookie=cookie, origin=b"http://localhost:9999", host=b"localhost:8000")
+    assert (await refused.connect())[0] is False
+    same = events_socket(cookie=cookie, origin=b"http://localhost:8000", host=b"localhost:8000")
+    assert (await same.connect())[0] is True
+    await same.disconnect()
+
+
+def test_behind_a_tls_proxy_the_scheme_comes_from_secure_proxy_ssl_header(settings):
+    """daphne's WebSocket scope has no scheme: an https page is told by the proxy's header."""
+    from dashboard.origin import allowed_origin
+
+    scope = {
+        "type": "websocket",
+        "headers": [(b"origin", b"https://localhost"), (b"host", b"localhost"), (b"x-forwarded-proto", b"https")],
+    }
+    assert not allowed_origin(scope)
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    assert allowed_origin(scope)
+    scope["headers"][2] = (b"x-forwarded-proto", b"http")
+    assert not allowed_origin(scope)

@@ -40,7 +40,9 @@ def test_replay_after_pruning_still_has_the_latest_trading_state():
 
     replay = selectors.history_replay(last_event_id_seen=0)
     assert replay["trading_state"]["id"] == state
-    assert [e["id"] for e in replay["events"]] == [state, last_activity]
+    # Resuming from before what was pruned is a fresh replay, marked as a gap.
+    assert (replay["resumed"], replay["gap"]) == (False, True)
+    assert [e["id"] for e in replay["events"]] == [last_activity]
 
 
 def test_command_and_task_prune_with_the_configured_retention(settings):
