@@ -16,16 +16,6 @@ from trading.models import StateTransition, WhaleTrade
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def handed(monkeypatch):
-    """Whale ids handed to execution (the Celery task's ``delay``)."""
-    from trading import tasks
-
-    ids: list[int] = []
-    monkeypatch.setattr(tasks.process_whale, "delay", ids.append)
-    return ids
-
-
 async def test_books_match_the_simulator_after_a_long_random_stream(handed):
     async with running_feed(**NO_WHALES) as (sim, runner):
         await eventually(lambda: runner.machine.state == State.TRADING, "trading state")
