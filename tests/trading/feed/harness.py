@@ -44,10 +44,11 @@ def sim_client(ws_url: str, **options) -> KalshiWebSocket:
     )
 
 
-def sim_rest(sim: SimulatorServer) -> KalshiRestClient:
-    """A REST client of the simulator, signed like ``sim_client``; fast retries."""
+def sim_rest(rest_url: str, **options) -> KalshiRestClient:
+    """A REST client of the simulator at ``rest_url``, signed like ``sim_client``; fast retries."""
     keys = ensure_sim_keys(Path(settings.SIM_DIR))
-    return KalshiRestClient(sim.rest_url, Signer.from_files(keys.key_id, str(keys.private_key_path)), base_delay=0.05)
+    signer = Signer.from_files(keys.key_id, str(keys.private_key_path))
+    return KalshiRestClient(rest_url, signer, **{"base_delay": 0.05, **options})
 
 
 @contextlib.asynccontextmanager
@@ -60,7 +61,7 @@ async def running_feed(
     if sim is None:
         sim = SimulatorServer(SimConfig(markets=markets, seed=seed, rate=0, paused=True, whale_rate=0.0))
         await sim.start()
-    rest = sim_rest(sim) if backfill else None
+    rest = sim_rest(sim.rest_url) if backfill else None
     runner = FeedRunner(sim_client(sim.ws_url), sim.exchange.tickers, feed_config(**config), rest=rest)
     try:
         await runner.start()

@@ -112,7 +112,7 @@ async def test_missed_trades_pages_oldest_first_and_says_what_the_limit_cut_off(
         trades = [t for t in sim.exchange.trades if t.ticker == ticker]
         assert len(trades) > 40
         since = Mark(trades[9].trade_id, trades[9].ts_ms / 1000)
-        async with sim_rest(sim) as rest:
+        async with sim_rest(sim.rest_url) as rest:
             found, cut = await missed_trades(rest, since=since, ticker=ticker, limit=10_000)
             newest, cut_newest = await missed_trades(rest, since=since, ticker=ticker, limit=5)
             everywhere, _ = await missed_trades(rest, since=since, ticker=None)
@@ -125,7 +125,7 @@ async def test_missed_trades_pages_oldest_first_and_says_what_the_limit_cut_off(
 async def test_rest_trade_has_the_websocket_trades_values():
     async with SimulatorServer(SimConfig(markets=1, seed=4, rate=0, paused=True, whale_rate=0.0)) as sim:
         trade = sim.exchange.whale(sim.exchange.tickers[0], count=5_000_000, taker_outcome_side="no")
-        async with sim_rest(sim) as rest:
+        async with sim_rest(sim.rest_url) as rest:
             (listed,) = await rest.trades(ticker=trade.ticker)
     converted = rest_public_trade(listed)
     assert (converted.trade_id, converted.ticker, converted.taker_side) == (trade.trade_id, trade.ticker, "no")
