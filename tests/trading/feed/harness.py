@@ -53,16 +53,25 @@ def sim_rest(rest_url: str, **options) -> KalshiRestClient:
 
 @contextlib.asynccontextmanager
 async def running_feed(
-    markets: int = 3, seed: int = 7, *, sim: SimulatorServer | None = None, backfill: bool = False, **config
+    markets: int = 3,
+    seed: int = 7,
+    *,
+    sim: SimulatorServer | None = None,
+    backfill: bool = False,
+    market_set: str | None = None,
+    **config,
 ) -> AsyncIterator[tuple[SimulatorServer, FeedRunner]]:
     """A paused simulator (tests step it; or ``sim``, left running) and a started runner
-    following all its markets; with ``backfill``, one that backfills missed trades by REST."""
+    following all its markets; with ``backfill``, one that backfills missed trades by REST;
+    with ``market_set``, one that keeps a heartbeat under that name."""
     own_sim = sim is None
     if sim is None:
         sim = SimulatorServer(SimConfig(markets=markets, seed=seed, rate=0, paused=True, whale_rate=0.0))
         await sim.start()
     rest = sim_rest(sim.rest_url) if backfill else None
-    runner = FeedRunner(sim_client(sim.ws_url), sim.exchange.tickers, feed_config(**config), rest=rest)
+    runner = FeedRunner(
+        sim_client(sim.ws_url), sim.exchange.tickers, feed_config(**config), rest=rest, market_set=market_set
+    )
     try:
         await runner.start()
         yield sim, runner
