@@ -111,17 +111,15 @@ class TradeBackfill:
         return self.backfilled_for == self.feed.client.metrics.connects
 
     async def run(self) -> None:
-        self.marks = await sync_to_async(_load)(self.feed.tickers)
+        await self._load_marks()
         flushed = time.monotonic()
         while True:
             connection = self.feed.client.metrics.connects
             if self.feed.subscribed() and connection != self.backfilled_for:
                 try:
                     await self.backfill(connection)
-                except (KalshiApiError, KalshiResponseError, KalshiTransportError) as exc:
-                    self.failures += 1
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    logger.error("trade backfill failed (%s); trying again in %.0f s", exc, RETRY_DELAY)
+                except Exception as exc:  # REST down after its retries, or a bug: never the end of backfilling
+                    self._failed(exc)
                     await asyncio.sleep(RETRY_DELAY)
                     continue
             if self.contiguous():
@@ -130,6 +128,23 @@ class TradeBackfill:
                 await self.flush()
                 flushed = time.monotonic()
             await asyncio.sleep(POLL_INTERVAL)
+
+    async def _load_marks(self) -> None:
+        """The persisted marks, before the first backfill; retried while the database is away."""
+        while True:
+            try:
+                self.marks = await sync_to_async(_load)(self.feed.tickers)
+                return
+            except Exception as exc:  # any database error: nothing can be backfilled without the marks
+                self._failed(exc)
+                await asyncio.sleep(RETRY_DELAY)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"
+        # The exchange being away is expected and needs no traceback; anything else does.
+        expected = isinstance(exc, (KalshiApiError, KalshiResponseError, KalshiTransportError))
+        logger.error("trade backfill: %s; trying again in %.0f s", self.last_error, RETRY_DELAY, exc_info=not expected)
 
     async def backfill(self, connection: int) -> None:
         """Read what was missed since each market's mark and feed it through the whale path."""

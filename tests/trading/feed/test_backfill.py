@@ -9,6 +9,7 @@ from asgiref.sync import sync_to_async
 
 from tests.trading.feed.harness import eventually, running_feed, sim_rest
 from trading import events
+from trading.feed import backfill
 from trading.feed.backfill import missed_trades, rest_public_trade
 from trading.feed.marks import Mark, load_marks
 from trading.models import ActivityEvent, TradeMark, WhaleTrade
@@ -131,3 +132,26 @@ async def test_rest_trade_has_the_websocket_trades_values():
     assert (converted.trade_id, converted.ticker, converted.taker_side) == (trade.trade_id, trade.ticker, "no")
     assert (converted.yes_price, converted.count) == (trade.yes_price, trade.count)
     assert converted.ts == pytest.approx(trade.ts_ms / 1000, abs=1e-3)
+
+
+async def test_backfill_failing_while_rest_is_down_is_unhealthy_and_tried_again(handed, monkeypatch):
+    monkeypatch.setattr(backfill, "RETRY_DELAY", 0.2)
+    async with running_feed(backfill=True, **ABSOLUTE_ONLY) as (sim, runner):
+        ticker = sim.exchange.tickers[0]
+        await eventually(lambda: runner.backfill.runs == 1, "the start-up backfill")
+        await _traded_until_marked(sim, runner, ticker)
+        sim.control({"action": "reject", "target": "ws", "count": 1_000})
+        sim.control({"action": "drop"})
+        await eventually(lambda: not runner.client.connected.is_set(), "the runner disconnected")
+        trade = sim.control({"action": "whale", "market_ticker": ticker, "count": WHALE_COUNT})["trade"]
+        sim.control({"action": "reject", "count": 1_000, "status": 503})  # REST too
+        sim.control({"action": "reject", "target": "ws", "count": 0})
+
+        await eventually(lambda: runner.backfill.failures >= 1, "a failed backfill")
+        health = runner.backfill.health()
+        assert not health.healthy and health.detail.startswith("KalshiApiError")
+        assert runner.backfill.runs == 1 and runner.whales.whales == 0
+        sim.control({"action": "reject", "count": 0})
+        await eventually(lambda: runner.whales.whales == 1, "the whale, once REST answers again")
+        assert (await WhaleTrade.objects.aget()).trade_id == trade["trade_id"]
+        assert runner.backfill.health().healthy and runner.backfill.runs == 2
