@@ -45,7 +45,7 @@ def down_status(detail: str, markets: list[str]) -> dict[str, Any]:
     return {
         "state": "down",
         "markets": markets,
-        "exchange_connected": None,
+        "exchange_connected": False,
         "components": [ComponentHealth("feed_runner", False, Criticality.CRITICAL, detail).to_dict()],
     }
 
