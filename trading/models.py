@@ -200,11 +200,9 @@ class RiskAccount(models.Model):
 
 class TradeMark(models.Model):
     """The newest public trade a feed runner saw, gap-free, in one market: where the
-    next backfill starts after a reconnect, a restart or a standby's takeover.
-    ``market_ticker`` is the market; an exchange-wide trade stream keeps its own row
-    under ``EXCHANGE_WIDE``."""
-
-    EXCHANGE_WIDE = "*"
+    next backfill starts after a reconnect, a restart or a standby's takeover. A runner
+    of the whole exchange's trade stream would keep one row of its own (a ticker no
+    market has, such as "*") and page ``GET /markets/trades`` without a ticker."""
 
     market_ticker = models.CharField(max_length=100, unique=True)
     trade_id = models.CharField(max_length=64)

@@ -13,7 +13,7 @@ recorded again by its standby. A whale found this way keeps its true trade time 
 the decision rules judge its age as usual.
 
 ``missed_trades(ticker=None)`` reads the whole exchange's tape the same way, for a
-runner that follows every market under the ``TradeMark.EXCHANGE_WIDE`` mark.
+runner that follows every market under one mark of its own (trading.models.TradeMark).
 """
 
 import asyncio
