@@ -40,7 +40,7 @@ def runner_down(now: float | None = None) -> str | None:
     return f"down: no heartbeat for {age:.0f} s (pid {beat.pid} on {beat.host}, last state {beat.state})"
 
 
-def down_status(detail: str, markets: list[str]) -> dict[str, Any]:
+def _down_status(detail: str, markets: list[str]) -> dict[str, Any]:
     """The ``trader_status`` a web process shows for a dead runner (the runner cannot send one)."""
     return {
         "state": "down",
@@ -51,12 +51,12 @@ def down_status(detail: str, markets: list[str]) -> dict[str, Any]:
 
 
 def runner_down_status(now: float | None = None) -> dict[str, Any] | None:
-    """``down_status`` when the runner is dead, else None."""
+    """``_down_status`` when the runner is dead, else None."""
     detail = runner_down(now)
     if detail is None:
         return None
     event = ActivityEvent.objects.filter(type=events.TRADER_STATUS).order_by("-id").first()
-    return down_status(detail, [] if event is None else event.data.get("markets", []))
+    return _down_status(detail, [] if event is None else event.data.get("markets", []))
 
 
 def feed_status(now: float | None = None) -> tuple[ComponentHealth, dict[str, Any] | None]:
