@@ -51,6 +51,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from dashboard import presence, replay_pages, revocation, sessions
+from dashboard.feedwatch import ensure_watching
 from dashboard.health import stats
 from dashboard.hub import hub_for
 from dashboard.outbox import Outbox, OutboxOverflow, event_id
@@ -145,6 +146,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY)
             return
         self.hub = hub_for(self.channel_layer)
+        ensure_watching(self.hub)
         self.joined: set[str] = set()
         self.tasks: list[asyncio.Task] = []
         self.closing = False
@@ -213,7 +215,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         replay = await database_sync_to_async(selectors.history_replay)(last_seen)
         self.replayed = {e["id"] for e in replay["events"]} | {
             replay[kind]["id"] for kind in (events.TRADING_STATE, events.TRADER_STATUS) if replay[kind]
-        }
+        } - {0}
         for text in replay_pages.replay_messages(replay):
             self.queue(text)
         early, self.early = self.early, None

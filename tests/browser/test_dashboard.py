@@ -13,6 +13,7 @@ from tests.browser.conftest import log_in
 from tests.trading.execution.conftest import make_whale
 from trading import events, publisher
 from trading.execution import broadcast
+from trading.feed import heartbeat
 from trading.models import ActivityEvent, WhaleDecision, WhaleTrade
 
 pytestmark = [
@@ -266,3 +267,16 @@ def test_phone_width_has_no_sideways_scrolling(page, boss):
     expect(page.locator("#whale-rows tr")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     expect(page.get_by_role("button", name="Kill…")).to_be_in_viewport()
+
+
+def test_status_bar_shows_the_feed_runner_down_when_its_heartbeat_stops(page, trader):
+    # The last beat, dated 5 s ahead: the runner counts as alive through a slow log-in, then dies.
+    heartbeat.beat(market_set="most-active:10", state="trading", now=time.time() + 5)
+    publisher.publish(events.TRADER_STATUS, {"state": "trading", "markets": [], "components": []})
+    publisher.get_publisher().flush()
+    log_in(page, "viewer", PASSWORD)
+    expect(page.locator("#state")).to_have_attribute("data-state", "trading")
+    # The web process notices FEED_HEARTBEAT_TTL (3 s) after the last beat, within a second.
+    expect(page.locator("#state")).to_have_attribute("data-state", "down", timeout=20_000)
+    expect(page.locator("#components")).to_contain_text("feed_runner down")
+    expect(page.locator("#exchange")).to_have_attribute("data-ok", "no")

@@ -1,6 +1,6 @@
-"""Running the feed as a process: choose the markets, become the active runner
-for them (or wait as a hot standby), run until told to stop, stop gracefully.
-``manage.py run_feeds`` and ``run_all`` call ``serve``."""
+"""Running the feed as a process: choose the markets, build the clients and the runner,
+become the active runner for them (or wait as a hot standby, everything built), run
+until told to stop, stop gracefully. ``manage.py run_feeds`` and ``run_all`` call ``serve``."""
 
 import asyncio
 import contextlib
@@ -10,15 +10,19 @@ from collections.abc import Sequence
 
 from trading import publisher
 from trading.feed.lock import AdvisoryLock, market_set_name, needs_lock
-from trading.feed.markets import select_markets
+from trading.feed.markets import NoMarkets, UnknownMarkets, select_markets
 from trading.feed.runner import FeedConfig, FeedRunner
-from trading.kalshi.rest import KalshiRestClient
+from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestClient, KalshiTransportError
 from trading.kalshi.ws import KalshiWebSocket
 
 logger = logging.getLogger(__name__)
 
 # How long the last sends may take at shutdown.
 FLUSH_TIMEOUT = 5.0
+
+
+class StartupFailed(Exception):
+    """The runner cannot start; the message says why in one line, for the command to print."""
 
 
 class Stop:
@@ -48,47 +52,70 @@ async def serve(
     client: KalshiWebSocket | None = None,
     rest: KalshiRestClient | None = None,
 ) -> str:
-    """Run one feed runner until ``stop`` is requested (or its lock is lost); returns why it ended."""
+    """Run one feed runner until ``stop`` is requested (or its lock is lost); returns why it ended.
+
+    ``StartupFailed`` when the markets cannot be chosen (none open, unknown tickers, the
+    exchange unreachable after the REST client's retries): a runner starts with a known
+    set of markets or not at all."""
     pub = publisher.get_publisher()
     # Sync publishes (state rows, whales) go out on this loop: one loop per process,
     # which is also what the in-memory channel layer needs.
     pub.attach(asyncio.get_running_loop())
-    lock = AdvisoryLock(market_set_name(explicit, count)) if needs_lock() else None
-    if lock is not None:
-        acquiring = asyncio.ensure_future(lock.acquire())
-        stopping = asyncio.ensure_future(stop.event.wait())
-        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not acquiring.done():
-            acquiring.cancel()
-            await lock.release()
-            return "stopped while standing by"
-        stopping.cancel()
+    own_rest = rest is None
+    rest = rest or KalshiRestClient.from_settings()
+    market_set = market_set_name(explicit, count)
+    lock = AdvisoryLock(market_set) if needs_lock() else None
     try:
-        return await _run_active(explicit, count, stop, config or FeedConfig.from_settings(), client, rest, lock)
+        # A hot standby has done all of this before it gets the lock, so a takeover
+        # only connects, subscribes and backfills.
+        tickers = await _markets(explicit, count, rest)
+        # A feed runner never gives up on the exchange: it backs off (up to a minute) and reports error meanwhile.
+        client = client or KalshiWebSocket.from_settings(max_attempts=0)
+        runner = FeedRunner(
+            client,
+            tickers,
+            config or FeedConfig.from_settings(),
+            rest=rest,
+            market_set=market_set,
+            components=[lock] if lock else [],
+        )
+        if lock is not None and not await _acquire(lock, stop):
+            return "stopped while standing by"
+        return await _run_active(runner, stop, lock)
     finally:
         if lock is not None:
             await lock.release()
+        if own_rest:
+            await rest.aclose()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pub.drained(), FLUSH_TIMEOUT)
 
 
-async def _run_active(
-    explicit: Sequence[str],
-    count: int,
-    stop: Stop,
-    config: FeedConfig,
-    client: KalshiWebSocket | None,
-    rest: KalshiRestClient | None,
-    lock: AdvisoryLock | None,
-) -> str:
-    if explicit or rest is not None:
-        tickers = await select_markets(explicit=explicit, count=count, rest=rest)
-    else:
-        async with KalshiRestClient.from_settings() as own_rest:
-            tickers = await select_markets(explicit=(), count=count, rest=own_rest)
-    # A feed runner never gives up on the exchange: it backs off (up to a minute) and reports error meanwhile.
-    client = client or KalshiWebSocket.from_settings(max_attempts=0)
-    runner = FeedRunner(client, tickers, config, components=[lock] if lock else [])
+async def _markets(explicit: Sequence[str], count: int, rest: KalshiRestClient) -> list[str]:
+    try:
+        return await select_markets(explicit=explicit, count=count, rest=rest)
+    except (NoMarkets, UnknownMarkets) as exc:
+        raise StartupFailed(str(exc)) from None
+    except (KalshiApiError, KalshiResponseError, KalshiTransportError) as exc:
+        logger.error("listing markets failed: %s", exc)
+        raise StartupFailed(
+            f"the exchange at {rest.rest_url} did not list its markets (after {rest.max_retries} retries): {exc}"
+        ) from None
+
+
+async def _acquire(lock: AdvisoryLock, stop: Stop) -> bool:
+    """Wait for the lock or the stop, whichever comes first; True when this runner is active."""
+    acquiring = asyncio.ensure_future(lock.acquire())
+    stopping = asyncio.ensure_future(stop.event.wait())
+    await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not acquiring.done():
+        acquiring.cancel()
+        return False
+    return True
+
+
+async def _run_active(runner: FeedRunner, stop: Stop, lock: AdvisoryLock | None) -> str:
     waits = {asyncio.ensure_future(stop.event.wait()): "stop"}
     if lock is not None:
         waits[asyncio.ensure_future(lock.watch())] = "feed lock lost"
