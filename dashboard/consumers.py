@@ -32,6 +32,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from dashboard.feedwatch import ensure_watching
 from dashboard.health import stats
 from dashboard.hub import hub_for
 from dashboard.outbox import Outbox, OutboxOverflow, event_id
@@ -101,6 +102,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         self.user = user
         self.hub = hub_for(self.channel_layer)
+        ensure_watching(self.hub)
         self.joined: set[str] = set()
         self.tasks: list[asyncio.Task] = []
         self.closing = False
@@ -151,7 +153,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         replay = await database_sync_to_async(selectors.history_replay)(last_seen)
         self.replayed = {e["id"] for e in replay["events"]} | {
             replay[kind]["id"] for kind in (events.TRADING_STATE, events.TRADER_STATUS) if replay[kind]
-        }
+        } - {0}
         self.outbox.put(events.envelope(events.HISTORY_REPLAY, replay))
         early, self.early = self.early, None
         for text in early:

@@ -81,12 +81,16 @@ class GroupHub:
                 logger.exception("hub: receiving %s failed; retrying", group)
                 await asyncio.sleep(RETRY_DELAY)
                 continue
-            for member in list(self.members.get(group, ())):
-                try:
-                    member.on_group_message(message)
-                except Exception:  # one member's bug must not starve the others
-                    logger.exception("hub: delivering to a member of %s failed", group)
-            self.delivered += 1
+            self.deliver(group, message)
+
+    def deliver(self, group: str, message: dict[str, Any]) -> None:
+        """Hand ``message`` to this process's members of ``group`` (also for what only this process says)."""
+        for member in list(self.members.get(group, ())):
+            try:
+                member.on_group_message(message)
+            except Exception:  # one member's bug must not starve the others
+                logger.exception("hub: delivering to a member of %s failed", group)
+        self.delivered += 1
 
 
 _hubs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupHub]" = weakref.WeakKeyDictionary()

@@ -196,3 +196,33 @@ class RiskAccount(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class TradeMark(models.Model):
+    """The newest public trade a feed runner saw, gap-free, in one market: where the
+    next backfill starts after a reconnect, a restart or a standby's takeover.
+    ``market_ticker`` is the market; an exchange-wide trade stream keeps its own row
+    under ``EXCHANGE_WIDE``."""
+
+    EXCHANGE_WIDE = "*"
+
+    market_ticker = models.CharField(max_length=100, unique=True)
+    trade_id = models.CharField(max_length=64)
+    traded_at = models.FloatField(help_text="Unix seconds, from the exchange.")
+
+    def __str__(self) -> str:
+        return f"{self.market_ticker} @ {self.traded_at:.3f} ({self.trade_id})"
+
+
+class FeedHeartbeat(models.Model):
+    """The active feed runner of a market set says it is alive, every second: the web
+    processes tell a dead runner from a quiet one by the age of ``beat_at``."""
+
+    market_set = models.CharField(max_length=200, unique=True)
+    state = models.CharField(max_length=20)
+    beat_at = models.FloatField(help_text="Unix seconds of the last beat.", db_index=True)
+    pid = models.IntegerField()
+    host = models.CharField(max_length=200)
+
+    def __str__(self) -> str:
+        return f"{self.market_set}: {self.state} @ {self.beat_at:.1f}"

@@ -8,12 +8,14 @@ activity", as far as ``ActivityEvent`` still holds them, so it misses nothing.
 """
 
 import functools
+import time
 from typing import Any
 
 from django.db import connection
 
 from trading import events
 from trading.models import ActivityEvent, Order, StateTransition, WhaleTrade
+from trading.status import runner_down_status
 
 # At least the last 20 transitions (issue 6); 50 fill the status history panel.
 TRANSITIONS = 50
@@ -113,6 +115,15 @@ def latest_event(event_type: str) -> dict[str, Any] | None:
     return None if event is None else event_dict(event)
 
 
+def trader_status_now() -> dict[str, Any] | None:
+    """The latest ``trader_status``; while the runner is dead, a ``down`` one made here
+    (id 0: not persisted, so a browser that saw the last real one still takes it)."""
+    down = runner_down_status()
+    if down is not None:
+        return {"type": events.TRADER_STATUS, "id": 0, "ts": time.time(), "data": down}
+    return latest_event(events.TRADER_STATUS)
+
+
 def last_event_id() -> int:
     """The newest persisted event id: where a browser resumes from if it saw nothing else."""
     return ActivityEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
@@ -187,5 +198,5 @@ def history_replay(last_event_id_seen: int | None = None) -> dict[str, Any]:
         "waiting": queue["waiting"],
         "open_orders": open_orders(),
         "trading_state": latest_event(events.TRADING_STATE),
-        "trader_status": latest_event(events.TRADER_STATUS),
+        "trader_status": trader_status_now(),
     }

@@ -375,6 +375,14 @@ FEED_TRADE_MAX_AGE = env.float("FEED_TRADE_MAX_AGE", default=300.0)
 # Coalesced `market` events per market per second (top of book, depth, last trades).
 FEED_MARKET_EVENTS_PER_SECOND = env.float("FEED_MARKET_EVENTS_PER_SECOND", default=4.0)
 FEED_STATUS_INTERVAL = env.float("FEED_STATUS_INTERVAL", default=10.0)
+# The active runner writes a heartbeat this often; a web process reads a runner whose
+# last beat is older than FEED_HEARTBEAT_TTL as down. 1 s beats and a 3 s expiry show a
+# dead runner within 4 s (expiry plus one watch interval), inside the 5 s the status bar
+# promises, while a beat delayed by one slow database write does not flap it.
+FEED_HEARTBEAT_INTERVAL = env.float("FEED_HEARTBEAT_INTERVAL", default=1.0)
+FEED_HEARTBEAT_TTL = env.float("FEED_HEARTBEAT_TTL", default=3.0)
+if FEED_HEARTBEAT_TTL < 2 * FEED_HEARTBEAT_INTERVAL:
+    raise ImproperlyConfigured("FEED_HEARTBEAT_TTL must be at least twice FEED_HEARTBEAT_INTERVAL")
 
 LOGGING = {
     "version": 1,

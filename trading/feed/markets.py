@@ -13,6 +13,10 @@ class NoMarkets(Exception):
     """Nothing to follow: no tickers were given and the exchange lists no open market."""
 
 
+class UnknownMarkets(Exception):
+    """Tickers the exchange does not list: subscribing to them would fail (Kalshi error 8)."""
+
+
 def explicit_markets(tickers: Sequence[str]) -> list[str]:
     """Tickers as given, stripped and without repeats, in their order."""
     return list(dict.fromkeys(t.strip() for t in tickers if t.strip()))
@@ -25,8 +29,19 @@ async def most_active_markets(rest: KalshiRestClient, count: int) -> list[str]:
     return [market.ticker for market in ranked[:count]]
 
 
+async def check_known(rest: KalshiRestClient, tickers: Sequence[str]) -> None:
+    """Refuse tickers the exchange does not list, before anything subscribes to them."""
+    listed = {market.ticker for market in await rest.markets(tickers=",".join(tickers))}
+    unknown = [ticker for ticker in tickers if ticker not in listed]
+    if unknown:
+        raise UnknownMarkets(f"the exchange lists no market {', '.join(unknown)}: check --markets / V3_MARKETS")
+
+
 async def select_markets(*, explicit: Sequence[str], count: int, rest: KalshiRestClient | None) -> list[str]:
+    """The given tickers (checked with the exchange when ``rest`` is given), else the most active."""
     tickers = explicit_markets(explicit)
+    if tickers and rest is not None:
+        await check_known(rest, tickers)
     if not tickers:
         if rest is None:
             raise NoMarkets("no markets given and no REST client to find the most active ones")

@@ -22,14 +22,17 @@ from django.conf import settings
 
 from trading import events, publisher, selectors
 from trading.feed.aio import cancel_and_wait
+from trading.feed.backfill import TradeBackfill
 from trading.feed.books import OrderbookFeed
 from trading.feed.bus import EventBus, FeedReconnected, FillReceived, PublicTrade, StateChanged, WhaleDetected
 from trading.feed.fills import FillFeed
+from trading.feed.heartbeat import Heartbeat
 from trading.feed.market_events import MarketPublisher
 from trading.feed.monitor import HasHealth, HealthMonitor, StatusReporter
 from trading.feed.state import State, StateMachine
 from trading.feed.trades import TradeFeed
 from trading.feed.whales import WhaleRule, WhaleTracker
+from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.ws import KalshiWebSocket
 from trading.orderbook import OrderBook
 
@@ -48,6 +51,7 @@ class FeedConfig:
     trade_max_age: float
     market_events_per_second: float
     status_interval: float
+    heartbeat_interval: float
     whale_min_notional: int
     whale_relative_factor: float
 
@@ -60,6 +64,7 @@ class FeedConfig:
             trade_max_age=settings.FEED_TRADE_MAX_AGE,
             market_events_per_second=settings.FEED_MARKET_EVENTS_PER_SECOND,
             status_interval=settings.FEED_STATUS_INTERVAL,
+            heartbeat_interval=settings.FEED_HEARTBEAT_INTERVAL,
             whale_min_notional=settings.WHALE_MIN_NOTIONAL,
             whale_relative_factor=settings.WHALE_RELATIVE_FACTOR,
         )
@@ -80,8 +85,12 @@ class FeedRunner:
         tickers: Sequence[str],
         config: FeedConfig,
         *,
+        rest: KalshiRestClient | None = None,
+        market_set: str | None = None,
         components: Sequence[HasHealth] = (),
     ) -> None:
+        """``rest`` backfills missed trades and ``market_set`` names the heartbeat; tests
+        about the live feed alone may leave them out."""
         self.client = client
         self.tickers = list(tickers)
         self.config = config
@@ -106,7 +115,13 @@ class FeedRunner:
             source_ts=lambda ticker: self.books.markets[ticker].exchange_ts,
         )
         self.trades = TradeFeed(client, self.tickers, bus=self.bus, whales=self.whales, max_age=config.trade_max_age)
+        self.backfill = TradeBackfill(self.trades, rest) if rest is not None else None
         self.fills = FillFeed(client, bus=self.bus)
+        self.heartbeat = (
+            Heartbeat(market_set, lambda: self.machine.state.value, interval=config.heartbeat_interval)
+            if market_set is not None
+            else None
+        )
         self.monitor = HealthMonitor(
             [
                 client,
@@ -116,6 +131,7 @@ class FeedRunner:
                 self.whales,
                 self.bus,
                 publisher.get_publisher(),
+                *([self.backfill] if self.backfill else []),
                 *components,
             ],
             self.machine,
@@ -151,11 +167,13 @@ class FeedRunner:
                 "dropped": self.bus.dropped,
             },
             "whales": {"detected": self.whales.whales, "recent": self.whales.queue.items()[:10]},
+            "backfill": self.backfill.to_dict() if self.backfill else None,
         }
 
     # ---- lifecycle
 
     async def start(self) -> None:
+        self.started_at = time.time()
         await self.machine.transition(
             State.INITIALIZING, "connecting to the exchange", {"markets": self.tickers, "url": self.client.url}
         )
@@ -172,6 +190,10 @@ class FeedRunner:
             asyncio.create_task(self.reporter.run_status(), name="trader-status"),
             asyncio.create_task(self.reporter.run_trading_state(), name="trading-state"),
         ]
+        if self.backfill is not None:
+            self._tasks.append(asyncio.create_task(self.backfill.run(), name="trade-backfill"))
+        if self.heartbeat is not None:
+            self._tasks.append(asyncio.create_task(self.heartbeat.run(), name="heartbeat"))
 
     async def _connect_and_sync(self) -> None:
         """Subscribe once connected, then ``ready`` when every book has its snapshot (or the grace is over).
@@ -203,11 +225,13 @@ class FeedRunner:
         self._tasks = []
         steps = [
             ("trades", self.trades.stop()),
+            *([("trade marks", self.backfill.close())] if self.backfill else []),
             ("fills", self.fills.stop()),
             ("orderbooks", self.books.stop()),
             ("market events", self.market_events.flush()),
             ("bus", self._stop_bus()),
             ("state", self.machine.transition(State.SHUTDOWN, reason)),
+            *([("heartbeat", self.heartbeat.send())] if self.heartbeat else []),
             ("status", self.reporter.send_status()),
             ("exchange connection", self.client.close()),
         ]

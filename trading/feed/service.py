@@ -1,6 +1,6 @@
-"""Running the feed as a process: choose the markets, become the active runner
-for them (or wait as a hot standby), run until told to stop, stop gracefully.
-``manage.py run_feeds`` and ``run_all`` call ``serve``."""
+"""Running the feed as a process: choose the markets, build the clients and the runner,
+become the active runner for them (or wait as a hot standby, everything built), run
+until told to stop, stop gracefully. ``manage.py run_feeds`` and ``run_all`` call ``serve``."""
 
 import asyncio
 import contextlib
@@ -48,47 +48,58 @@ async def serve(
     client: KalshiWebSocket | None = None,
     rest: KalshiRestClient | None = None,
 ) -> str:
-    """Run one feed runner until ``stop`` is requested (or its lock is lost); returns why it ended."""
+    """Run one feed runner until ``stop`` is requested (or its lock is lost); returns why it ended.
+
+    Raises what choosing the markets raises (``NoMarkets``, ``UnknownMarkets``, the REST
+    client's errors once it has retried): the runner starts with a known set of markets
+    or not at all."""
     pub = publisher.get_publisher()
     # Sync publishes (state rows, whales) go out on this loop: one loop per process,
     # which is also what the in-memory channel layer needs.
     pub.attach(asyncio.get_running_loop())
-    lock = AdvisoryLock(market_set_name(explicit, count)) if needs_lock() else None
-    if lock is not None:
-        acquiring = asyncio.ensure_future(lock.acquire())
-        stopping = asyncio.ensure_future(stop.event.wait())
-        await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        if not acquiring.done():
-            acquiring.cancel()
-            await lock.release()
-            return "stopped while standing by"
-        stopping.cancel()
+    own_rest = rest is None
+    rest = rest or KalshiRestClient.from_settings()
+    market_set = market_set_name(explicit, count)
+    lock = AdvisoryLock(market_set) if needs_lock() else None
     try:
-        return await _run_active(explicit, count, stop, config or FeedConfig.from_settings(), client, rest, lock)
+        # A hot standby has done all of this before it gets the lock, so a takeover
+        # only connects, subscribes and backfills.
+        tickers = await select_markets(explicit=explicit, count=count, rest=rest)
+        # A feed runner never gives up on the exchange: it backs off (up to a minute) and reports error meanwhile.
+        client = client or KalshiWebSocket.from_settings(max_attempts=0)
+        runner = FeedRunner(
+            client,
+            tickers,
+            config or FeedConfig.from_settings(),
+            rest=rest,
+            market_set=market_set,
+            components=[lock] if lock else [],
+        )
+        if lock is not None and not await _acquire(lock, stop):
+            return "stopped while standing by"
+        return await _run_active(runner, stop, lock)
     finally:
         if lock is not None:
             await lock.release()
+        if own_rest:
+            await rest.aclose()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pub.drained(), FLUSH_TIMEOUT)
 
 
-async def _run_active(
-    explicit: Sequence[str],
-    count: int,
-    stop: Stop,
-    config: FeedConfig,
-    client: KalshiWebSocket | None,
-    rest: KalshiRestClient | None,
-    lock: AdvisoryLock | None,
-) -> str:
-    if explicit or rest is not None:
-        tickers = await select_markets(explicit=explicit, count=count, rest=rest)
-    else:
-        async with KalshiRestClient.from_settings() as own_rest:
-            tickers = await select_markets(explicit=(), count=count, rest=own_rest)
-    # A feed runner never gives up on the exchange: it backs off (up to a minute) and reports error meanwhile.
-    client = client or KalshiWebSocket.from_settings(max_attempts=0)
-    runner = FeedRunner(client, tickers, config, components=[lock] if lock else [])
+async def _acquire(lock: AdvisoryLock, stop: Stop) -> bool:
+    """Wait for the lock or the stop, whichever comes first; True when this runner is active."""
+    acquiring = asyncio.ensure_future(lock.acquire())
+    stopping = asyncio.ensure_future(stop.event.wait())
+    await asyncio.wait({acquiring, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    stopping.cancel()
+    if not acquiring.done():
+        acquiring.cancel()
+        return False
+    return True
+
+
+async def _run_active(runner: FeedRunner, stop: Stop, lock: AdvisoryLock | None) -> str:
     waits = {asyncio.ensure_future(stop.event.wait()): "stop"}
     if lock is not None:
         waits[asyncio.ensure_future(lock.watch())] = "feed lock lost"

@@ -5,6 +5,7 @@ their own, because in the embedded default the execution task runs right there.
 """
 
 import asyncio
+import enum
 import logging
 import time
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from typing import Any
 from trading import selectors
 from trading.feed.bus import EventBus, PublicTrade, WhaleDetected
 from trading.feed.channel import ChannelFeed
+from trading.feed.marks import Mark
 from trading.feed.threads import fresh_connection
 from trading.feed.whales import WhaleTracker, WhaleVerdict, record_whale
 from trading.health import ComponentHealth, Criticality
@@ -25,6 +27,15 @@ logger = logging.getLogger(__name__)
 TRADE_CHANNEL = "trade"
 # Trades dropped by a full listener queue keep this component unhealthy this long.
 DROP_WINDOW = 60.0
+# Trade ids remembered to drop a trade seen twice: live trades and a backfill overlap
+# by the few seconds of a reconnect, far fewer trades than this (~2 MB of ids).
+SEEN_IDS = 20_000
+
+
+class Taken(enum.Enum):
+    DUPLICATE = "duplicate"
+    TRADE = "trade"
+    WHALE = "whale"
 
 
 def public_trade(msg: m.Trade) -> PublicTrade:
@@ -64,6 +75,10 @@ class TradeFeed(ChannelFeed):
         self.whales = whales
         self.max_age = max_age
         self.trades = 0
+        self.duplicates = 0
+        # The newest trade of each market, live or backfilled (trading.feed.backfill makes marks of them).
+        self.latest: dict[str, Mark] = {}
+        self._seen: dict[str, None] = {}  # insertion-ordered: the oldest id is forgotten first
         self._started = time.monotonic()
         self._last_trade: float | None = None
         self._dropped_seen = 0
@@ -84,19 +99,37 @@ class TradeFeed(ChannelFeed):
             await asyncio.gather(*self._recording, return_exceptions=True)
         self._executor.shutdown(wait=False)
 
+    def subscribed(self) -> bool:
+        """Connected, with the trade channel confirmed on this connection."""
+        sub = self._subscription
+        return self.client.connected.is_set() and (sub is None or sub.active)
+
     async def process(self, msg: m.Trade) -> None:
         self.handle(msg)
 
     def handle(self, msg: m.Trade) -> None:
-        trade = public_trade(msg)
-        self.trades += 1
         self._last_trade = time.monotonic()
+        self.take(public_trade(msg))
+
+    def take(self, trade: PublicTrade) -> Taken:
+        """One trade, live or backfilled: judged by the whale rule once, however often it comes."""
+        if trade.trade_id in self._seen:
+            self.duplicates += 1
+            return Taken.DUPLICATE
+        self._seen[trade.trade_id] = None
+        if len(self._seen) > SEEN_IDS:
+            del self._seen[next(iter(self._seen))]
+        self.trades += 1
+        latest = self.latest.get(trade.ticker)
+        if latest is None or trade.ts > latest.traded_at:
+            self.latest[trade.ticker] = Mark(trade.trade_id, trade.ts)
         verdict = self.whales.judge(trade)
         if verdict is not None:
             task = asyncio.create_task(self._record(trade, verdict), name=f"whale-{trade.trade_id}")
             self._recording.add(task)
             task.add_done_callback(self._recording.discard)
         self.bus.publish_nowait(trade)
+        return Taken.TRADE if verdict is None else Taken.WHALE
 
     async def _record(self, trade: PublicTrade, verdict: WhaleVerdict) -> None:
         loop = asyncio.get_running_loop()
@@ -131,6 +164,7 @@ class TradeFeed(ChannelFeed):
             "; ".join(problems),
             {
                 "trades": self.trades,
+                "duplicates": self.duplicates,
                 "last_trade_age_s": None if self._last_trade is None else round(now - self._last_trade, 3),
                 "max_age_s": self.max_age,
                 "listener_dropped": self.listener_dropped,

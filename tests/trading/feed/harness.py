@@ -27,6 +27,7 @@ def feed_config(**overrides) -> FeedConfig:
         "trade_max_age": 300.0,
         "market_events_per_second": 4.0,
         "status_interval": 10.0,
+        "heartbeat_interval": 1.0,
         "whale_min_notional": 1_000 * MONEY_SCALE,
         "whale_relative_factor": 20.0,
     }

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.trading.feed.harness import sim_client
-from trading.feed.markets import NoMarkets, explicit_markets, select_markets
+from trading.feed.markets import NoMarkets, UnknownMarkets, explicit_markets, select_markets
 from trading.kalshi.rest import KalshiRestClient
 from trading.simulator.server import SimConfig, SimulatorServer
 
@@ -17,11 +17,13 @@ async def test_most_active_open_markets_from_rest():
         sim.step(3000)
         async with KalshiRestClient(sim.rest_url, sim_client(sim.ws_url).signer) as rest:
             chosen = await select_markets(explicit=(), count=3, rest=rest)
-            given = await select_markets(explicit=["X-1", "X-2"], count=3, rest=rest)
+            given = await select_markets(explicit=sim.exchange.tickers[4:1:-2], count=3, rest=rest)
+            with pytest.raises(UnknownMarkets, match="no market X-1, X-2: check --markets"):
+                await select_markets(explicit=[sim.exchange.tickers[0], "X-1", "X-2"], count=3, rest=rest)
     volume = {ticker: market.volume_24h for ticker, market in sim.exchange.markets.items()}
     assert len(chosen) == 3
     assert sorted(volume.values(), reverse=True)[:3] == [volume[t] for t in chosen]
-    assert given == ["X-1", "X-2"]
+    assert given == [sim.exchange.tickers[4], sim.exchange.tickers[2]]
 
 
 async def test_nothing_to_follow_is_a_clear_error():

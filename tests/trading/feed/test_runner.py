@@ -120,7 +120,8 @@ async def test_whale_is_recorded_once_and_handed_to_execution_once(handed):
             },
         }
         runner.trades.handle(messages.parse(orjson.dumps(replay)))
-        await eventually(lambda: runner.whales.duplicates == 1, "the replay judged a duplicate")
+        assert runner.trades.duplicates == 1 and runner.whales.trades_seen == 1
+        await eventually(lambda: not runner.trades._recording, "recording finished")
         assert await WhaleTrade.objects.acount() == 1 and handed == [whale.pk]
 
 
