@@ -100,9 +100,9 @@ class Postgres:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def query(self, sql: str) -> list[tuple]:
+    def query(self, sql: str, params: tuple = ()) -> list[tuple]:
         with psycopg.connect(self.url) as conn:
-            return conn.execute(sql).fetchall()
+            return conn.execute(sql, params).fetchall()
 
 
 class Redis:

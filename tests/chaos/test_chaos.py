@@ -57,7 +57,7 @@ class Chaos:
         return trade["trade_id"]
 
     def recorded(self, trade_id: str) -> bool:
-        return bool(self.stack.postgres.query(f"SELECT 1 FROM trading_whaletrade WHERE trade_id = '{trade_id}'"))
+        return bool(self.stack.postgres.query("SELECT 1 FROM trading_whaletrade WHERE trade_id = %s", (trade_id,)))
 
     def wait_recorded(self, trade_id: str, timeout: float = 30.0) -> None:
         wait_until(lambda: self.recorded(trade_id), timeout, f"whale {trade_id} recorded")
@@ -76,10 +76,10 @@ def exchange_orders(stack: Stack, settings) -> list:
 
 def settled(stack: Stack, chaos: Chaos) -> bool:
     q = stack.postgres.query
-    ids = ",".join(f"'{t}'" for t in chaos.whales)
     decided = q(
         "SELECT count(*) FROM trading_whaletrade w JOIN trading_whaledecision d ON d.whale_id = w.id"
-        f" WHERE w.trade_id IN ({ids})"
+        " WHERE w.trade_id = ANY(%s)",
+        (chaos.whales,),
     )[0][0]
     return decided == len(chaos.whales) and not q(PENDING)
 
@@ -145,11 +145,12 @@ def test_services_survive_kills_drops_and_restarts(tmp_path, settings):
         wait_until(lambda: settled(stack, chaos), SETTLE, "every whale decided and no order pending")
 
         q = stack.postgres.query
-        ids = ",".join(f"'{t}'" for t in chaos.whales)
-        whales = Counter(t for (t,) in q(f"SELECT trade_id FROM trading_whaletrade WHERE trade_id IN ({ids})"))
+        recorded = q("SELECT trade_id FROM trading_whaletrade WHERE trade_id = ANY(%s)", (chaos.whales,))
+        whales = Counter(t for (t,) in recorded)
         decisions = q(
             "SELECT w.trade_id, d.decision, d.reason_code FROM trading_whaledecision d"
-            f" JOIN trading_whaletrade w ON w.id = d.whale_id WHERE w.trade_id IN ({ids})"
+            " JOIN trading_whaletrade w ON w.id = d.whale_id WHERE w.trade_id = ANY(%s)",
+            (chaos.whales,),
         )
         orders = q(
             "SELECT o.client_order_id, o.status, o.error, o.decision_id FROM trading_order o"
