@@ -314,7 +314,8 @@ EXEC_PAPER_BALANCE = _exec_units("EXEC_PAPER_BALANCE", "10000", "money")
 
 # Reconciliation with the exchange: every this many seconds (Celery beat), and at
 # worker start-up. A local order still unacknowledged after EXEC_PENDING_GRACE
-# seconds and unknown to the exchange never reached it: it is marked rejected.
+# seconds is looked up on the exchange: adopted if there, else sent again while its
+# decision is fresh (EXEC_DECISION_TTL below).
 EXEC_RECONCILE_INTERVAL = env.float("EXEC_RECONCILE_INTERVAL", default=60.0)
 EXEC_PENDING_GRACE = env.float("EXEC_PENDING_GRACE", default=30.0)
 # A follow order not yet on the exchange this long (seconds) after its decision is
