@@ -106,6 +106,7 @@ def test_services_survive_kills_drops_and_restarts(tmp_path, settings):
 
         # 1. The placing worker killed mid-placement: the exchange holds the request longer
         # than EXEC_PENDING_GRACE, so reconciliation looks for the order before it lands.
+        wait_until(lambda: not stack.postgres.query(PENDING), 30, "the first follow placed")
         stack.control(action="delay", target="orders", ms=15_000)
         chaos.whale()
         wait_until(lambda: stack.postgres.query(PENDING), 30, "an order in flight")
