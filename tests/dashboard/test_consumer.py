@@ -14,6 +14,7 @@ from dashboard.consumers import CLOSE_PING_TIMEOUT, MAX_COMMAND_CHARS
 from dashboard.health import stats
 from tests.websocket import events_socket
 from trading import events, publisher
+from trading.feed import heartbeat
 from trading.models import ActivityEvent, Order, StateTransition, WhaleDecision, WhaleTrade
 
 pytestmark = [pytest.mark.needs_redis, pytest.mark.django_db(transaction=True)]
@@ -331,4 +332,17 @@ async def test_a_browser_follows_a_bounded_number_of_markets(user, connect, sett
     assert (reply["type"], reply["data"]["code"]) == (events.ERROR, "too_many_markets")
     # Subscribing again to one already followed is no new subscription.
     assert (await send(socket, {"type": "subscribe_market", "ticker": "KXM-0"}))["data"]["ok"] is True
+    await socket.disconnect()
+
+
+async def test_browsers_are_told_when_the_feed_runner_dies(user, connect, settings):
+    settings.FEED_HEARTBEAT_TTL = 2
+    await sync_to_async(heartbeat.beat)(market_set="most-active:10", state="trading", now=time.time())
+    socket, _, replay = await connect(user)
+    assert replay["data"]["trader_status"] is None, "alive, and it has not reported yet"
+    # No more beats: the runner is dead. This process's watch says so without any runner.
+    down = await receive(socket)
+    assert (down["type"], down["id"], down["data"]["state"]) == (events.TRADER_STATUS, 0, "down")
+    assert down["data"]["components"][0]["name"] == "feed_runner"
+    assert down["data"]["components"][0]["detail"].startswith("down: no heartbeat for")
     await socket.disconnect()

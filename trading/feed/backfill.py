@@ -21,6 +21,8 @@ import logging
 import time
 from typing import Any
 
+from asgiref.sync import sync_to_async
+
 from trading import events, publisher
 from trading.feed.bus import PublicTrade
 from trading.feed.marks import Mark, load_marks, save_marks
@@ -109,7 +111,7 @@ class TradeBackfill:
         return self.backfilled_for == self.feed.client.metrics.connects
 
     async def run(self) -> None:
-        self.marks = await asyncio.to_thread(_load, self.feed.tickers)
+        self.marks = await sync_to_async(_load)(self.feed.tickers)
         flushed = time.monotonic()
         while True:
             connection = self.feed.client.metrics.connects
@@ -179,7 +181,7 @@ class TradeBackfill:
         """Persist the marks that moved; never raises (the next flush tries again)."""
         unsaved, self._unsaved = self._unsaved, {}
         try:
-            await asyncio.to_thread(_save, unsaved)
+            await sync_to_async(_save)(unsaved)
         except Exception:  # a database hiccup must not stop the feed; the marks stay in memory
             logger.exception("saving %d trade marks failed; retrying", len(unsaved))
             self._unsaved = {**unsaved, **self._unsaved}
@@ -188,7 +190,7 @@ class TradeBackfill:
         why = "start-up" if connection == 1 else "reconnect"
         message = f"backfilled {last['trades']} missed trades on {last['markets']} markets after {why}"
         if last["whales"]:
-            message += f" ({last['whales']} whales)"
+            message += f", {last['whales']} of them whales"
         if last["cut_off"]:
             message += f"; older trades beyond the last {MAX_TRADES_PER_MARKET} per market were not read"
         logger.info("trade backfill: %s", message)

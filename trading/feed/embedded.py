@@ -23,7 +23,7 @@ from django.conf import settings
 from trading import retention
 from trading.execution import reconciliation
 from trading.feed.aio import cancel_and_wait
-from trading.feed.service import Stop, serve
+from trading.feed.service import StartupFailed, Stop, serve
 from trading.feed.threads import fresh_connection
 from trading.simulator.server import SimConfig, SimulatorServer
 
@@ -43,7 +43,8 @@ def run_all(
     count: int,
     on_ready: Callable[[], None] | None = None,
 ) -> str:
-    """Serve until SIGTERM/SIGINT; returns why the feed stopped."""
+    """Serve until SIGTERM/SIGINT; returns why the feed stopped. ``StartupFailed`` when a
+    port is taken or the feed cannot start (or the run failed later)."""
     # daphne.server installs Twisted's asyncio reactor on import, so it comes first.
     from daphne.server import Server, twisted_loop
 
@@ -57,22 +58,30 @@ def run_all(
         ready_callable=on_ready,
     )
     outcome: list[str] = []
+    failures: list[str] = []
 
     async def main() -> None:
         stop = Stop()
         stop.on_signals()
         simulator = SimulatorServer(sim)
-        beat: list[asyncio.Task] = []
         try:
             await simulator.start()
+        except OSError as exc:
+            failures.append(f"the simulator cannot listen on {sim.host}:{sim.port}: {exc.strerror or exc}")
+            server.stop()
+            return
+        beat: list[asyncio.Task] = []
+        try:
             beat += [
                 asyncio.create_task(_every(settings.EXEC_RECONCILE_INTERVAL, _reconcile), name="reconcile"),
                 asyncio.create_task(_every(settings.ACTIVITY_PRUNE_INTERVAL, _prune), name="prune-activity"),
             ]
             outcome.append(await serve(explicit=explicit, count=count, stop=stop))
-        except Exception:
+        except StartupFailed as exc:
+            failures.append(str(exc))
+        except Exception as exc:
             logger.exception("embedded run failed")
-            outcome.append("failed")
+            failures.append(f"the embedded run failed: {exc!r}")
         finally:
             await cancel_and_wait(beat)
             await simulator.stop()
@@ -80,6 +89,10 @@ def run_all(
 
     twisted_loop.call_soon(twisted_loop.create_task, main())
     server.run()
+    if not server.listening_addresses:
+        raise StartupFailed(f"the web server cannot listen on {host}:{port} (is another process using it?)")
+    if failures:
+        raise StartupFailed(failures[0])
     return outcome[0] if outcome else "web server stopped"
 
 

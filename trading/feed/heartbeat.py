@@ -13,6 +13,8 @@ import socket
 import time
 from collections.abc import Callable
 
+from asgiref.sync import sync_to_async
+
 from trading.feed.threads import fresh_connection
 from trading.models import FeedHeartbeat
 
@@ -40,7 +42,7 @@ class Heartbeat:
     async def send(self) -> None:
         """One beat, off the event loop; a failed one is logged and the next one tries again."""
         try:
-            await asyncio.to_thread(_beat, market_set=self.market_set, state=self.state(), now=time.time())
+            await sync_to_async(_beat)(market_set=self.market_set, state=self.state(), now=time.time())
             self.beats += 1
         except Exception:  # the database being briefly away must not stop the runner
             self.failures += 1

@@ -217,7 +217,8 @@ class FeedRunner:
         except TimeoutError:
             reason = "start-up grace over before every book had a snapshot"
         await self.machine.transition(State.READY, reason, self.books.health().metrics)
-        self.reporter.trading_changed()
+        # Straight on to trading (or paused): not after the trading-state throttle's second.
+        await self.reporter.send_trading_state_if_changed()
 
     async def stop(self, reason: str) -> None:
         """Unsubscribe, flush what is pending, persist ``shutdown``; never raises."""

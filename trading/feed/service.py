@@ -10,15 +10,19 @@ from collections.abc import Sequence
 
 from trading import publisher
 from trading.feed.lock import AdvisoryLock, market_set_name, needs_lock
-from trading.feed.markets import select_markets
+from trading.feed.markets import NoMarkets, UnknownMarkets, select_markets
 from trading.feed.runner import FeedConfig, FeedRunner
-from trading.kalshi.rest import KalshiRestClient
+from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestClient, KalshiTransportError
 from trading.kalshi.ws import KalshiWebSocket
 
 logger = logging.getLogger(__name__)
 
 # How long the last sends may take at shutdown.
 FLUSH_TIMEOUT = 5.0
+
+
+class StartupFailed(Exception):
+    """The runner cannot start; the message says why in one line, for the command to print."""
 
 
 class Stop:
@@ -50,9 +54,9 @@ async def serve(
 ) -> str:
     """Run one feed runner until ``stop`` is requested (or its lock is lost); returns why it ended.
 
-    Raises what choosing the markets raises (``NoMarkets``, ``UnknownMarkets``, the REST
-    client's errors once it has retried): the runner starts with a known set of markets
-    or not at all."""
+    ``StartupFailed`` when the markets cannot be chosen (none open, unknown tickers, the
+    exchange unreachable after the REST client's retries): a runner starts with a known
+    set of markets or not at all."""
     pub = publisher.get_publisher()
     # Sync publishes (state rows, whales) go out on this loop: one loop per process,
     # which is also what the in-memory channel layer needs.
@@ -64,7 +68,7 @@ async def serve(
     try:
         # A hot standby has done all of this before it gets the lock, so a takeover
         # only connects, subscribes and backfills.
-        tickers = await select_markets(explicit=explicit, count=count, rest=rest)
+        tickers = await _markets(explicit, count, rest)
         # A feed runner never gives up on the exchange: it backs off (up to a minute) and reports error meanwhile.
         client = client or KalshiWebSocket.from_settings(max_attempts=0)
         runner = FeedRunner(
@@ -85,6 +89,18 @@ async def serve(
             await rest.aclose()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(pub.drained(), FLUSH_TIMEOUT)
+
+
+async def _markets(explicit: Sequence[str], count: int, rest: KalshiRestClient) -> list[str]:
+    try:
+        return await select_markets(explicit=explicit, count=count, rest=rest)
+    except (NoMarkets, UnknownMarkets) as exc:
+        raise StartupFailed(str(exc)) from None
+    except (KalshiApiError, KalshiResponseError, KalshiTransportError) as exc:
+        logger.error("listing markets failed: %s", exc)
+        raise StartupFailed(
+            f"the exchange at {rest.rest_url} did not list its markets (after {rest.max_retries} retries): {exc}"
+        ) from None
 
 
 async def _acquire(lock: AdvisoryLock, stop: Stop) -> bool:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from django.db import connections
+
 from trading import selectors
 from trading.feed.bus import EventBus, PublicTrade, WhaleDetected
 from trading.feed.channel import ChannelFeed
@@ -97,6 +99,8 @@ class TradeFeed(ChannelFeed):
         await super().stop()
         if self._recording:
             await asyncio.gather(*self._recording, return_exceptions=True)
+        # The thread's database connection goes with it, not whenever the collector finds it.
+        await asyncio.get_running_loop().run_in_executor(self._executor, connections.close_all)
         self._executor.shutdown(wait=False)
 
     def subscribed(self) -> bool:

@@ -130,7 +130,11 @@ class SimulatorServer:
         self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:  # the port taken, say: nothing may be left half-started
+            await self.stop()
+            raise
         self.port = self._runner.addresses[0][1]
         self._tasks = [asyncio.create_task(self._feed(), name="sim-feed")]
         if self.faults.drop_every_s:

@@ -13,3 +13,13 @@ async def _close_thread_connection():
     the test database can be dropped at the end of the run."""
     yield
     await sync_to_async(_close_connection)()
+
+
+@pytest.fixture
+def handed(monkeypatch):
+    """Whale ids handed to execution (the Celery task's ``delay``)."""
+    from trading import tasks
+
+    ids: list[int] = []
+    monkeypatch.setattr(tasks.process_whale, "delay", ids.append)
+    return ids

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 
 from trading.feed.runner import FeedConfig, FeedRunner
+from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.signing import Signer
 from trading.kalshi.ws import KalshiWebSocket
 from trading.simulator.keys import ensure_sim_keys
@@ -43,18 +44,43 @@ def sim_client(ws_url: str, **options) -> KalshiWebSocket:
     )
 
 
+def sim_rest(rest_url: str, **options) -> KalshiRestClient:
+    """A REST client of the simulator at ``rest_url``, signed like ``sim_client``; fast retries."""
+    keys = ensure_sim_keys(Path(settings.SIM_DIR))
+    signer = Signer.from_files(keys.key_id, str(keys.private_key_path))
+    return KalshiRestClient(rest_url, signer, **{"base_delay": 0.05, **options})
+
+
 @contextlib.asynccontextmanager
-async def running_feed(markets: int = 3, seed: int = 7, **config) -> AsyncIterator[tuple[SimulatorServer, FeedRunner]]:
-    """A paused simulator (tests step it) and a started runner following all its markets."""
-    sim = SimulatorServer(SimConfig(markets=markets, seed=seed, rate=0, paused=True, whale_rate=0.0))
-    await sim.start()
-    runner = FeedRunner(sim_client(sim.ws_url), sim.exchange.tickers, feed_config(**config))
+async def running_feed(
+    markets: int = 3,
+    seed: int = 7,
+    *,
+    sim: SimulatorServer | None = None,
+    backfill: bool = False,
+    market_set: str | None = None,
+    **config,
+) -> AsyncIterator[tuple[SimulatorServer, FeedRunner]]:
+    """A paused simulator (tests step it; or ``sim``, left running) and a started runner
+    following all its markets; with ``backfill``, one that backfills missed trades by REST;
+    with ``market_set``, one that keeps a heartbeat under that name."""
+    own_sim = sim is None
+    if sim is None:
+        sim = SimulatorServer(SimConfig(markets=markets, seed=seed, rate=0, paused=True, whale_rate=0.0))
+        await sim.start()
+    rest = sim_rest(sim.rest_url) if backfill else None
+    runner = FeedRunner(
+        sim_client(sim.ws_url), sim.exchange.tickers, feed_config(**config), rest=rest, market_set=market_set
+    )
     try:
         await runner.start()
         yield sim, runner
     finally:
         await runner.stop("test over")
-        await sim.stop()
+        if rest is not None:
+            await rest.aclose()
+        if own_sim:
+            await sim.stop()
 
 
 async def eventually(condition: Callable[[], bool], what: str) -> None:

@@ -5,6 +5,7 @@ an order the last run left resting, which the new simulator never saw, is reconc
 import asyncio
 import os
 import signal
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ import websockets
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from tests.browser.server import free_port
+from tests.browser.server import embedded_env, free_port
 from tests.trading.feed.harness import WAIT
 
 
@@ -109,3 +110,31 @@ async def test_run_all_serves_login_and_events_in_one_process():
 def test_run_all_refuses_the_simulators_port_before_starting_anything():
     with pytest.raises(CommandError, match="simulator's port"):
         call_command("run_all", "--port", str(settings.SIM_PORT))
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "99999"], "--port must be between 1 and 65535 (got 99999)"),
+        (["--count", "0"], "--count must be at least 1"),
+        (["--sim-markets", "0"], "--sim-markets must be at least 1"),
+        (["--whale-rate", "1.5"], "--whale-rate must be between 0 and 1"),
+    ],
+)
+def test_run_all_refuses_out_of_range_options(args: list[str], message: str):
+    with pytest.raises(CommandError) as error:
+        call_command("run_all", *args)
+    assert message in str(error.value)
+
+
+async def test_run_all_exits_1_with_one_line_when_its_port_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = await _manage(embedded_env(tmp_path), "run_all", "--port", str(port))
+        output = (await asyncio.wait_for(server.communicate(), WAIT * 6))[0].decode()
+    assert server.returncode == 1, output
+    assert "Traceback" not in output
+    last = output.strip().splitlines()[-1]
+    assert last == f"CommandError: the web server cannot listen on 127.0.0.1:{port} (is another process using it?)"

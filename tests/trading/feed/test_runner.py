@@ -1,29 +1,22 @@
 """The feed runner against the simulator over a real WebSocket: books, faults,
 whales, states, and what reaches the browsers' groups."""
 
+import os
 import socket
 
 import orjson
 import pytest
+from asgiref.sync import sync_to_async
 
 from tests.trading.feed.harness import NO_WHALES, books_match, eventually, running_feed
 from tests.trading.feed.listener import GroupListener
 from trading import events
 from trading.feed.state import State
 from trading.kalshi import messages
-from trading.models import StateTransition, WhaleTrade
+from trading.models import FeedHeartbeat, StateTransition, WhaleTrade
+from trading.status import runner_down
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def handed(monkeypatch):
-    """Whale ids handed to execution (the Celery task's ``delay``)."""
-    from trading import tasks
-
-    ids: list[int] = []
-    monkeypatch.setattr(tasks.process_whale, "delay", ids.append)
-    return ids
 
 
 async def test_books_match_the_simulator_after_a_long_random_stream(handed):
@@ -196,3 +189,16 @@ async def test_unreachable_exchange_is_an_error_until_it_connects(handed):
         await sim.stop()
     path = [(t.from_state, t.to_state) async for t in StateTransition.objects.order_by("id")]
     assert path[:3] == [("startup", "initializing"), ("initializing", "error"), ("error", "ready")]
+
+
+async def test_heartbeat_beats_while_running_and_says_shutdown_at_stop(handed):
+    async with running_feed(market_set="markets:beat", **NO_WHALES) as (_sim, runner):
+        await eventually(lambda: runner.machine.state == State.TRADING, "trading")
+        beats = runner.heartbeat.beats
+        await eventually(lambda: runner.heartbeat.beats > beats, "a beat while trading")
+        row = await FeedHeartbeat.objects.aget(market_set="markets:beat")
+        assert (row.state, row.pid) == ("trading", os.getpid())
+        assert await sync_to_async(runner_down)() is None
+    row = await FeedHeartbeat.objects.aget(market_set="markets:beat")
+    assert row.state == "shutdown"
+    assert await sync_to_async(runner_down)(now=row.beat_at + 3600) is None, "a runner that stopped is not dead"

@@ -1,5 +1,6 @@
-"""One active runner per market set: a second `run_feeds` waits as a hot standby and
-takes over when the active one is killed (real Postgres, real processes)."""
+"""One active runner per market set: a second `run_feeds` waits as a hot standby, its
+markets listed, and takes over when the active one is killed, backfilling the trades
+nobody saw from the dead runner's persisted mark (real Postgres, real processes)."""
 
 import asyncio
 import os
@@ -10,7 +11,7 @@ import pytest
 from django.conf import settings
 
 from tests.trading.feed.harness import WAIT
-from trading.models import StateTransition
+from trading.models import FeedHeartbeat, StateTransition, TradeMark, WhaleTrade
 from trading.simulator.server import SimConfig, SimulatorServer
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.django_db(transaction=True)]
@@ -79,6 +80,29 @@ async def _count(to_state: str) -> int:
     return await StateTransition.objects.filter(to_state=to_state).acount()
 
 
+def _line_index(process: FeedProcess, text: str) -> int:
+    return next(n for n, line in enumerate(process.lines) if text in line)
+
+
+async def _poll(what: str, check) -> None:
+    """Wait until the async ``check()`` holds (a database row, which no event announces)."""
+    for _ in range(int(WAIT * 20)):
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _marked(ticker: str) -> None:
+    """The active runner has persisted where it saw the tape of ``ticker`` last."""
+    await _poll("a trade mark", TradeMark.objects.filter(market_ticker=ticker).aexists)
+
+
+async def _recorded(trade_id: str) -> None:
+    await _poll("the whale", WhaleTrade.objects.filter(trade_id=trade_id).aexists)
+    assert await WhaleTrade.objects.filter(trade_id=trade_id).acount() == 1
+
+
 async def test_standby_takes_over_when_the_active_runner_is_killed():
     sim = SimulatorServer(SimConfig(markets=2, seed=3, rate=200, whale_rate=0.0))
     await sim.start()
@@ -91,13 +115,22 @@ async def test_standby_takes_over_when_the_active_runner_is_killed():
         standby = await FeedProcess("standby").start(sim.port, ticker)
         await standby.wait_for_line("waiting as standby")
         assert not any("acquired" in line for line in standby.lines)
+        listed = _line_index(standby, "following 1 markets")
+        assert listed < _line_index(standby, "waiting as standby"), "the standby lists its markets before the lock"
+        await _marked(ticker)
 
         active.proc.kill()  # no graceful stop: the process just dies
+        # Traded while no runner is active: only the standby's backfill can find it.
+        whale = sim.control({"action": "whale", "market_ticker": ticker, "count": "50000.00"})["trade"]
         assert await active.stop() == -signal.SIGKILL
         await standby.wait_for_line("acquired: this runner is active")
         await standby.wait_for_line("ready -> trading")
         assert await _count("trading") == 2
         assert await _count("shutdown") == 0, "the killed runner had no chance to say goodbye"
+        await standby.wait_for_line("trade backfill: backfilled")
+        await _recorded(whale["trade_id"])
+        beat = await FeedHeartbeat.objects.aget()
+        assert beat.pid == standby.proc.pid and beat.state != "shutdown"
 
         assert await standby.stop() == 0
         assert any("feed runner stopped: SIGTERM" in line for line in standby.lines)

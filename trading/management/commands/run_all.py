@@ -4,6 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from trading.feed.embedded import default_sim_config, run_all
+from trading.feed.service import StartupFailed
+from trading.management.limits import check_port, check_range
 
 
 class Command(BaseCommand):
@@ -24,22 +26,30 @@ class Command(BaseCommand):
     def handle(self, *args: object, **options: object) -> None:
         if settings.KALSHI_ENV != "sim":
             raise CommandError("run_all starts the simulator: it needs KALSHI_ENV=sim (use run_feeds for demo/prod).")
+        check_port("--port", options["port"])
+        check_range("--count", options["count"], low=1)
+        check_range("--sim-markets", options["sim_markets"], low=1)
+        check_range("--sim-rate", options["sim_rate"], low=0)
+        check_range("--whale-rate", options["whale_rate"], low=0, high=1)
         if options["port"] == settings.SIM_PORT:
             raise CommandError(
                 f"--port {settings.SIM_PORT} is the simulator's port (SIM_PORT): pick another --port or SIM_PORT."
             )
         explicit = [t for t in str(options["markets"]).split(",") if t.strip()] or list(settings.V3_MARKETS)
         url = f"http://{options['host']}:{options['port']}/"
-        reason = run_all(
-            host=str(options["host"]),
-            port=int(options["port"]),
-            sim=default_sim_config(
-                markets=int(options["sim_markets"]),
-                rate=float(options["sim_rate"]),
-                whale_rate=float(options["whale_rate"]),
-            ),
-            explicit=explicit,
-            count=int(options["count"]),
-            on_ready=lambda: self.stdout.write(f"V3 Trader serving {url} (Ctrl-C stops)", ending="\n"),
-        )
+        try:
+            reason = run_all(
+                host=str(options["host"]),
+                port=int(options["port"]),
+                sim=default_sim_config(
+                    markets=int(options["sim_markets"]),
+                    rate=float(options["sim_rate"]),
+                    whale_rate=float(options["whale_rate"]),
+                ),
+                explicit=explicit,
+                count=int(options["count"]),
+                on_ready=lambda: self.stdout.write(f"V3 Trader serving {url} (Ctrl-C stops)", ending="\n"),
+            )
+        except StartupFailed as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"stopped: {reason}")

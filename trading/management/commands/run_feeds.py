@@ -3,9 +3,10 @@
 import asyncio
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from trading.feed.service import Stop, serve
+from trading.feed.service import StartupFailed, Stop, serve
+from trading.management.limits import check_range
 
 
 class Command(BaseCommand):
@@ -26,8 +27,12 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, markets: str, count: int, **options: object) -> None:
+        check_range("--count", count, low=1)
         explicit = [t for t in markets.split(",") if t.strip()] or list(settings.V3_MARKETS)
-        reason = asyncio.run(self._main(explicit, count))
+        try:
+            reason = asyncio.run(self._main(explicit, count))
+        except StartupFailed as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"feed runner stopped: {reason}")
 
     async def _main(self, explicit: list[str], count: int) -> str:

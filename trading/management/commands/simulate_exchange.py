@@ -7,6 +7,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from trading.management.limits import check_port, check_range
 from trading.simulator.server import SimConfig, SimulatorServer
 
 
@@ -34,12 +35,12 @@ class Command(BaseCommand):
         parser.add_argument("--reject-every", type=int, default=0, help="fault: answer every Nth REST request 429")
 
     def handle(self, *args, **options) -> None:
-        if options["markets"] < 1:
-            raise CommandError("--markets must be at least 1.")
-        if options["rate"] < 0:
-            raise CommandError("--rate must be 0 (as fast as read) or positive.")
-        if not 0 <= options["whale_rate"] <= 1:
-            raise CommandError("--whale-rate is a share of trades, between 0 and 1.")
+        check_port("--port", options["port"], allow_any=True)
+        check_range("--markets", options["markets"], low=1)
+        check_range("--rate", options["rate"], low=0)
+        check_range("--whale-rate", options["whale_rate"], low=0, high=1)
+        for option in ("delay_ms", "gap_every", "malformed_every", "drop_every", "reject_every"):
+            check_range("--" + option.replace("_", "-"), options[option], low=0)
         if bool(options["public_key"]) != bool(options["key_id"]):
             raise CommandError("--public-key and --key-id go together.")
         if options["public_key"] and not Path(options["public_key"]).is_file():
@@ -60,7 +61,10 @@ class Command(BaseCommand):
             drop_every_s=options["drop_every"],
             reject_every=options["reject_every"],
         )
-        asyncio.run(self._serve(config))
+        try:
+            asyncio.run(self._serve(config))
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
 
     async def _serve(self, config: SimConfig) -> None:
         server = SimulatorServer(config)
