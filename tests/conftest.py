@@ -3,6 +3,7 @@ import os
 import pytest
 from django.conf import settings
 
+from tests.chaos.stack import binaries_missing
 from tests.services import delete_own_redis_keys, missing
 
 
@@ -25,6 +26,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         missing("Postgres (DATABASE_URL)")
     if item.get_closest_marker("needs_redis") and not _redis_answers():
         missing("Redis (REDIS_URL)")
+    if item.get_closest_marker("chaos") and (absent := binaries_missing()):
+        missing(f"the Postgres and Redis server programs ({', '.join(absent)})")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -9,8 +9,9 @@ worker`` consumes both (settings.CELERY_TASK_QUEUES); production can run
 
 ``place_order`` is retried when the exchange could not be reached: the retry
 resends the same client order id, so it can never make a second order. acks_late
-(settings) means a task whose worker died is delivered again; both services are
-idempotent, so that is safe.
+(settings) means a task whose worker died is delivered again, within a minute
+(settings.CELERY_BROKER_TRANSPORT_OPTIONS); both services are idempotent, so that
+is safe.
 """
 
 from celery import shared_task

@@ -248,6 +248,28 @@ CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A task whose worker died runs again within a minute. acks_late keeps a running
+# task's message in Redis ("unacked") until it ends; with kombu's defaults one left by
+# a killed worker came back only after its visibility timeout of an hour (swept every
+# 10 x 10 s), long after its whale stopped being a signal. Two paths now:
+# - a pool process that dies (SIGKILL, OOM) is seen by its worker, which puts the
+#   message back at once (reject_on_worker_lost). The price, a task that kills its
+#   process every time would loop, is acceptable: ours are idempotent and end.
+# - a whole worker that dies leaves the message unacked; any live worker puts it
+#   back once it is older than the visibility timeout, checking every 5 s.
+# The visibility timeout must outlast the longest a live worker holds a message,
+# or a running task would be delivered twice: the 30 s hard limit on a task (a
+# placement waiting on an unreachable exchange is killed there, its order stays
+# pending for the retry or reconciliation) plus the longest retry countdown a
+# worker waits out before running it (15 s, trading.tasks.place_order): 50 s.
+# A message abandoned by a dead worker therefore runs again within 55 s.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_TIME_LIMIT = 30
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 50,
+    "unacked_restore_interval": 5,
+    "unacked_restore_throttle": 1,  # sweep on every interval, not every 10th
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -387,9 +409,16 @@ EXEC_PAPER_BALANCE = _exec_units("EXEC_PAPER_BALANCE", "10000", "money")
 
 # Reconciliation with the exchange: every this many seconds (Celery beat), and at
 # worker start-up. A local order still unacknowledged after EXEC_PENDING_GRACE
-# seconds and unknown to the exchange never reached it: it is marked rejected.
+# seconds is looked up on the exchange: adopted if there, else sent again while its
+# decision is fresh (EXEC_DECISION_TTL below).
 EXEC_RECONCILE_INTERVAL = env.float("EXEC_RECONCILE_INTERVAL", default=60.0)
 EXEC_PENDING_GRACE = env.float("EXEC_PENDING_GRACE", default=30.0)
+# A follow order not yet on the exchange this long (seconds) after its decision is
+# no longer sent (its limit was set against that moment's book) and is rejected as
+# decision_expired. 90 s: a placement cut short by a killed worker runs again within
+# 55 s (CELERY_BROKER_TRANSPORT_OPTIONS above) and may then retry for 30 s more
+# (trading.tasks.place_order's backoff); it must still be fresh then.
+EXEC_DECISION_TTL = env.float("EXEC_DECISION_TTL", default=90.0)
 # The browsers' replay log (ActivityEvent) keeps this many seconds of events (and
 # always the newest of each type), pruned every ACTIVITY_PRUNE_INTERVAL (trading.retention).
 ACTIVITY_RETENTION = env.float("ACTIVITY_RETENTION", default=7 * 86_400.0)

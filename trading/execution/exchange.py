@@ -161,8 +161,11 @@ class RestGateway(MarketData):
             if exc.status == 409 and exc.is_code("order_already_exists"):
                 # Placed by an earlier run whose answer was lost (a crash, a retry): that order is ours.
                 found = await self.find_order(request.client_order_id, request.ticker)
-                if found is not None:
-                    return Placed(found.order_id, found.fill_count, found.remaining_count)
+                if found is None:
+                    # The exchange has it but does not list it (yet): not a rejection; ask again later.
+                    raise ExchangeError(f"{request.client_order_id} exists on the exchange but is not listed") from exc
+                remaining = found.remaining_count if found.status == "resting" else 0
+                return Placed(found.order_id, found.fill_count, remaining)
             raise OrderRejected(exc.code or str(exc.status), exc.message or str(exc)) from exc
         return Placed(ack.order_id, int(ack.fill_count), int(ack.remaining_count))
 

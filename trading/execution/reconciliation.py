@@ -4,11 +4,12 @@ The exchange is the truth. Run at worker start-up and periodically (Celery beat,
 ``EXEC_RECONCILE_INTERVAL``), and by ``manage.py reconcile``. Each difference is
 fixed locally and listed in one ``system_activity`` line saying what changed:
 
-1. Pending orders (saved, never acknowledged: a worker died between sending and
-   recording, or the exchange was unreachable) older than ``EXEC_PENDING_GRACE``:
+1. Pending orders (saved, never acknowledged: a worker died before or after
+   sending, or the exchange was unreachable) older than ``EXEC_PENDING_GRACE``:
    looked up by client order id. Found: recorded as the exchange has it, with its
-   fills. Not found: it never reached the exchange and is marked rejected, so it
-   is never sent again and no second order can follow.
+   fills. Not found: sent now if its decision is still fresh (the same client
+   order id, so the exchange takes it once at most), otherwise rejected as
+   ``decision_expired`` (trading.execution.services.execute_order).
 2. Resting orders: their exchange state (canceled, executed, partly filled) and
    any fills we missed.
 3. Resting orders on the exchange we have no record of: adopted (and canceled
@@ -34,7 +35,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 
 from trading.execution import broadcast, loop, risk, services
-from trading.execution.gateway import ExchangeError, ExchangeOrder, ExchangePosition, Gateway, Placed
+from trading.execution.gateway import ExchangeError, ExchangePosition, Gateway
 from trading.models import Order, Position, RiskAccount, WhaleTrade
 
 logger = logging.getLogger(__name__)
@@ -44,12 +45,6 @@ logger = logging.getLogger(__name__)
 MAX_LATE_WHALES = 100
 # The advisory lock key of reconciliation (any constant unique to this use).
 LOCK_KEY = 0x5633_7265_636F_6E63  # "V3reconc"
-
-STATUS_FROM_EXCHANGE = {
-    "resting": Order.Status.RESTING,
-    "canceled": Order.Status.CANCELED,
-    "executed": Order.Status.EXECUTED,
-}
 
 
 @dataclass
@@ -66,27 +61,20 @@ class Report:
         self.changes.append({"what": what, **details})
 
 
-def _placed(order: ExchangeOrder) -> Placed:
-    return Placed(order.order_id, order.fill_count, order.remaining_count if order.status == "resting" else 0)
-
-
 def _pending_orders(exchange: Gateway, report: Report, now: float, grace: float) -> None:
     stale = Order.objects.filter(status=Order.Status.PENDING, created_at__lt=datetime.fromtimestamp(now - grace, UTC))
     for order in stale:
         found = loop.run(exchange.find_order(order.client_order_id, order.market_ticker))
         if found is None:
-            with transaction.atomic():
-                risk.lock_account()
-                updated = Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(
-                    status=Order.Status.REJECTED, error="never reached the exchange (reconciliation)"
-                )
-                if updated:
-                    services.bump_version()
-                    report.add("pending order never reached the exchange", client_order_id=order.client_order_id)
+            settled = services.execute_order(order_id=order.pk)
+            report.add(
+                "pending order had not reached the exchange",
+                client_order_id=order.client_order_id,
+                status=settled.status,
+                error=settled.error,
+            )
             continue
-        services.record_placement(order_id=order.pk, placed=_placed(found))
-        Order.objects.filter(pk=order.pk).update(status=STATUS_FROM_EXCHANGE.get(found.status, Order.Status.RESTING))
-        new_fills = services.sync_fills(order_id=order.pk)
+        new_fills = services.adopt_order(order_id=order.pk, found=found)
         report.add(
             "pending order found on the exchange",
             client_order_id=order.client_order_id,
@@ -105,7 +93,7 @@ def _resting_orders(exchange: Gateway, report: Report) -> set[str]:
         remote = loop.run(exchange.order(order.exchange_order_id))
         new_fills = services.sync_fills(order_id=order.pk) if remote is None or remote.fill_count else 0
         if remote is not None:
-            status = STATUS_FROM_EXCHANGE.get(remote.status, order.status)
+            status = services.STATUS_FROM_EXCHANGE.get(remote.status, order.status)
         else:  # resting orders always stay listed (PROTOCOL.md 8): gone means dead; finished ones may move away
             status = Order.Status.CANCELED if order.status == Order.Status.RESTING else order.status
         if status != order.status or new_fills:
@@ -221,7 +209,8 @@ def single_pass() -> Iterator[bool]:
 
 
 def reconcile(*, grace: float | None = None) -> Report:
-    """Compare with the exchange and fix local records; never places an order. A pass
+    """Compare with the exchange and fix local records; the only order it sends is a fresh
+    follow that never reached the exchange (with its own client order id). A pass
     already running elsewhere makes this one return at once (``report.skipped``)."""
     with single_pass() as mine:
         if not mine:

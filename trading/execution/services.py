@@ -13,6 +13,10 @@ Flow of ``process_whale`` (each step publishes a ``whale_processing`` stage):
    (in a worker, as its own ``place_order`` task on the ``orders`` queue).
    Its client order id makes the placement idempotent: a retry sends the same id,
    and the REST client answers a 409 duplicate with the existing order.
+   A placement cut short (a killed worker, an unreachable exchange) is sent again,
+   by the redelivered or retried task or by reconciliation, while the decision is
+   younger than ``EXEC_DECISION_TTL``; after that it is looked up once more and,
+   if the exchange never took it, rejected as ``decision_expired``.
 4. filled: fills (REST now; the feed's WebSocket fill channel via
    ``record_fill``) update the order, the position, the balance and the
    account's version in one locked transaction each, idempotent by trade id.
@@ -38,6 +42,7 @@ from trading.execution import broadcast, loop, risk
 from trading.execution.exchange import fill_from_ws, gateway
 from trading.execution.gateway import (
     ExchangeError,
+    ExchangeOrder,
     FillReport,
     Gateway,
     OrderRejected,
@@ -59,6 +64,17 @@ from trading.kalshi.messages import FillBody
 from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 
 logger = logging.getLogger(__name__)
+
+# Order.error of a follow whose decision expired before the exchange took it. The
+# exchange's acknowledgement still wins over it (record_placement): a send begun
+# while the decision was fresh may land after another process gave up on it.
+DECISION_EXPIRED = "decision_expired: not on the exchange when its decision expired"
+
+STATUS_FROM_EXCHANGE = {
+    "resting": Order.Status.RESTING,
+    "canceled": Order.Status.CANCELED,
+    "executed": Order.Status.EXECUTED,
+}
 
 
 def whale_view(whale: WhaleTrade) -> WhaleView:
@@ -201,9 +217,11 @@ def execute_order(*, order_id: int) -> Order:
     """Send a pending order to the exchange and record the answer and its fills.
 
     Idempotent: an order that is no longer pending is left alone; a pending one is
-    sent with its own client order id, which the exchange accepts only once. If the
-    exchange cannot be reached the order stays pending and ExchangeError is raised,
-    so the task is retried (same id again) and reconciliation is the backstop."""
+    sent with its own client order id, which the exchange accepts only once (a 409
+    means an earlier attempt landed: that order is adopted). If the exchange cannot
+    be reached the order stays pending and ExchangeError is raised, so the task is
+    retried (same id again) and reconciliation is the backstop. Once the decision
+    has expired nothing is sent: see ``settle_expired``."""
     order = Order.objects.select_related("decision__whale").get(pk=order_id)
     if order.status != Order.Status.PENDING:
         return order
@@ -222,19 +240,13 @@ def execute_order(*, order_id: int) -> Order:
             broadcast.trading_state()
         return order
     exchange = current_gateway()
+    if decision_expired(order, time.time()):
+        return settle_expired(order, exchange)
     try:
         placed = loop.run(exchange.place(place_request(order, RuleConfig.from_settings())))
     except OrderRejected as exc:
-        with transaction.atomic():
-            Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(
-                status=Order.Status.REJECTED, error=str(exc)[:300]
-            )
-            order.refresh_from_db()
-            logger.warning("order %s rejected: %s", order.client_order_id, exc)
-            if whale is not None:
-                broadcast.whale_stage(broadcast.FAILED, whale, order.decision, order, detail=str(exc)[:300])
-            broadcast.trading_state()
-        return order
+        logger.warning("order %s rejected: %s", order.client_order_id, exc)
+        return reject_order(order, str(exc))
     except ExchangeError as exc:
         logger.warning("order %s: exchange unreachable, left pending: %s", order.client_order_id, exc)
         if whale is not None:
@@ -257,6 +269,49 @@ def execute_order(*, order_id: int) -> Order:
     return order
 
 
+def decision_expired(order: Order, now: float) -> bool:
+    """A follow is worth sending only while its decision is fresh: the limit price was
+    set against the book of that moment (settings.EXEC_DECISION_TTL)."""
+    decision = order.decision
+    return decision is not None and now - decision.decided_at > settings.EXEC_DECISION_TTL
+
+
+def settle_expired(order: Order, exchange: Gateway) -> Order:
+    """An expired follow is not sent again; an earlier attempt may still have reached
+    the exchange (its answer lost with a killed worker), so look before rejecting."""
+    found = loop.run(exchange.find_order(order.client_order_id, order.market_ticker))
+    if found is not None:
+        adopt_order(order_id=order.pk, found=found)
+        return Order.objects.get(pk=order.pk)
+    logger.warning("order %s: decision expired before the exchange took it", order.client_order_id)
+    return reject_order(order, DECISION_EXPIRED)
+
+
+def reject_order(order: Order, error: str) -> Order:
+    """The order does not exist on the exchange and never will: say why, once."""
+    with transaction.atomic():
+        risk.lock_account()
+        updated = Order.objects.filter(pk=order.pk, status=Order.Status.PENDING).update(
+            status=Order.Status.REJECTED, error=error[:300]
+        )
+        order.refresh_from_db()
+        if updated:
+            bump_version()
+            if order.decision is not None:
+                broadcast.whale_stage(broadcast.FAILED, order.decision.whale, order.decision, order, detail=order.error)
+            broadcast.trading_state()
+    return order
+
+
+def adopt_order(*, order_id: int, found: ExchangeOrder) -> int:
+    """Record the exchange's order for our pending one (found by its client order id)
+    as the exchange has it, with its fills; returns how many fills were new."""
+    remaining = found.remaining_count if found.status == "resting" else 0
+    record_placement(order_id=order_id, placed=Placed(found.order_id, found.fill_count, remaining))
+    Order.objects.filter(pk=order_id).update(status=STATUS_FROM_EXCHANGE.get(found.status, Order.Status.RESTING))
+    return sync_fills(order_id=order_id)
+
+
 def record_placement(*, order_id: int, placed: Placed, fills: tuple[FillReport, ...] = ()) -> Order:
     """The exchange acknowledged the order: keep its id and state, link early fills and
     record ``fills`` (read with the answer), all in one locked transaction with one
@@ -271,8 +326,10 @@ def record_placement(*, order_id: int, placed: Placed, fills: tuple[FillReport, 
         else:
             status = Order.Status.CANCELED
         order.exchange_order_id = placed.exchange_order_id
-        if order.status == Order.Status.PENDING:
-            order.status = status
+        if order.status == Order.Status.PENDING or (
+            order.status == Order.Status.REJECTED and order.error == DECISION_EXPIRED
+        ):
+            order.status, order.error = status, ""
         Fill.objects.filter(exchange_order_id=placed.exchange_order_id, order__isnull=True).update(order=order)
         new_fills = sum(add_fill(account, report, order) for report in fills)
         update_filled(order)
@@ -331,7 +388,7 @@ def update_filled(order: Order) -> None:
     order.filled_count = order.fills.aggregate(n=Sum("count", default=0))["n"]
     if order.filled_count >= order.count:
         order.status = Order.Status.EXECUTED
-    order.save(update_fields=["exchange_order_id", "status", "filled_count", "updated_at"])
+    order.save(update_fields=["exchange_order_id", "status", "error", "filled_count", "updated_at"])
 
 
 def record_fill(report: FillReport) -> bool:

@@ -54,7 +54,9 @@ action                effect
 ``skip_seq``          the next sequenced message of ``channel`` (default ``orderbook_delta``)
                       on every connection skips one seq number
 ``malformed``         send every connection one frame that is not JSON
-``delay``             ``ms``: hold every outgoing WebSocket frame that long (0 = off)
+``delay``             ``ms``: hold every outgoing WebSocket frame that long (0 = off);
+                      ``target: "orders"`` holds every order creation that long instead,
+                      before the exchange takes the order (a client can die mid-placement)
 ``reject``            ``count`` (1), ``status`` 429 (default), 500 or 503: answer the next
                       ``count`` REST requests with that error; ``target: "ws"`` refuses the
                       next ``count`` WebSocket handshakes with 429 instead

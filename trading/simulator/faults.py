@@ -10,6 +10,7 @@ MALFORMED = b'{"type":"orderbook_delta","sid":1,"seq":'
 @dataclass
 class Faults:
     delay_ms: int = 0  # hold every outgoing WebSocket frame this long
+    order_delay_ms: int = 0  # hold every order creation this long before the exchange takes it
     gap_every: int = 0  # skip one seq number every N sequenced messages of a subscription
     malformed_every: int = 0  # a malformed frame after every N data frames of a connection
     drop_every_s: float = 0.0  # drop every WebSocket connection every S seconds

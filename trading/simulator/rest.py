@@ -1,6 +1,7 @@
 """The simulator's REST API under ``/trade-api/v2`` (PROTOCOL.md 8-9): Kalshi's paths,
 bodies, status codes and all three error-body shapes, over the simulated exchange."""
 
+import asyncio
 import base64
 import binascii
 import logging
@@ -269,6 +270,10 @@ class RestApi:
             price = parse_price(body["price"])
         except UnitError:
             return json_response(error_body("invalid_price", "price is not on the market's tick grid"), 400)
+        if delay_ms := self.server.faults.order_delay_ms:
+            # The request is held, then taken even if its client is gone meanwhile
+            # (aiohttp does not cancel a handler on disconnect): the answer is lost, the order is not.
+            await asyncio.sleep(delay_ms / 1000)
         try:
             order = self.exchange.place_order(
                 ticker=body["ticker"],

@@ -429,7 +429,10 @@ class SimulatorServer:
                 conn.out.append(encode_frame(MALFORMED))
                 conn.flush()
         elif action == "delay":
-            faults.delay_ms = int(body["ms"])
+            if body.get("target", "ws") == "orders":
+                faults.order_delay_ms = int(body["ms"])
+            else:
+                faults.delay_ms = int(body["ms"])
         elif action == "reject":
             status = int(body.get("status", 429))
             if status not in (429, 500, 503):
@@ -469,4 +472,5 @@ class SimulatorServer:
             "connections": len(self.connections),
             "messages_generated": self.messages_generated,
             "delay_ms": self.faults.delay_ms,
+            "order_delay_ms": self.faults.order_delay_ms,
         }

@@ -118,7 +118,8 @@ def resting_whale(simulator, settings) -> WhaleDecision:
 class CeleryWorker:
     """A real ``celery -A v3site worker`` subprocess on the test database and Redis broker."""
 
-    def __init__(self, settings, simulator: RunningSimulator, **env: str) -> None:
+    def __init__(self, settings, simulator: RunningSimulator, pool: str = "solo", **env: str) -> None:
+        self.pool = pool
         db = settings.DATABASES["default"]
         self.env = {
             **os.environ,
@@ -147,7 +148,9 @@ class CeleryWorker:
                 "v3site",
                 "worker",
                 "-P",
-                "solo",
+                self.pool,
+                "-c",
+                "1",
                 "-l",
                 "INFO",
                 "--without-mingle",
@@ -162,6 +165,12 @@ class CeleryWorker:
             stderr=subprocess.STDOUT,
         )
         return self
+
+    def pool_process(self) -> int:
+        """The pid of the prefork pool's one child, where tasks run."""
+        pid = self.process.pid
+        wait_for(lambda: Path(f"/proc/{pid}/task/{pid}/children").read_text().split(), what="the pool process")
+        return int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0])
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -179,13 +188,13 @@ class CeleryWorker:
 
 @pytest.fixture
 def celery_worker(settings, simulator) -> Iterator:
-    """``celery_worker(**env)`` starts a worker; all are stopped after the test, and the
-    run's Celery keys (never anyone else's) deleted before and after."""
+    """``celery_worker(pool="solo", **env)`` starts a worker; all are stopped after the test, and
+    the run's Celery keys (never anyone else's) deleted before and after."""
     delete_own_redis_keys()
     workers: list[CeleryWorker] = []
 
-    def start(**env: str) -> CeleryWorker:
-        workers.append(CeleryWorker(settings, simulator, **env).start())
+    def start(pool: str = "solo", **env: str) -> CeleryWorker:
+        workers.append(CeleryWorker(settings, simulator, pool, **env).start())
         return workers[-1]
 
     yield start

@@ -233,11 +233,51 @@ def test_retried_placement_of_a_landed_order_records_it_without_a_second(simulat
     assert len(simulator.orders()) == 1
 
 
-def test_pending_order_that_never_reached_the_exchange_is_never_sent(simulator):
-    order = _decide_follow(simulator)
-    reconciliation.reconcile(grace=0)
-    assert Order.objects.get(pk=order.pk).status == Order.Status.REJECTED
+def test_pending_order_that_never_reached_the_exchange_is_sent_while_its_decision_is_fresh(simulator):
+    order = _decide_follow(simulator)  # the worker died before sending it
+
+    report = reconciliation.reconcile(grace=0)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.EXECUTED and order.filled_count == 500 and not order.error
+    assert any(c["what"] == "pending order had not reached the exchange" for c in report.changes)
     services.process_whale(whale_id=order.decision.whale_id)
+    reconciliation.reconcile(grace=0)
+    assert len(simulator.orders(order.client_order_id)) == 1 and len(simulator.orders()) == 1
+
+
+def test_pending_order_of_an_expired_decision_is_rejected_with_that_reason_and_never_sent(simulator, settings):
+    order = _decide_follow(simulator)
+    settings.EXEC_DECISION_TTL = 0
+
+    reconciliation.reconcile(grace=0)
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.REJECTED and order.error == services.DECISION_EXPIRED
+    services.process_whale(whale_id=order.decision.whale_id)
+    assert services.execute_order(order_id=order.pk).status == Order.Status.REJECTED
+    assert simulator.orders() == []
+
+
+def test_landed_order_of_an_expired_decision_is_adopted_not_rejected(simulator, settings):
+    order = _decide_follow(simulator)
+    _send_without_recording(order)
+    settings.EXEC_DECISION_TTL = 0
+
+    services.execute_order(order_id=order.pk)  # the task redelivered after the decision expired
+
+    order.refresh_from_db()
+    assert order.status == Order.Status.EXECUTED and order.filled_count == 500 and not order.error
+    assert len(simulator.orders()) == 1
+
+
+def test_order_the_exchange_refuses_is_rejected_with_its_reason(simulator):
+    simulator.on_loop(lambda: setattr(simulator.exchange.account, "balance", 0))
+
+    decision = follow_whale(simulator)
+
+    order = Order.objects.get(decision=decision)
+    assert order.status == Order.Status.REJECTED and order.error.startswith("insufficient_balance")
     assert simulator.orders() == []
 
 

@@ -1,6 +1,6 @@
 """Fault injection, from /sim/control and from the start-up flags: rejected REST calls,
-skipped seq numbers, malformed frames, dropped connections, delayed frames, a paused
-random walk."""
+skipped seq numbers, malformed frames, dropped connections, delayed frames, held order
+creation, a paused random walk."""
 
 import asyncio
 import dataclasses
@@ -13,7 +13,7 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.trading.simulator.conftest import SimSocket, signing_client
+from tests.trading.simulator.conftest import SimSocket, order_body, signing_client
 from trading.kalshi.signing import Signer
 from trading.simulator.server import SimConfig, SimulatorServer
 
@@ -98,6 +98,34 @@ async def test_delay_holds_frames_at_least_that_long(sim: SimulatorServer, socke
     sim.step(100)
     assert jumps(seqs(await socket.barrier())) == []
     await control(sim, action="delay", ms=0)
+
+
+async def test_order_delay_holds_creation_and_takes_the_order_of_a_client_gone_meanwhile(
+    sim: SimulatorServer, rest: httpx.AsyncClient
+):
+    taken, place_order = asyncio.Event(), sim.exchange.place_order
+
+    def place_and_tell(**kwargs):
+        order = place_order(**kwargs)
+        taken.set()
+        return order
+
+    sim.exchange.place_order = place_and_tell
+    body = order_body(sim.exchange.tickers[0], "bid", "1.00", "0.0100", client_order_id="held-then-taken")
+    assert (await control(sim, action="delay", target="orders", ms=500))["order_delay_ms"] == 500
+    with pytest.raises(httpx.ReadTimeout):  # the client gives up before the answer
+        await rest.post("/portfolio/events/orders", json=body, timeout=0.05)
+    assert not held_orders(sim)
+
+    await asyncio.wait_for(taken.wait(), 10)  # the exchange takes it anyway
+    await control(sim, action="delay", target="orders", ms=0)
+    repeat = await rest.post("/portfolio/events/orders", json=body)
+    assert repeat.status_code == 409 and repeat.json()["error"]["code"] == "order_already_exists"
+    assert len(held_orders(sim)) == 1
+
+
+def held_orders(sim: SimulatorServer) -> list:
+    return [o for o in sim.exchange.account.orders.values() if o.client_order_id == "held-then-taken"]
 
 
 async def test_pause_stops_the_random_walk_and_resume_restarts_it(sim_config: SimConfig, signer: Signer):
