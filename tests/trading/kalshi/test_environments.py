@@ -1,9 +1,8 @@
 """KALSHI_ENV picks the hosts; URL settings override; keys come from settings or the simulator."""
 
-from pathlib import Path
-
 import pytest
 
+from tests.configs import configure
 from trading.kalshi.environments import kalshi_endpoints
 from trading.kalshi.signing import SigningKeyError
 from trading.simulator.keys import ensure_sim_keys
@@ -13,9 +12,7 @@ from .conftest import KEY_ID
 
 @pytest.fixture
 def real_key(settings, key_files):
-    settings.KALSHI_API_KEY_ID = KEY_ID
-    settings.KALSHI_PRIVATE_KEY_PATH = str(key_files[0])
-    settings.KALSHI_API_URL = settings.KALSHI_WS_URL = ""
+    configure(settings, "KALSHI", api_key_id=KEY_ID, private_key_path=str(key_files[0]), api_url="", ws_url="")
     return settings
 
 
@@ -54,21 +51,19 @@ def test_url_settings_override(real_key) -> None:
 
 
 def test_demo_without_a_key_names_the_setting(settings) -> None:
-    settings.KALSHI_ENV, settings.KALSHI_API_KEY_ID, settings.KALSHI_PRIVATE_KEY_PATH = "demo", "", ""
+    configure(settings, "KALSHI", env="demo", api_key_id="", private_key_path="")
     with pytest.raises(SigningKeyError, match="KALSHI_API_KEY_ID"):
         kalshi_endpoints()
 
 
 def test_unreadable_key_file_names_the_setting(settings, tmp_path) -> None:
-    settings.KALSHI_ENV, settings.KALSHI_API_KEY_ID = "prod", "abc"
-    settings.KALSHI_PRIVATE_KEY_PATH = str(tmp_path / "missing.pem")
+    configure(settings, "KALSHI", env="prod", api_key_id="abc", private_key_path=str(tmp_path / "missing.pem"))
     with pytest.raises(SigningKeyError, match="KALSHI_PRIVATE_KEY_PATH"):
         kalshi_endpoints()
 
 
 def test_sim_without_a_key_uses_the_simulator_key_pair(settings, tmp_path) -> None:
-    settings.KALSHI_ENV, settings.KALSHI_API_KEY_ID, settings.KALSHI_PRIVATE_KEY_PATH = "sim", "", ""
-    settings.SIM_DIR = tmp_path / "sim"
+    configure(settings, "KALSHI", env="sim", api_key_id="", private_key_path="", sim_dir=tmp_path / "sim")
     endpoints = kalshi_endpoints()
-    keys = ensure_sim_keys(Path(settings.SIM_DIR))
+    keys = ensure_sim_keys(settings.KALSHI.sim_dir)
     assert endpoints.signer.key_id == keys.key_id
