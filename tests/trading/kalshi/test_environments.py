@@ -17,7 +17,7 @@ def real_key(settings, key_files):
 
 
 def test_sim_urls_come_from_sim_host_and_port(real_key) -> None:
-    real_key.KALSHI_ENV, real_key.SIM_HOST, real_key.SIM_PORT = "sim", "127.0.0.1", 9999
+    configure(real_key, "KALSHI", env="sim", sim_host="127.0.0.1", sim_port=9999)
     endpoints = kalshi_endpoints()
     assert endpoints.rest_url == "http://127.0.0.1:9999/trade-api/v2"
     assert endpoints.ws_url == "ws://127.0.0.1:9999/trade-api/ws/v2"
@@ -36,15 +36,19 @@ def test_sim_urls_come_from_sim_host_and_port(real_key) -> None:
     ],
 )
 def test_demo_and_prod_use_kalshi_hosts(real_key, env: str, rest_url: str, ws_url: str) -> None:
-    real_key.KALSHI_ENV = env
+    configure(real_key, "KALSHI", env=env)
     endpoints = kalshi_endpoints()
     assert (endpoints.env, endpoints.rest_url, endpoints.ws_url) == (env, rest_url, ws_url)
 
 
 def test_url_settings_override(real_key) -> None:
-    real_key.KALSHI_ENV = "prod"
-    real_key.KALSHI_API_URL = "https://api.elections.kalshi.com/trade-api/v2/"
-    real_key.KALSHI_WS_URL = "wss://api.elections.kalshi.com/trade-api/ws/v2"
+    configure(
+        real_key,
+        "KALSHI",
+        env="prod",
+        api_url="https://api.elections.kalshi.com/trade-api/v2/",
+        ws_url="wss://api.elections.kalshi.com/trade-api/ws/v2",
+    )
     endpoints = kalshi_endpoints()
     assert endpoints.rest_url == "https://api.elections.kalshi.com/trade-api/v2"
     assert endpoints.ws_url == "wss://api.elections.kalshi.com/trade-api/ws/v2"
