@@ -16,9 +16,9 @@ T = TypeVar("T")
 
 
 def _parsed(name: str, default: T, parse: Callable[[str], T]) -> T:
-    text = env.str(name, default=None)
-    if text is None:
+    if name not in env.ENVIRON:
         return default
+    text = env.str(name)
     try:
         return parse(text)
     except (ValueError, units.UnitError) as exc:
