@@ -354,3 +354,23 @@ def test_the_typed_configs_import_without_django_or_v3site():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+BROKER_OPTIONS = """
+import json, django
+django.setup()
+from django.conf import settings
+print(json.dumps(settings.CELERY_BROKER_TRANSPORT_OPTIONS, sort_keys=True))
+"""
+
+
+def test_a_redis_key_prefix_keeps_the_prompt_redelivery_options(tmp_path):
+    env = {"REDIS_URL": "redis://127.0.0.1:6379/0", "DEBUG": "1", "REDIS_KEY_PREFIX": "deploy1:"}
+    result = run_python(BROKER_OPTIONS, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "global_keyprefix": "deploy1:",
+        "unacked_restore_interval": 5,
+        "unacked_restore_throttle": 1,
+        "visibility_timeout": 50,
+    }

@@ -62,7 +62,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # other's keys (CHANNELS_PREFIX does the same for the channel layer).
 REDIS_KEY_PREFIX = env.str("REDIS_KEY_PREFIX", default="")
 if REDIS_KEY_PREFIX:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
+    # Added to the options above, not in their place: without the visibility timeout a
+    # task whose worker died would wait kombu's hour before it ran again.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {**CELERY_BROKER_TRANSPORT_OPTIONS, "global_keyprefix": REDIS_KEY_PREFIX}
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX}
 # Celery closes a worker's database connection before and after every task unless
 # this is set (whatever CONN_MAX_AGE says): a new Postgres connection per task cost
