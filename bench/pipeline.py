@@ -234,7 +234,7 @@ async def run_bare(rate: int, seconds: float) -> dict:
     port = free_port()
     sim = await _spawn({**os.environ, "SIM_PORT": str(port), "KALSHI_ENV": "sim"}, *_simulator_args(port, rate))
     rest_url, ws_url = sim_urls("127.0.0.1", port)
-    keys = ensure_sim_keys(Path(settings.SIM_DIR))
+    keys = ensure_sim_keys(Path(settings.KALSHI.sim_dir))
     subscriber = aioredis.Redis.from_url(os.environ["REDIS_URL"]).pubsub()
     await subscriber.subscribe(BARE_CHANNEL)
     received: list[tuple[float, bytes]] = []

@@ -134,12 +134,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.session_key = self.scope["session"].session_key
         self.socket_id = uuid.uuid4().hex
-        if not await presence.slots().claim(user.pk, self.socket_id, limit=settings.WS_MAX_CONNECTIONS_PER_USER):
+        if not await presence.slots().claim(user.pk, self.socket_id, limit=settings.DASHBOARD.max_connections_per_user):
             stats.refused_too_many += 1
             logger.warning(
                 "events socket of %s refused: %d already open",
                 user.get_username(),
-                settings.WS_MAX_CONNECTIONS_PER_USER,
+                settings.DASHBOARD.max_connections_per_user,
             )
             # Accepted first, so that the browser sees the code (a refused handshake is only an HTTP 403).
             await self.accept()
@@ -151,10 +151,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.tasks: list[asyncio.Task] = []
         self.closing = False
         self.closed = False
-        self.outbox = Outbox(settings.DASHBOARD_OUTBOX_LIMIT)
+        self.outbox = Outbox(settings.DASHBOARD.outbox_limit)
         stats.open += 1
         stats.opened += 1
-        self.bucket = TokenBucket(settings.DASHBOARD_COMMAND_BURST, settings.DASHBOARD_COMMAND_RATE)
+        self.bucket = TokenBucket(settings.DASHBOARD.command_burst, settings.DASHBOARD.command_rate)
         self.refused_in_a_row = 0
         self.ping_seq = 0
         self.pong = asyncio.Event()
@@ -201,8 +201,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
                     "can_control": self.can_control,
                     "server_time": time.time(),
                     "protocol_version": selectors.PROTOCOL_VERSION,
-                    "ping_interval": settings.DASHBOARD_PING_INTERVAL,
-                    "mode": settings.TRADING_MODE,
+                    "ping_interval": settings.DASHBOARD.ping_interval,
+                    "mode": settings.KALSHI.trading_mode,
                 },
             )
         )
@@ -276,7 +276,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def keepalive(self) -> None:
         """Ping, jittered so that browsers connected together do not ping together."""
-        interval = settings.DASHBOARD_PING_INTERVAL
+        interval = settings.DASHBOARD.ping_interval
         while True:
             await asyncio.sleep(interval * random.uniform(0.9, 1.1))
             # Any publish that raced the replay has arrived by now.
@@ -285,7 +285,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.pong.clear()
             self.queue(events.envelope(events.PING, {"seq": self.ping_seq}))
             try:
-                await asyncio.wait_for(self.pong.wait(), settings.DASHBOARD_PING_TIMEOUT)
+                await asyncio.wait_for(self.pong.wait(), settings.DASHBOARD.ping_timeout)
             except TimeoutError:
                 logger.info("events socket of %s: no pong for ping %d, closing", self.user, self.ping_seq)
                 stats.closed_no_pong += 1
@@ -319,11 +319,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def watch_session(self) -> None:
         """Re-read the session now and then (jittered, like pings), and renew this
         socket's claim on its user's socket count with it."""
-        interval = settings.DASHBOARD_SESSION_CHECK_INTERVAL
+        interval = settings.DASHBOARD.session_check_interval
         while True:
             await asyncio.sleep(interval * random.uniform(0.9, 1.1))
             if await self.check_session():
-                await presence.slots().claim(self.user.pk, self.socket_id, limit=settings.WS_MAX_CONNECTIONS_PER_USER)
+                await presence.slots().claim(
+                    self.user.pk, self.socket_id, limit=settings.DASHBOARD.max_connections_per_user
+                )
             else:
                 return
 

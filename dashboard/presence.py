@@ -42,7 +42,7 @@ return 1
 
 
 def slot_ttl() -> float:
-    return SLOT_TTL_RENEWALS * settings.DASHBOARD_SESSION_CHECK_INTERVAL
+    return SLOT_TTL_RENEWALS * settings.DASHBOARD.session_check_interval
 
 
 class SocketSlots(Protocol):

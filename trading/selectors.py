@@ -110,7 +110,7 @@ def history_lost_after(last_event_id: int, newest: int, now: float | None = None
     if last_event_id > newest:
         return True
     seen_ts = ActivityEvent.objects.filter(id=last_event_id).values_list("ts", flat=True).first()
-    return seen_ts is None or seen_ts < (time.time() if now is None else now) - settings.ACTIVITY_RETENTION
+    return seen_ts is None or seen_ts < (time.time() if now is None else now) - settings.RETENTION.activity_retention
 
 
 def recent_activity(limit: int = RECENT_ACTIVITY) -> list[dict[str, Any]]:

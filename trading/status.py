@@ -36,7 +36,7 @@ def runner_down(now: float | None = None) -> str | None:
     if beat is None or beat.state == "shutdown":
         return None
     age = (time.time() if now is None else now) - beat.beat_at
-    if age <= settings.FEED_HEARTBEAT_TTL:
+    if age <= settings.FEED.heartbeat_ttl:
         return None
     return f"down: no heartbeat for {age:.0f} s (pid {beat.pid} on {beat.host}, last state {beat.state})"
 
@@ -78,7 +78,7 @@ def feed_status(now: float | None = None) -> tuple[ComponentHealth, dict[str, An
     if down is not None:
         report["state"] = "down"
         detail, healthy = down, False
-    elif age > STALE_INTERVALS * settings.FEED_STATUS_INTERVAL:
+    elif age > STALE_INTERVALS * settings.FEED.status_interval:
         detail, healthy = f"no report for {age:.0f} s", False
     elif report["state"] in ("error", "shutdown"):
         detail, healthy = f"state {report['state']}", False
@@ -90,7 +90,7 @@ def feed_status(now: float | None = None) -> tuple[ComponentHealth, dict[str, An
 def trading_destination() -> dict[str, Any]:
     """What the page shows next to "paper"/"live": the label alone once hid orders
     aimed at production, so the host that receives orders is shown too."""
-    return {"mode": settings.TRADING_MODE, "kalshi_env": settings.KALSHI_ENV, "orders_to": order_host()}
+    return {"mode": settings.KALSHI.trading_mode, "kalshi_env": settings.KALSHI.env, "orders_to": order_host()}
 
 
 def system_status() -> dict[str, Any]:

@@ -44,7 +44,7 @@ def reconcile() -> int:
 
 @shared_task
 def prune_activity() -> int:
-    return retention.prune_activity(settings.ACTIVITY_RETENTION)
+    return retention.prune_activity(settings.RETENTION.activity_retention)
 
 
 @worker_ready.connect

@@ -13,6 +13,7 @@ from collections import Counter
 import pytest
 
 from tests.chaos.stack import Stack, wait_until
+from tests.configs import configure
 from trading.kalshi import rest
 
 pytestmark = [pytest.mark.chaos]
@@ -64,8 +65,9 @@ class Chaos:
 
 
 def exchange_orders(stack: Stack, settings) -> list:
-    settings.KALSHI_ENV, settings.SIM_PORT, settings.SIM_DIR = "sim", stack.sim_port, stack.directory / "data" / "sim"
-    settings.KALSHI_API_URL = ""
+    configure(
+        settings, "KALSHI", env="sim", sim_port=stack.sim_port, sim_dir=stack.directory / "data" / "sim", api_url=""
+    )
 
     async def read() -> list:
         async with rest.KalshiRestClient.from_settings() as client:

@@ -8,6 +8,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from dashboard.consumers import CLOSE_UNAUTHENTICATED
+from tests.configs import configure
 from tests.websocket import events_socket
 from trading import events
 
@@ -57,30 +58,29 @@ def test_api_status_requires_login(client, user):
     ("overrides", "orders_to"),
     [
         (
-            {"KALSHI_ENV": "sim", "TRADING_MODE": "paper", "KALSHI_API_URL": "http://127.0.0.1:8799/trade-api/v2"},
+            {"env": "sim", "trading_mode": "paper", "api_url": "http://127.0.0.1:8799/trade-api/v2"},
             "127.0.0.1:8799",
         ),
-        ({"KALSHI_ENV": "demo", "TRADING_MODE": "live", "KALSHI_API_URL": ""}, "external-api.demo.kalshi.co"),
-        ({"KALSHI_ENV": "demo", "TRADING_MODE": "paper", "KALSHI_API_URL": ""}, None),
+        ({"env": "demo", "trading_mode": "live", "api_url": ""}, "external-api.demo.kalshi.co"),
+        ({"env": "demo", "trading_mode": "paper", "api_url": ""}, None),
         (
             {
-                "KALSHI_ENV": "demo",
-                "TRADING_MODE": "live",
-                "KALSHI_API_URL": "https://key:hunter2@demo-api.kalshi.co/v2",
+                "env": "demo",
+                "trading_mode": "live",
+                "api_url": "https://key:hunter2@demo-api.kalshi.co/v2",
             },
             "demo-api.kalshi.co",
         ),
     ],
 )
 def test_status_bar_and_api_status_show_where_orders_go(client, user, settings, overrides, orders_to):
-    for name, value in overrides.items():
-        setattr(settings, name, value)
+    configure(settings, "KALSHI", **overrides)
     client.force_login(user)
 
     trading = client.get("/api/status").json()["trading"]
     page = client.get("/").content.decode()
 
-    assert trading == {"mode": overrides["TRADING_MODE"], "kalshi_env": overrides["KALSHI_ENV"], "orders_to": orders_to}
+    assert trading == {"mode": overrides["trading_mode"], "kalshi_env": overrides["env"], "orders_to": orders_to}
     shown = re.search(r'id="orders-to"[^>]*>orders to: <b>([^<]*)</b>', page).group(1)
     assert shown == (orders_to or "none (paper fills against the book)")
     assert "hunter2" not in page

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Permission
 
 from dashboard.consumers import CLOSE_PING_TIMEOUT, MAX_COMMAND_CHARS
 from dashboard.health import stats
+from tests.configs import configure
 from tests.websocket import events_socket
 from trading import events, publisher
 from trading.feed import heartbeat
@@ -206,8 +207,8 @@ async def test_malformed_and_unknown_messages_get_an_error_and_the_socket_stays(
 
 
 async def test_commands_are_rate_limited_per_connection(user, connect, settings):
-    settings.DASHBOARD_COMMAND_BURST = 3
-    settings.DASHBOARD_COMMAND_RATE = 0.001
+    configure(settings, "DASHBOARD", command_burst=3)
+    configure(settings, "DASHBOARD", command_rate=0.001)
     socket, _, _ = await connect(user)
     other, _, _ = await connect(user)
     command = {"type": "subscribe_market", "ticker": "KXTEST-A"}
@@ -236,8 +237,8 @@ async def test_market_events_reach_only_subscribed_sockets(user, connect):
 
 
 async def test_answered_pings_keep_the_socket_open(user, connect, settings):
-    settings.DASHBOARD_PING_INTERVAL = 0.05
-    settings.DASHBOARD_PING_TIMEOUT = 5
+    configure(settings, "DASHBOARD", ping_interval=0.05)
+    configure(settings, "DASHBOARD", ping_timeout=5)
     socket, _, _ = await connect(user)
     for seq in (1, 2, 3):
         ping = await receive(socket)
@@ -247,8 +248,8 @@ async def test_answered_pings_keep_the_socket_open(user, connect, settings):
 
 
 async def test_unanswered_ping_closes_the_socket_and_leaves_its_groups(user, connect, settings):
-    settings.DASHBOARD_PING_INTERVAL = 0.05
-    settings.DASHBOARD_PING_TIMEOUT = 0.1
+    configure(settings, "DASHBOARD", ping_interval=0.05)
+    configure(settings, "DASHBOARD", ping_timeout=0.1)
     before = replace(stats)
     socket, _, _ = await connect(user)
     assert stats.open == before.open + 1
@@ -328,7 +329,7 @@ async def test_events_published_while_the_replay_is_read_come_once_and_after_it(
 async def test_a_browser_follows_a_bounded_number_of_markets(user, connect, settings):
     from dashboard.consumers import MAX_MARKETS
 
-    settings.DASHBOARD_COMMAND_BURST = MAX_MARKETS + 5
+    configure(settings, "DASHBOARD", command_burst=MAX_MARKETS + 5)
     socket, _, _ = await connect(user)
     for n in range(MAX_MARKETS):
         assert (await send(socket, {"type": "subscribe_market", "ticker": f"KXM-{n}"}))["data"]["ok"] is True
@@ -340,7 +341,7 @@ async def test_a_browser_follows_a_bounded_number_of_markets(user, connect, sett
 
 
 async def test_browsers_are_told_when_the_feed_runner_dies(user, connect, settings):
-    settings.FEED_HEARTBEAT_TTL = 2
+    configure(settings, "FEED", heartbeat_ttl=2)
     await sync_to_async(heartbeat.beat)(market_set="most-active:10", state="trading", now=time.time())
     socket, _, replay = await connect(user)
     assert replay["data"]["trader_status"] is None, "alive, and it has not reported yet"

@@ -14,6 +14,7 @@ from django.conf import settings as django_settings
 from dashboard import presence
 from dashboard.consumers import CLOSE_TOO_MANY, MAX_REFUSED_IN_A_ROW
 from dashboard.health import stats
+from tests.configs import configure
 from tests.websocket import events_socket
 from trading import events, publisher
 from trading.models import ActivityEvent
@@ -119,7 +120,7 @@ async def test_resuming_from_a_pruned_event_is_a_fresh_replay_marked_gap(cookie)
 
 async def test_resuming_from_an_event_older_than_retention_is_marked_gap(cookie):
     old = await sync_to_async(store)(
-        "a week and a day ago", ts=time.time() - django_settings.ACTIVITY_RETENTION - 86_400
+        "a week and a day ago", ts=time.time() - django_settings.RETENTION.activity_retention - 86_400
     )
     await sync_to_async(store)("recent")
     socket = await open_socket(cookie, f"?last_event_id={old}")
@@ -138,7 +139,7 @@ async def test_resuming_from_an_id_this_history_never_had_is_marked_gap(cookie):
 
 
 async def test_a_users_sockets_beyond_the_limit_are_closed_with_4429(cookie, settings):
-    settings.WS_MAX_CONNECTIONS_PER_USER = 2
+    configure(settings, "DASHBOARD", max_connections_per_user=2)
     before = replace(stats)
     first, second = await open_socket(cookie), await open_socket(cookie)
     third = events_socket(cookie=cookie)
@@ -155,7 +156,7 @@ async def test_a_users_sockets_beyond_the_limit_are_closed_with_4429(cookie, set
 
 async def test_the_count_is_shared_with_other_web_processes(user, cookie, settings):
     """Another daphne's sockets count: its claims are in the same Redis."""
-    settings.WS_MAX_CONNECTIONS_PER_USER = 2
+    configure(settings, "DASHBOARD", max_connections_per_user=2)
     other_process = presence.RedisSlots(django_settings.REDIS_URL, django_settings.CHANNELS_PREFIX)
     assert await other_process.claim(user.pk, uuid.uuid4().hex, limit=2)
     mine = await open_socket(cookie)
@@ -191,8 +192,8 @@ async def test_local_count_of_the_embedded_default():
 
 
 async def test_a_flood_of_bad_frames_gets_few_replies_and_then_4429(cookie, settings):
-    settings.DASHBOARD_COMMAND_BURST = 3
-    settings.DASHBOARD_COMMAND_RATE = 0.001
+    configure(settings, "DASHBOARD", command_burst=3)
+    configure(settings, "DASHBOARD", command_rate=0.001)
     before = replace(stats)
     socket = await open_socket(cookie)
     await replay_of(socket)
@@ -207,9 +208,9 @@ async def test_a_flood_of_bad_frames_gets_few_replies_and_then_4429(cookie, sett
 
 
 async def test_the_answer_to_the_current_ping_is_free_of_the_budget(cookie, settings):
-    settings.DASHBOARD_COMMAND_BURST = 1
-    settings.DASHBOARD_COMMAND_RATE = 0.001
-    settings.DASHBOARD_PING_INTERVAL = 0.05
+    configure(settings, "DASHBOARD", command_burst=1)
+    configure(settings, "DASHBOARD", command_rate=0.001)
+    configure(settings, "DASHBOARD", ping_interval=0.05)
     socket = await open_socket(cookie)
     await replay_of(socket)
     for _ in range(3):

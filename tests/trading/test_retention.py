@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.configs import configure
 from trading import events, retention, selectors, tasks
 from trading.models import ActivityEvent
 
@@ -47,7 +48,7 @@ def test_replay_after_pruning_still_has_the_latest_trading_state():
 
 def test_command_and_task_prune_with_the_configured_retention(settings):
     now = time.time()
-    settings.ACTIVITY_RETENTION = DAY
+    configure(settings, "RETENTION", activity_retention=DAY)
     event(events.SYSTEM_ACTIVITY, 3 * DAY, now)
     event(events.SYSTEM_ACTIVITY, 2 * DAY, now)
     kept = event(events.SYSTEM_ACTIVITY, 60, now)
@@ -65,4 +66,4 @@ def test_beat_prunes_the_replay_log_periodically(settings):
     from v3site.celery import app
 
     schedule = app.conf.beat_schedule["prune-activity"]
-    assert schedule == {"task": tasks.prune_activity.name, "schedule": settings.ACTIVITY_PRUNE_INTERVAL}
+    assert schedule == {"task": tasks.prune_activity.name, "schedule": settings.RETENTION.prune_interval}

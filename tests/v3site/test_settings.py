@@ -270,3 +270,107 @@ def test_v3_https_redirects_and_sends_hsts_and_secure_cookies(tmp_path):
         "secure 200 max-age=600; includeSubDomains; preload",
         "cookie True True",
     ]
+
+
+# One bad value per area module of v3site/settings/.
+BAD_VALUES = [
+    ("CONN_MAX_AGE", "a minute", "CONN_MAX_AGE='a minute'"),
+    ("SESSION_MAX_AGE", "1d", "SESSION_MAX_AGE='1d'"),
+    ("CELERY_DB_REUSE_MAX", "many", "CELERY_DB_REUSE_MAX='many'"),
+    ("SIM_PORT", "http", "SIM_PORT='http'"),
+    ("TRADING_MODE", "real", "TRADING_MODE='real' is not one of paper, live"),
+    ("EXEC_MAX_SPREAD", "5 cents", "EXEC_MAX_SPREAD='5 cents'"),
+    ("EXEC_COOLDOWN", "1m", "EXEC_COOLDOWN='1m'"),
+    ("EXEC_SIZE_MODE", "all", "EXEC_SIZE_MODE='all' is not one of fixed, fraction"),
+    ("EXEC_DECISION_TTL", "soon", "EXEC_DECISION_TTL='soon'"),
+    ("FEED_MARKET_COUNT", "ten", "FEED_MARKET_COUNT='ten'"),
+    ("WHALE_MIN_NOTIONAL", "1,000", "WHALE_MIN_NOTIONAL='1,000'"),
+    ("WHALE_RELATIVE_FACTOR", "1", "WHALE_RELATIVE_FACTOR=1.0 must be greater than 1"),
+    ("FEED_HEARTBEAT_TTL", "1", "FEED_HEARTBEAT_TTL must be at least twice FEED_HEARTBEAT_INTERVAL"),
+    ("DASHBOARD_PING_INTERVAL", "30s", "DASHBOARD_PING_INTERVAL='30s'"),
+    ("WS_MAX_CONNECTIONS_PER_USER", "twenty", "WS_MAX_CONNECTIONS_PER_USER='twenty'"),
+    ("ACTIVITY_RETENTION", "7d", "ACTIVITY_RETENTION='7d'"),
+    ("FEED_BOOK_MAX_AGE", "", "FEED_BOOK_MAX_AGE=''"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "says"), BAD_VALUES, ids=[row[0] for row in BAD_VALUES])
+def test_a_bad_value_in_any_area_names_its_variable(tmp_path, variable, value, says):
+    result = run_python(PROBE, tmp_path, **{variable: value})
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {says}" in result.stderr
+
+
+def test_a_bad_hsts_duration_names_its_variable(tmp_path):
+    result = run_python(PROBE, tmp_path, V3_HTTPS="1", V3_HSTS_SECONDS="a year")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: V3_HSTS_SECONDS='a year'" in result.stderr
+
+
+AREAS = """
+import django
+django.setup()
+from django.conf import settings
+print(settings.KALSHI.env, settings.KALSHI.trading_mode, settings.KALSHI.sim_port)
+print(settings.EXECUTION.rules.max_spread, settings.EXECUTION.limits.max_open_orders, settings.EXECUTION.decision_ttl)
+print(settings.FEED.markets, settings.FEED.market_count, settings.FEED.whale_min_notional)
+print(settings.DASHBOARD.ping_interval, settings.RETENTION.activity_retention, settings.SESSION_COOKIE_AGE)
+beat = settings.CELERY_BEAT_SCHEDULE
+print(beat["reconcile"]["schedule"], beat["prune-activity"]["schedule"])
+"""
+
+
+def test_each_area_is_one_typed_config_read_from_its_variables(tmp_path):
+    env = {
+        "KALSHI_ENV": "demo",
+        "SIM_PORT": "9001",
+        "EXEC_MAX_SPREAD": "0.10",
+        "EXEC_MAX_OPEN_ORDERS": "3",
+        "EXEC_DECISION_TTL": "45",
+        "EXEC_RECONCILE_INTERVAL": "15",
+        "V3_MARKETS": "KXA,KXB",
+        "FEED_MARKET_COUNT": "4",
+        "WHALE_MIN_NOTIONAL": "250.50",
+        "DASHBOARD_PING_INTERVAL": "12.5",
+        "ACTIVITY_RETENTION": "3600",
+        "ACTIVITY_PRUNE_INTERVAL": "60",
+        "SESSION_MAX_AGE": "600",
+    }
+    result = run_python(AREAS, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "demo paper 9001",
+        "1000 3 45.0",
+        "('KXA', 'KXB') 4 250500000",
+        "12.5 3600.0 600",
+        "15.0 60.0",
+    ]
+
+
+def test_the_typed_configs_import_without_django_or_v3site():
+    code = (
+        "import sys, trading.config; print(sorted(m for m in sys.modules if m.split('.')[0] in ('django', 'v3site')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+BROKER_OPTIONS = """
+import json, django
+django.setup()
+from django.conf import settings
+print(json.dumps(settings.CELERY_BROKER_TRANSPORT_OPTIONS, sort_keys=True))
+"""
+
+
+def test_a_redis_key_prefix_keeps_the_prompt_redelivery_options(tmp_path):
+    env = {"REDIS_URL": "redis://127.0.0.1:6379/0", "DEBUG": "1", "REDIS_KEY_PREFIX": "deploy1:"}
+    result = run_python(BROKER_OPTIONS, tmp_path, **env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "global_keyprefix": "deploy1:",
+        "unacked_restore_interval": 5,
+        "unacked_restore_throttle": 1,
+        "visibility_timeout": 50,
+    }

@@ -93,7 +93,7 @@ def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
     )
     return {
         "version": account.version,
-        "mode": settings.TRADING_MODE,
+        "mode": settings.KALSHI.trading_mode,
         "paused": account.paused,
         "killed": account.killed,
         "balance": account.balance,

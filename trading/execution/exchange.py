@@ -275,8 +275,8 @@ class PaperBookGateway(MarketData):
 
 def gateway() -> Gateway:
     """This process's gateway for the current settings (one per settings combination)."""
-    paper_on_book = not sends_orders(kalshi_env=settings.KALSHI_ENV, trading_mode=settings.TRADING_MODE)
-    key = f"gateway:{settings.TRADING_MODE}:{settings.KALSHI_ENV}:{settings.KALSHI_API_URL}"
+    paper_on_book = not sends_orders(kalshi_env=settings.KALSHI.env, trading_mode=settings.KALSHI.trading_mode)
+    key = f"gateway:{settings.KALSHI.trading_mode}:{settings.KALSHI.env}:{settings.KALSHI.api_url}"
 
     def make() -> Gateway:
         client = rest.KalshiRestClient.from_settings()

@@ -131,7 +131,7 @@ def _stray_orders(exchange: Gateway, report: Report, known: set[str]) -> None:
                     "price": remote.price,
                     "count": remote.fill_count + remote.remaining_count,
                     "status": Order.Status.RESTING,
-                    "mode": settings.TRADING_MODE,
+                    "mode": settings.KALSHI.trading_mode,
                 },
             )
             services.bump_version()
@@ -181,7 +181,7 @@ def _paper_account(report: Report, now: float) -> None:
     with transaction.atomic():
         account = risk.lock_account()
         if account.reconciled_at is None:
-            account.balance = settings.EXEC_PAPER_BALANCE
+            account.balance = settings.EXECUTION.paper_balance
             account.version += 1
             report.add("paper balance opened", balance=account.balance)
         account.reconciled_at = now
@@ -222,7 +222,7 @@ def _reconcile(grace: float | None) -> Report:
     report = Report()
     exchange = services.current_gateway()
     now = time.time()
-    grace = settings.EXEC_PENDING_GRACE if grace is None else grace
+    grace = settings.EXECUTION.pending_grace if grace is None else grace
     _undecided_whales(report, now, grace)
     if not exchange.has_account:
         _paper_account(report, now)

@@ -17,39 +17,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 
+from trading.config import RiskLimits
 from trading.execution.rules import Reason, RuleConfig, Verdict, check_cooldown, dollars, skip
 from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 from trading.units import COUNT_SCALE, ONE_DOLLAR
 
 ACCOUNT = "default"
 OPEN_STATUSES = (Order.Status.PENDING, Order.Status.RESTING)
-
-
-@dataclass(frozen=True, slots=True)
-class RiskLimits:
-    """The limits in force; see the EXEC_* block of v3site/settings.py."""
-
-    max_position: int
-    max_exposure: int
-    max_open_orders: int
-    max_orders_per_minute: int
-    max_daily_loss: int
-
-    @classmethod
-    def from_settings(cls) -> "RiskLimits":
-        return cls(
-            max_position=settings.EXEC_MAX_POSITION,
-            max_exposure=settings.EXEC_MAX_EXPOSURE,
-            max_open_orders=settings.EXEC_MAX_OPEN_ORDERS,
-            max_orders_per_minute=settings.EXEC_MAX_ORDERS_PER_MINUTE,
-            max_daily_loss=settings.EXEC_MAX_DAILY_LOSS,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,12 +9,10 @@ bought YES means bidding on the YES book; following one that bought NO means an
 buy ("own side") and converted to the YES price the order carries.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from django.conf import settings
-
+from trading.config import RuleConfig
 from trading.orderbook import TopOfBook
 from trading.units import COUNT_SCALE, ONE_DOLLAR
 
@@ -43,46 +41,6 @@ class Reason(StrEnum):
     POSITION_LIMIT = "position_limit"
     EXPOSURE_LIMIT = "exposure_limit"
     DAILY_LOSS_LIMIT = "daily_loss_limit"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleConfig:
-    """Every rule's knob; see the EXEC_* block of v3site/settings.py for why each default."""
-
-    min_whale_notional: int
-    max_spread: int
-    min_time_to_close: float
-    cooldown: float
-    size_mode: str
-    fixed_count: int
-    whale_fraction_ppm: int
-    max_count: int
-    slippage: int
-    max_cross: int
-    max_book_age: float
-    max_whale_age: float
-    order_ttl: int
-
-    @classmethod
-    def from_settings(cls) -> "RuleConfig":
-        return cls(
-            min_whale_notional=settings.EXEC_MIN_WHALE_NOTIONAL,
-            max_spread=settings.EXEC_MAX_SPREAD,
-            min_time_to_close=settings.EXEC_MIN_TIME_TO_CLOSE,
-            cooldown=settings.EXEC_COOLDOWN,
-            size_mode=settings.EXEC_SIZE_MODE,
-            fixed_count=settings.EXEC_FIXED_COUNT,
-            whale_fraction_ppm=settings.EXEC_WHALE_FRACTION_PPM,
-            max_count=settings.EXEC_MAX_COUNT,
-            slippage=settings.EXEC_SLIPPAGE,
-            max_cross=settings.EXEC_MAX_CROSS,
-            max_book_age=settings.EXEC_MAX_BOOK_AGE,
-            max_whale_age=settings.EXEC_MAX_WHALE_AGE,
-            order_ttl=settings.EXEC_ORDER_TTL,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,17 +161,17 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         broadcast.whale_stage(broadcast.RECEIVED, whale)
         broadcast.whale_stage(broadcast.EVALUATING, whale)
     exchange = current_gateway()
-    config = RuleConfig.from_settings()
+    config = settings.EXECUTION.rules
     try:
         verdict, inputs = evaluate_whale(whale, exchange, config)
         decided = risk.decide(
             whale=whale,
             verdict=verdict,
             inputs=inputs,
-            mode=settings.TRADING_MODE,
+            mode=settings.KALSHI.trading_mode,
             started_at=started,
             config=config,
-            limits=risk.RiskLimits.from_settings(),
+            limits=settings.EXECUTION.limits,
         )
     except Exception:
         with transaction.atomic():
@@ -243,7 +243,7 @@ def execute_order(*, order_id: int) -> Order:
     if decision_expired(order, time.time()):
         return settle_expired(order, exchange)
     try:
-        placed = loop.run(exchange.place(place_request(order, RuleConfig.from_settings())))
+        placed = loop.run(exchange.place(place_request(order, settings.EXECUTION.rules)))
     except OrderRejected as exc:
         logger.warning("order %s rejected: %s", order.client_order_id, exc)
         return reject_order(order, str(exc))
@@ -271,9 +271,9 @@ def execute_order(*, order_id: int) -> Order:
 
 def decision_expired(order: Order, now: float) -> bool:
     """A follow is worth sending only while its decision is fresh: the limit price was
-    set against the book of that moment (settings.EXEC_DECISION_TTL)."""
+    set against the book of that moment (EXEC_DECISION_TTL)."""
     decision = order.decision
-    return decision is not None and now - decision.decided_at > settings.EXEC_DECISION_TTL
+    return decision is not None and now - decision.decided_at > settings.EXECUTION.decision_ttl
 
 
 def settle_expired(order: Order, exchange: Gateway) -> Order:

@@ -73,8 +73,8 @@ def run_all(
         beat: list[asyncio.Task] = []
         try:
             beat += [
-                asyncio.create_task(_every(settings.EXEC_RECONCILE_INTERVAL, _reconcile), name="reconcile"),
-                asyncio.create_task(_every(settings.ACTIVITY_PRUNE_INTERVAL, _prune), name="prune-activity"),
+                asyncio.create_task(_every(settings.EXECUTION.reconcile_interval, _reconcile), name="reconcile"),
+                asyncio.create_task(_every(settings.RETENTION.prune_interval, _prune), name="prune-activity"),
             ]
             outcome.append(await serve(explicit=explicit, count=count, stop=stop))
         except StartupFailed as exc:
@@ -113,9 +113,11 @@ def _reconcile() -> None:
 
 @fresh_connection
 def _prune() -> None:
-    retention.prune_activity(settings.ACTIVITY_RETENTION)
+    retention.prune_activity(settings.RETENTION.activity_retention)
 
 
 def default_sim_config(*, markets: int, rate: float, whale_rate: float) -> SimConfig:
     """The simulator where ``KALSHI_ENV=sim`` settings look for it, so the feed and execution find it."""
-    return SimConfig(host=settings.SIM_HOST, port=settings.SIM_PORT, markets=markets, rate=rate, whale_rate=whale_rate)
+    return SimConfig(
+        host=settings.KALSHI.sim_host, port=settings.KALSHI.sim_port, markets=markets, rate=rate, whale_rate=whale_rate
+    )

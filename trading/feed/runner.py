@@ -2,7 +2,7 @@
 Kalshi WebSocket, the order books and the trade tape, detects whales, runs the
 state machine and health monitor, and publishes to the browsers.
 
-    runner = FeedRunner(client, tickers, FeedConfig.from_settings())
+    runner = FeedRunner(client, tickers, settings.FEED)
     await runner.start()
     runner.get_orderbook(ticker)      # the live, exact book (trading.orderbook.OrderBook)
     await runner.stop("SIGTERM")      # unsubscribe, flush, ``shutdown`` persisted
@@ -14,13 +14,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from trading import events, publisher, selectors
+from trading.config import FeedConfig
 from trading.feed.aio import cancel_and_wait
 from trading.feed.backfill import TradeBackfill
 from trading.feed.books import OrderbookFeed
@@ -41,33 +41,6 @@ logger = logging.getLogger(__name__)
 OWNER = "feed_runner"
 # How long a graceful stop may take for each part (unsubscribe, flush, last status).
 STOP_STEP_TIMEOUT = 5.0
-
-
-@dataclass(frozen=True)
-class FeedConfig:
-    startup_grace: float
-    book_max_age: float
-    book_max_lag: float
-    trade_max_age: float
-    market_events_per_second: float
-    status_interval: float
-    heartbeat_interval: float
-    whale_min_notional: int
-    whale_relative_factor: float
-
-    @classmethod
-    def from_settings(cls) -> "FeedConfig":
-        return cls(
-            startup_grace=settings.FEED_STARTUP_GRACE,
-            book_max_age=settings.FEED_BOOK_MAX_AGE,
-            book_max_lag=settings.FEED_BOOK_MAX_LAG,
-            trade_max_age=settings.FEED_TRADE_MAX_AGE,
-            market_events_per_second=settings.FEED_MARKET_EVENTS_PER_SECOND,
-            status_interval=settings.FEED_STATUS_INTERVAL,
-            heartbeat_interval=settings.FEED_HEARTBEAT_INTERVAL,
-            whale_min_notional=settings.WHALE_MIN_NOTIONAL,
-            whale_relative_factor=settings.WHALE_RELATIVE_FACTOR,
-        )
 
 
 def _trading_state() -> tuple[dict[str, Any], int | None]:
@@ -154,7 +127,7 @@ class FeedRunner:
         components = self.monitor.latest or self.monitor.check()
         return {
             "state": self.machine.state.value,
-            "mode": settings.TRADING_MODE,
+            "mode": settings.KALSHI.trading_mode,
             "uptime": round(time.time() - self.started_at, 1),
             "started_at": self.started_at,
             "exchange_connected": self.client.connected.is_set(),

@@ -8,10 +8,13 @@ import logging
 import signal
 from collections.abc import Sequence
 
+from django.conf import settings
+
 from trading import publisher
+from trading.config import FeedConfig
 from trading.feed.lock import AdvisoryLock, market_set_name, needs_lock
 from trading.feed.markets import NoMarkets, UnknownMarkets, select_markets
-from trading.feed.runner import FeedConfig, FeedRunner
+from trading.feed.runner import FeedRunner
 from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestClient, KalshiTransportError
 from trading.kalshi.ws import KalshiWebSocket
 
@@ -74,7 +77,7 @@ async def serve(
         runner = FeedRunner(
             client,
             tickers,
-            config or FeedConfig.from_settings(),
+            config or settings.FEED,
             rest=rest,
             market_set=market_set,
             components=[lock] if lock else [],

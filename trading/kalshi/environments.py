@@ -7,7 +7,6 @@ embedded default runs with nothing set.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -34,15 +33,15 @@ def sim_urls(host: str, port: int) -> tuple[str, str]:
 
 def base_urls() -> tuple[str, str]:
     """The REST and WebSocket base URLs the settings choose."""
-    env = settings.KALSHI_ENV
-    rest_url, ws_url = sim_urls(settings.SIM_HOST, settings.SIM_PORT) if env == "sim" else HOSTS[env]
-    return (settings.KALSHI_API_URL or rest_url).rstrip("/"), (settings.KALSHI_WS_URL or ws_url).rstrip("/")
+    kalshi = settings.KALSHI
+    rest_url, ws_url = sim_urls(kalshi.sim_host, kalshi.sim_port) if kalshi.env == "sim" else HOSTS[kalshi.env]
+    return (kalshi.api_url or rest_url).rstrip("/"), (kalshi.ws_url or ws_url).rstrip("/")
 
 
 def order_host() -> str | None:
     """``host[:port]`` of the exchange this process's orders go to (never the URL's
     user or password), or None when paper orders are filled locally against the book."""
-    if not sends_orders(kalshi_env=settings.KALSHI_ENV, trading_mode=settings.TRADING_MODE):
+    if not sends_orders(kalshi_env=settings.KALSHI.env, trading_mode=settings.KALSHI.trading_mode):
         return None
     url = urlsplit(base_urls()[0])
     return f"{url.hostname}:{url.port}" if url.port else url.hostname
@@ -50,12 +49,12 @@ def order_host() -> str | None:
 
 def kalshi_endpoints() -> KalshiEndpoints:
     """Base URLs and signer from settings; ``SigningKeyError`` names the setting that is missing or unreadable."""
-    env = settings.KALSHI_ENV
+    kalshi = settings.KALSHI
     rest_url, ws_url = base_urls()
-    key_id, key_path = settings.KALSHI_API_KEY_ID, settings.KALSHI_PRIVATE_KEY_PATH
-    if env == "sim" and not key_id and not key_path:
+    key_id, key_path = kalshi.api_key_id, kalshi.private_key_path
+    if kalshi.env == "sim" and not key_id and not key_path:
         from trading.simulator.keys import ensure_sim_keys
 
-        keys = ensure_sim_keys(Path(settings.SIM_DIR))
+        keys = ensure_sim_keys(kalshi.sim_dir)
         key_id, key_path = keys.key_id, str(keys.private_key_path)
-    return KalshiEndpoints(env, rest_url, ws_url, Signer.from_files(key_id, key_path))
+    return KalshiEndpoints(kalshi.env, rest_url, ws_url, Signer.from_files(key_id, key_path))

@@ -66,7 +66,7 @@ class SimConfig:
     whale_rate: float = 0.02
     rate: float = 500.0  # market-data messages/s over all markets; 0 = as fast as readers take them
     key_id: str = ""
-    public_key_path: Path | None = None  # both empty: the sim key pair of settings.SIM_DIR
+    public_key_path: Path | None = None  # both empty: the sim key pair of settings.KALSHI.sim_dir
     host: str = "127.0.0.1"
     port: int = 0
     balance_cents: int = 100_000
@@ -93,7 +93,7 @@ class SimulatorServer:
 
             from trading.simulator.keys import ensure_sim_keys
 
-            keys = ensure_sim_keys(Path(settings.SIM_DIR))
+            keys = ensure_sim_keys(Path(settings.KALSHI.sim_dir))
             config.key_id, config.public_key_path = keys.key_id, keys.public_key_path
         self.public_key = load_public_key(Path(config.public_key_path))
         self.exchange = Exchange(

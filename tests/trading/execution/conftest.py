@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.configs import configure
 from tests.services import delete_own_redis_keys
 from trading.execution import services
 from trading.models import WhaleDecision, WhaleTrade
@@ -68,16 +69,14 @@ class RunningSimulator:
 @pytest.fixture
 def simulator(settings) -> Iterator[RunningSimulator]:
     sim = RunningSimulator()
-    settings.KALSHI_ENV = "sim"
-    settings.KALSHI_API_URL = sim.server.rest_url
-    settings.TRADING_MODE = "paper"
+    configure(settings, "KALSHI", env="sim", api_url=sim.server.rest_url, trading_mode="paper")
     # Generous limits; each test tightens the one it is about.
-    settings.EXEC_MAX_SPREAD = 2000
-    settings.EXEC_COOLDOWN = 0
-    settings.EXEC_MAX_ORDERS_PER_MINUTE = 100
-    settings.EXEC_MAX_OPEN_ORDERS = 100
-    settings.EXEC_MAX_BOOK_AGE = 30.0
-    settings.EXEC_FIXED_COUNT = 500  # 5 contracts
+    configure(
+        settings,
+        "EXECUTION",
+        rules={"max_spread": 2000, "cooldown": 0, "max_book_age": 30.0, "fixed_count": 500},  # 5 contracts
+        limits={"max_orders_per_minute": 100, "max_open_orders": 100},
+    )
     yield sim
     sim.stop()
 
@@ -109,7 +108,7 @@ def follow_whale(simulator, **kwargs) -> WhaleDecision:
 
 def resting_whale(simulator, settings) -> WhaleDecision:
     """A YES whale at the best bid with no slippage: the follow rests on the book."""
-    settings.EXEC_SLIPPAGE = 0
+    configure(settings, "EXECUTION", rules={"slippage": 0})
     bid, _, _, _ = simulator.best()
     whale = make_whale(simulator.ticker, yes_price=bid)
     return services.process_whale(whale_id=whale.pk)

@@ -47,6 +47,6 @@ def test_beat_reconciles_periodically_and_workers_route_orders_to_their_queue(se
     from v3site.celery import app
 
     schedule = app.conf.beat_schedule["reconcile"]
-    assert schedule["task"] == tasks.reconcile.name and schedule["schedule"] == settings.EXEC_RECONCILE_INTERVAL
+    assert schedule["task"] == tasks.reconcile.name and schedule["schedule"] == settings.EXECUTION.reconcile_interval
     assert app.conf.task_routes["trading.tasks.place_order"] == {"queue": "orders"}
     assert {q.name for q in app.conf.task_queues} == {"celery", "orders"}

@@ -5,7 +5,9 @@ the kill switch; reconciliation after a lost placement."""
 import time
 
 import pytest
+from django.conf import settings as django_settings
 
+from tests.configs import configure
 from tests.trading.execution.conftest import follow_whale, make_whale, resting_whale
 from trading.execution import control, loop, reconciliation, risk, services
 from trading.execution.exchange import gateway
@@ -69,7 +71,7 @@ def _kill(simulator, settings):
 
 
 def _stale(simulator, settings):
-    settings.EXEC_MAX_BOOK_AGE = 0.0
+    configure(settings, "EXECUTION", rules={"max_book_age": 0.0})
 
 
 def _closing(simulator, settings):
@@ -81,7 +83,7 @@ def _closing(simulator, settings):
 
 
 def _spread(simulator, settings):
-    settings.EXEC_MAX_SPREAD = 50  # the simulator's book is one cent wide
+    configure(settings, "EXECUTION", rules={"max_spread": 50})  # the simulator's book is one cent wide
 
 
 def _empty_book(simulator, settings):
@@ -90,11 +92,11 @@ def _empty_book(simulator, settings):
 
 
 def _small(simulator, settings):
-    settings.EXEC_FIXED_COUNT = 50
+    configure(settings, "EXECUTION", rules={"fixed_count": 50})
 
 
 def _exposure(simulator, settings):
-    settings.EXEC_MAX_EXPOSURE = 1_000_000  # $1; five contracts cost more
+    configure(settings, "EXECUTION", limits={"max_exposure": 1_000_000})  # $1; five contracts cost more
 
 
 def _daily_loss(simulator, settings):
@@ -105,7 +107,7 @@ def _daily_loss(simulator, settings):
         side="bid",
         yes_price=5000,
         count=100,
-        realized_pnl=-settings.EXEC_MAX_DAILY_LOSS,
+        realized_pnl=-settings.EXECUTION.limits.max_daily_loss,
         ts=time.time(),
     )
 
@@ -147,21 +149,21 @@ def test_unknown_market_is_book_unavailable(simulator):
 
 
 def test_cooldown_position_rate_and_open_order_limits(simulator, settings):
-    settings.EXEC_COOLDOWN = 60
+    configure(settings, "EXECUTION", rules={"cooldown": 60})
     assert follow_whale(simulator).decision == "follow"
     assert follow_whale(simulator).reason_code == Reason.COOLDOWN
 
-    settings.EXEC_COOLDOWN = 0
-    settings.EXEC_MAX_POSITION = 500  # the first follow already holds five contracts
+    configure(settings, "EXECUTION", rules={"cooldown": 0})
+    configure(settings, "EXECUTION", limits={"max_position": 500})  # the first follow already holds five contracts
     assert follow_whale(simulator).reason_code == Reason.POSITION_LIMIT
 
-    settings.EXEC_MAX_POSITION = 100_000
-    settings.EXEC_MAX_ORDERS_PER_MINUTE = 1
+    configure(settings, "EXECUTION", limits={"max_position": 100_000})
+    configure(settings, "EXECUTION", limits={"max_orders_per_minute": 1})
     assert follow_whale(simulator).reason_code == Reason.RATE_LIMIT
 
-    settings.EXEC_MAX_ORDERS_PER_MINUTE = 100
+    configure(settings, "EXECUTION", limits={"max_orders_per_minute": 100})
     assert resting_whale(simulator, settings).decision == "follow"
-    settings.EXEC_MAX_OPEN_ORDERS = 1
+    configure(settings, "EXECUTION", limits={"max_open_orders": 1})
     assert resting_whale(simulator, settings).reason_code == Reason.OPEN_ORDERS_LIMIT
 
 
@@ -187,22 +189,22 @@ def _decide_follow(simulator) -> Order:
     """A follow decided and its order saved, as a worker does just before sending it."""
     _, _, ask, _ = simulator.best()
     whale = make_whale(simulator.ticker, yes_price=ask)
-    verdict, inputs = services.evaluate_whale(whale, gateway(), services.RuleConfig.from_settings())
+    verdict, inputs = services.evaluate_whale(whale, gateway(), django_settings.EXECUTION.rules)
     decided = risk.decide(
         whale=whale,
         verdict=verdict,
         inputs=inputs,
         mode="paper",
         started_at=time.time(),
-        config=services.RuleConfig.from_settings(),
-        limits=risk.RiskLimits.from_settings(),
+        config=django_settings.EXECUTION.rules,
+        limits=django_settings.EXECUTION.limits,
     )
     return decided.order
 
 
 def _send_without_recording(order: Order) -> None:
     """What a worker killed between the exchange's answer and our commit leaves behind."""
-    loop.run(gateway().place(services.place_request(order, services.RuleConfig.from_settings())))
+    loop.run(gateway().place(services.place_request(order, django_settings.EXECUTION.rules)))
 
 
 def test_reconciliation_repairs_an_order_placed_but_not_recorded(simulator):
@@ -248,7 +250,7 @@ def test_pending_order_that_never_reached_the_exchange_is_sent_while_its_decisio
 
 def test_pending_order_of_an_expired_decision_is_rejected_with_that_reason_and_never_sent(simulator, settings):
     order = _decide_follow(simulator)
-    settings.EXEC_DECISION_TTL = 0
+    configure(settings, "EXECUTION", decision_ttl=0)
 
     reconciliation.reconcile(grace=0)
 
@@ -262,7 +264,7 @@ def test_pending_order_of_an_expired_decision_is_rejected_with_that_reason_and_n
 def test_landed_order_of_an_expired_decision_is_adopted_not_rejected(simulator, settings):
     order = _decide_follow(simulator)
     _send_without_recording(order)
-    settings.EXEC_DECISION_TTL = 0
+    configure(settings, "EXECUTION", decision_ttl=0)
 
     services.execute_order(order_id=order.pk)  # the task redelivered after the decision expired
 
@@ -319,11 +321,10 @@ def test_websocket_fill_is_recorded_once(simulator):
 def test_paper_mode_on_demo_fills_against_the_book_copy_without_sending(simulator, settings):
     from trading.simulator.keys import ensure_sim_keys
 
-    keys = ensure_sim_keys(settings.SIM_DIR)
-    settings.KALSHI_ENV = "demo"
-    settings.KALSHI_API_KEY_ID, settings.KALSHI_PRIVATE_KEY_PATH = keys.key_id, str(keys.private_key_path)
+    keys = ensure_sim_keys(settings.KALSHI.sim_dir)
+    configure(settings, "KALSHI", env="demo", api_key_id=keys.key_id, private_key_path=str(keys.private_key_path))
     reconciliation.reconcile()
-    assert RiskAccount.objects.get().balance == settings.EXEC_PAPER_BALANCE
+    assert RiskAccount.objects.get().balance == settings.EXECUTION.paper_balance
     _, _, ask, _ = simulator.best()
 
     decision = follow_whale(simulator)
@@ -332,7 +333,7 @@ def test_paper_mode_on_demo_fills_against_the_book_copy_without_sending(simulato
     assert order.status == Order.Status.EXECUTED and order.exchange_order_id.startswith("paper-")
     assert Position.objects.get(market_ticker=simulator.ticker).position == 500
     fee = Fill.objects.get(order=order).fee
-    assert RiskAccount.objects.get().balance == settings.EXEC_PAPER_BALANCE - ask * 500 - fee
+    assert RiskAccount.objects.get().balance == settings.EXECUTION.paper_balance - ask * 500 - fee
     assert simulator.orders() == []
 
 

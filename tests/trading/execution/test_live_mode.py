@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
-PROBE = "import django; django.setup(); from django.conf import settings; print(settings.TRADING_MODE)"
+PROBE = "import django; django.setup(); from django.conf import settings; print(settings.KALSHI.trading_mode)"
 
 
 def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

@@ -8,9 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from django.db import connection
 
+from tests.configs import configure
 from tests.trading.execution.conftest import make_whale
 from trading.execution import risk
-from trading.execution.rules import BookView, MarketView, Reason, RuleConfig, evaluate
+from trading.execution.rules import BookView, MarketView, Reason, evaluate
 from trading.execution.services import whale_view
 from trading.models import Order, WhaleDecision
 from trading.orderbook import TopOfBook
@@ -23,8 +24,8 @@ TICKER = "KXBTCD-26DEC3117-T99999.99"
 
 def _decide_concurrently(settings, whales) -> list[risk.Decided]:
     """Each whale decided on its own thread and connection, all released at once."""
-    config = RuleConfig.from_settings()
-    limits = risk.RiskLimits.from_settings()
+    config = settings.EXECUTION.rules
+    limits = settings.EXECUTION.limits
     now = time.time()
     book = BookView(TopOfBook(4400, 1000, 4500, 100_000), as_of=now)
     market = MarketView("active", now + 86_400)
@@ -45,9 +46,7 @@ def _decide_concurrently(settings, whales) -> list[risk.Decided]:
 
 
 def test_two_workers_racing_the_same_limit_only_one_passes(settings):
-    settings.EXEC_MAX_OPEN_ORDERS = 1
-    settings.EXEC_COOLDOWN = 0
-    settings.EXEC_MAX_SPREAD = 2000
+    configure(settings, "EXECUTION", rules={"cooldown": 0, "max_spread": 2000}, limits={"max_open_orders": 1})
     whales = [make_whale(f"{TICKER}-{i}", yes_price=4500) for i in range(WORKERS)]
 
     results = _decide_concurrently(settings, whales)
@@ -59,9 +58,7 @@ def test_two_workers_racing_the_same_limit_only_one_passes(settings):
 
 
 def test_racing_runs_for_one_whale_make_one_decision_and_one_order(settings):
-    settings.EXEC_COOLDOWN = 0
-    settings.EXEC_MAX_SPREAD = 2000
-    settings.EXEC_MAX_OPEN_ORDERS = 100
+    configure(settings, "EXECUTION", rules={"cooldown": 0, "max_spread": 2000}, limits={"max_open_orders": 100})
     whale = make_whale(TICKER, yes_price=4500)
 
     results = _decide_concurrently(settings, [whale] * WORKERS)

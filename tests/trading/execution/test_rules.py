@@ -2,12 +2,12 @@
 
 import pytest
 
-from trading.execution.risk import AccountView, RiskLimits, check_account, check_limits
+from trading.config import RiskLimits, RuleConfig
+from trading.execution.risk import AccountView, check_account, check_limits
 from trading.execution.rules import (
     BookView,
     MarketView,
     Reason,
-    RuleConfig,
     WhaleView,
     check_cooldown,
     evaluate,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from trading.feed.runner import FeedConfig, FeedRunner
+from trading.config import FeedConfig
+from trading.feed.runner import FeedRunner
 from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.signing import Signer
 from trading.kalshi.ws import KalshiWebSocket
@@ -22,6 +23,8 @@ NO_WHALES = {"whale_min_notional": 10**18, "whale_relative_factor": 1e12}
 
 def feed_config(**overrides) -> FeedConfig:
     values = {
+        "markets": (),
+        "market_count": 10,
         "startup_grace": 5.0,
         "book_max_age": 60.0,
         "book_max_lag": 5.0,
@@ -29,6 +32,7 @@ def feed_config(**overrides) -> FeedConfig:
         "market_events_per_second": 4.0,
         "status_interval": 10.0,
         "heartbeat_interval": 1.0,
+        "heartbeat_ttl": 3.0,
         "whale_min_notional": 1_000 * MONEY_SCALE,
         "whale_relative_factor": 20.0,
     }
@@ -38,7 +42,7 @@ def feed_config(**overrides) -> FeedConfig:
 
 def sim_client(ws_url: str, **options) -> KalshiWebSocket:
     """A client signed with the simulator's key; fast reconnects, since the tests drop connections on purpose."""
-    keys = ensure_sim_keys(Path(settings.SIM_DIR))
+    keys = ensure_sim_keys(Path(settings.KALSHI.sim_dir))
     return KalshiWebSocket(
         ws_url, Signer.from_files(keys.key_id, str(keys.private_key_path)), base_delay=0.05, **options
     )
@@ -46,7 +50,7 @@ def sim_client(ws_url: str, **options) -> KalshiWebSocket:
 
 def sim_rest(rest_url: str, **options) -> KalshiRestClient:
     """A REST client of the simulator at ``rest_url``, signed like ``sim_client``; fast retries."""
-    keys = ensure_sim_keys(Path(settings.SIM_DIR))
+    keys = ensure_sim_keys(Path(settings.KALSHI.sim_dir))
     signer = Signer.from_files(keys.key_id, str(keys.private_key_path))
     return KalshiRestClient(rest_url, signer, **{"base_delay": 0.05, **options})
 

@@ -109,7 +109,7 @@ async def test_run_all_serves_login_and_events_in_one_process():
 
 def test_run_all_refuses_the_simulators_port_before_starting_anything():
     with pytest.raises(CommandError, match="simulator's port"):
-        call_command("run_all", "--port", str(settings.SIM_PORT))
+        call_command("run_all", "--port", str(settings.KALSHI.sim_port))
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from tests.configs import configure
 from trading import events, selectors
 from trading.models import ActivityEvent, FeedHeartbeat
 
@@ -44,7 +45,7 @@ def test_fresh_report_shows_state_and_component_health(client, user):
 
 
 def test_stale_report_or_error_state_is_unhealthy(client, user, settings):
-    settings.FEED_STATUS_INTERVAL = 10
+    configure(settings, "FEED", status_interval=10)
     _report("trading", age=31)
     component, _ = _feed(client, user)
     assert not component["healthy"] and "no report for 31 s" in component["detail"]
@@ -60,7 +61,7 @@ def _beat(state: str, age: float, market_set: str = "most-active:10") -> None:
 
 
 def test_an_expired_heartbeat_shows_the_runner_down_though_its_last_report_is_fresh(client, user, settings):
-    settings.FEED_HEARTBEAT_TTL = 3
+    configure(settings, "FEED", heartbeat_ttl=3)
     _report("trading", age=4)
     _beat("trading", age=2.5)
     component, body = _feed(client, user)
@@ -72,7 +73,7 @@ def test_an_expired_heartbeat_shows_the_runner_down_though_its_last_report_is_fr
 
 
 def test_a_runner_that_shut_down_is_not_down_and_the_newest_beat_counts(client, user, settings):
-    settings.FEED_HEARTBEAT_TTL = 3
+    configure(settings, "FEED", heartbeat_ttl=3)
     _report("shutdown", age=5, healthy=False)
     _beat("shutdown", age=5)
     component, body = _feed(client, user)
@@ -85,7 +86,7 @@ def test_a_runner_that_shut_down_is_not_down_and_the_newest_beat_counts(client, 
 
 
 def test_history_replay_carries_a_down_status_while_the_runner_is_dead(settings):
-    settings.FEED_HEARTBEAT_TTL = 3
+    configure(settings, "FEED", heartbeat_ttl=3)
     _report("trading", age=5)
     _beat("trading", age=5)
     status = selectors.history_replay()["trader_status"]

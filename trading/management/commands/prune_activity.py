@@ -14,7 +14,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--keep", type=float, default=settings.ACTIVITY_RETENTION, help="seconds to keep (ACTIVITY_RETENTION)"
+            "--keep",
+            type=float,
+            default=settings.RETENTION.activity_retention,
+            help="seconds to keep (ACTIVITY_RETENTION)",
         )
 
     def handle(self, *args: object, keep: float, **options: object) -> None:

@@ -18,24 +18,25 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--markets", default="", help="comma-separated tickers (default: the most active)")
-        parser.add_argument("--count", type=int, default=settings.FEED_MARKET_COUNT, help="markets to follow")
+        parser.add_argument("--count", type=int, default=settings.FEED.market_count, help="markets to follow")
         parser.add_argument("--sim-markets", type=int, default=8, help="markets the simulator lists")
         parser.add_argument("--sim-rate", type=float, default=100.0, help="simulated market-data messages/s")
         parser.add_argument("--whale-rate", type=float, default=0.01, help="share of simulated trades that are whales")
 
     def handle(self, *args: object, **options: object) -> None:
-        if settings.KALSHI_ENV != "sim":
+        kalshi = settings.KALSHI
+        if kalshi.env != "sim":
             raise CommandError("run_all starts the simulator: it needs KALSHI_ENV=sim (use run_feeds for demo/prod).")
         check_port("--port", options["port"])
         check_range("--count", options["count"], low=1)
         check_range("--sim-markets", options["sim_markets"], low=1)
         check_range("--sim-rate", options["sim_rate"], low=0)
         check_range("--whale-rate", options["whale_rate"], low=0, high=1)
-        if options["port"] == settings.SIM_PORT:
+        if options["port"] == kalshi.sim_port:
             raise CommandError(
-                f"--port {settings.SIM_PORT} is the simulator's port (SIM_PORT): pick another --port or SIM_PORT."
+                f"--port {kalshi.sim_port} is the simulator's port (SIM_PORT): pick another --port or SIM_PORT."
             )
-        explicit = [t for t in str(options["markets"]).split(",") if t.strip()] or list(settings.V3_MARKETS)
+        explicit = [t for t in str(options["markets"]).split(",") if t.strip()] or list(settings.FEED.markets)
         url = f"http://{options['host']}:{options['port']}/"
         try:
             reason = run_all(

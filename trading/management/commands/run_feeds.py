@@ -22,13 +22,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--count",
             type=int,
-            default=settings.FEED_MARKET_COUNT,
+            default=settings.FEED.market_count,
             help="how many of the most active open markets to follow when no tickers are given",
         )
 
     def handle(self, *args: object, markets: str, count: int, **options: object) -> None:
         check_range("--count", count, low=1)
-        explicit = [t for t in markets.split(",") if t.strip()] or list(settings.V3_MARKETS)
+        explicit = [t for t in markets.split(",") if t.strip()] or list(settings.FEED.markets)
         try:
             reason = asyncio.run(self._main(explicit, count))
         except StartupFailed as exc:

@@ -15,8 +15,8 @@ class Command(BaseCommand):
     help = "Serve Kalshi's REST API and market-data WebSocket from a local simulated exchange."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--host", default=settings.SIM_HOST)
-        parser.add_argument("--port", type=int, default=settings.SIM_PORT)
+        parser.add_argument("--host", default=settings.KALSHI.sim_host)
+        parser.add_argument("--port", type=int, default=settings.KALSHI.sim_port)
         parser.add_argument("--markets", type=int, default=5, help="number of markets (default 5)")
         parser.add_argument("--seed", type=int, default=1, help="random-walk seed (same seed, same stream)")
         parser.add_argument("--whale-rate", type=float, default=0.02, help="share of public trades that are whales")
