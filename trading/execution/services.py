@@ -38,20 +38,20 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from trading.accounting import PositionState, apply_fill
-from trading.execution import broadcast, loop, risk
-from trading.execution.exchange import fill_from_ws, gateway
-from trading.execution.gateway import (
+from trading.exchange import (
+    BookView,
     ExchangeError,
     ExchangeOrder,
     FillReport,
     Gateway,
+    MarketView,
     OrderRejected,
     Placed,
     PlaceRequest,
 )
+from trading.execution import broadcast, loop, risk
+from trading.execution.gateway import gateway
 from trading.execution.rules import (
-    BookView,
-    MarketView,
     Reason,
     RuleConfig,
     Verdict,
@@ -61,6 +61,7 @@ from trading.execution.rules import (
     skip,
 )
 from trading.kalshi.messages import FillBody
+from trading.kalshi.parsing import fill_from_ws
 from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 
 logger = logging.getLogger(__name__)
@@ -196,7 +197,7 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
 
 
 def current_gateway() -> Gateway:
-    """This process's exchange gateway for the current settings (trading.execution.exchange)."""
+    """This process's exchange gateway for the current settings (trading.execution.gateway)."""
     return gateway()
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.trading.execution.conftest import follow_whale, make_whale, resting_whale
 from trading.execution import control, loop, reconciliation, risk, services
-from trading.execution.exchange import gateway
+from trading.execution.gateway import gateway
 from trading.execution.rules import Reason
 from trading.kalshi.messages import Fill as WsFill
 from trading.kalshi.messages import parse
@@ -317,7 +317,7 @@ def test_websocket_fill_is_recorded_once(simulator):
 
 
 def test_paper_mode_on_demo_fills_against_the_book_copy_without_sending(simulator, settings):
-    from trading.simulator.keys import ensure_sim_keys
+    from trading.kalshi.sim_keys import ensure_sim_keys
 
     keys = ensure_sim_keys(settings.SIM_DIR)
     settings.KALSHI_ENV = "demo"

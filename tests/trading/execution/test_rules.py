@@ -2,10 +2,9 @@
 
 import pytest
 
+from trading.exchange import BookView, MarketView
 from trading.execution.risk import AccountView, RiskLimits, check_account, check_limits
 from trading.execution.rules import (
-    BookView,
-    MarketView,
     Reason,
     RuleConfig,
     WhaleView,

@@ -10,8 +10,8 @@ from django.conf import settings
 from trading.feed.runner import FeedConfig, FeedRunner
 from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.signing import Signer
+from trading.kalshi.sim_keys import ensure_sim_keys
 from trading.kalshi.ws import KalshiWebSocket
-from trading.simulator.keys import ensure_sim_keys
 from trading.simulator.server import SimConfig, SimulatorServer
 from trading.units import MONEY_SCALE
 
