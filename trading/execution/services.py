@@ -60,8 +60,6 @@ from trading.execution.rules import (
     evaluate,
     skip,
 )
-from trading.kalshi.messages import FillBody
-from trading.kalshi.parsing import fill_from_ws
 from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 
 logger = logging.getLogger(__name__)
@@ -395,8 +393,8 @@ def update_filled(order: Order) -> None:
 def record_fill(report: FillReport) -> bool:
     """Record one fill of ours, from any source; True if it was new.
 
-    The feed runner calls this for every WebSocket ``fill`` message (see
-    ``fill_from_ws``), reconciliation for REST fills. Unique on the exchange trade
+    The feed runner calls this for every WebSocket ``fill`` message (parsed by
+    trading.kalshi.parsing), reconciliation for REST fills. Unique on the exchange trade
     id, so the same fill from two sources counts once. Updates the order's filled
     count and status, the market's position and realized P&L, the balance, and the
     account version, all under the account lock."""
@@ -416,12 +414,6 @@ def record_fill(report: FillReport) -> bool:
                 broadcast.whale_stage(broadcast.FILLED, decision.whale, decision, order)
         broadcast.trading_state(account)
     return True
-
-
-def record_ws_fill(body: FillBody) -> bool:
-    """The feed runner's entry for each WebSocket ``fill`` message (``message.msg``);
-    sync and ORM-bound, so call it off the event loop (``sync_to_async``)."""
-    return record_fill(fill_from_ws(body))
 
 
 def sync_fills(*, order_id: int) -> int:

@@ -12,6 +12,7 @@ from trading.execution.gateway import gateway
 from trading.execution.rules import Reason
 from trading.kalshi.messages import Fill as WsFill
 from trading.kalshi.messages import parse
+from trading.kalshi.parsing import fill_from_ws
 from trading.models import ActivityEvent, Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.django_db]
@@ -311,8 +312,8 @@ def test_websocket_fill_is_recorded_once(simulator):
     )
     message = parse(frame)
     assert isinstance(message, WsFill)
-    assert services.record_ws_fill(message.msg) is True
-    assert services.record_ws_fill(message.msg) is False
+    assert services.record_fill(fill_from_ws(message.msg)) is True
+    assert services.record_fill(fill_from_ws(message.msg)) is False
     assert Fill.objects.get().order == order
 
 
