@@ -229,7 +229,7 @@ async def run_bare(rate: int, seconds: float) -> dict:
     from django.conf import settings
 
     from trading.kalshi.environments import sim_urls
-    from trading.simulator.keys import ensure_sim_keys
+    from trading.kalshi.sim_keys import ensure_sim_keys
 
     port = free_port()
     sim = await _spawn({**os.environ, "SIM_PORT": str(port), "KALSHI_ENV": "sim"}, *_simulator_args(port, rate))

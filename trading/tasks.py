@@ -20,8 +20,8 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from trading import retention
+from trading.exchange import ExchangeError
 from trading.execution import reconciliation, services
-from trading.execution.gateway import ExchangeError
 
 
 @shared_task

@@ -17,8 +17,8 @@ from typing import Any
 
 from django.db import transaction
 
+from trading.exchange import ExchangeError
 from trading.execution import broadcast, loop, risk, services
-from trading.execution.gateway import ExchangeError
 from trading.models import Order, RiskAccount
 
 logger = logging.getLogger(__name__)

@@ -34,8 +34,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 
+from trading.exchange import ExchangeError, ExchangePosition, Gateway
 from trading.execution import broadcast, loop, risk, services
-from trading.execution.gateway import ExchangeError, ExchangePosition, Gateway
 from trading.models import Order, Position, RiskAccount, WhaleTrade
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from trading.config import RuleConfig
-from trading.orderbook import TopOfBook
+from trading.exchange import BookView, MarketView
 from trading.units import COUNT_SCALE, ONE_DOLLAR
 
 # Kalshi's default grid (linear_cent) when the market does not say otherwise.
@@ -51,23 +51,6 @@ class WhaleView:
     count: int
     notional: int
     traded_at: float  # Unix seconds, the exchange's time of the trade
-
-
-@dataclass(frozen=True, slots=True)
-class BookView:
-    """The book as the decision sees it; ``as_of`` is the latest moment it can be from."""
-
-    top: TopOfBook
-    as_of: float
-    stale: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class MarketView:
-    status: str
-    close_ts: float | None
-    # (start, end, step) in 1/10,000 dollars, from the market's price_ranges.
-    price_ranges: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

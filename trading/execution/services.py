@@ -38,20 +38,20 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from trading.accounting import PositionState, apply_fill
-from trading.execution import broadcast, loop, risk
-from trading.execution.exchange import fill_from_ws, gateway
-from trading.execution.gateway import (
+from trading.exchange import (
+    BookView,
     ExchangeError,
     ExchangeOrder,
     FillReport,
     Gateway,
+    MarketView,
     OrderRejected,
     Placed,
     PlaceRequest,
 )
+from trading.execution import broadcast, loop, risk
+from trading.execution.gateway import gateway
 from trading.execution.rules import (
-    BookView,
-    MarketView,
     Reason,
     RuleConfig,
     Verdict,
@@ -60,7 +60,6 @@ from trading.execution.rules import (
     evaluate,
     skip,
 )
-from trading.kalshi.messages import FillBody
 from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 
 logger = logging.getLogger(__name__)
@@ -196,7 +195,7 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
 
 
 def current_gateway() -> Gateway:
-    """This process's exchange gateway for the current settings (trading.execution.exchange)."""
+    """This process's exchange gateway for the current settings (trading.execution.gateway)."""
     return gateway()
 
 
@@ -394,8 +393,8 @@ def update_filled(order: Order) -> None:
 def record_fill(report: FillReport) -> bool:
     """Record one fill of ours, from any source; True if it was new.
 
-    The feed runner calls this for every WebSocket ``fill`` message (see
-    ``fill_from_ws``), reconciliation for REST fills. Unique on the exchange trade
+    The feed runner calls this for every WebSocket ``fill`` message (parsed by
+    trading.kalshi.parsing), reconciliation for REST fills. Unique on the exchange trade
     id, so the same fill from two sources counts once. Updates the order's filled
     count and status, the market's position and realized P&L, the balance, and the
     account version, all under the account lock."""
@@ -415,12 +414,6 @@ def record_fill(report: FillReport) -> bool:
                 broadcast.whale_stage(broadcast.FILLED, decision.whale, decision, order)
         broadcast.trading_state(account)
     return True
-
-
-def record_ws_fill(body: FillBody) -> bool:
-    """The feed runner's entry for each WebSocket ``fill`` message (``message.msg``);
-    sync and ORM-bound, so call it off the event loop (``sync_to_async``)."""
-    return record_fill(fill_from_ws(body))
 
 
 def sync_fills(*, order_id: int) -> int:

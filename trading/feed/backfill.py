@@ -29,8 +29,8 @@ from trading.feed.marks import Mark, load_marks, save_marks
 from trading.feed.threads import fresh_connection
 from trading.feed.trades import Taken, TradeFeed
 from trading.health import ComponentHealth, Criticality
-from trading.kalshi import rest as kalshi_rest
 from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestClient, KalshiTransportError
+from trading.kalshi.schemas import rest as rest_schemas
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ FLUSH_INTERVAL = 1.0
 RETRY_DELAY = 5.0
 
 
-def rest_public_trade(trade: kalshi_rest.PublicTrade) -> PublicTrade:
+def rest_public_trade(trade: rest_schemas.PublicTrade) -> PublicTrade:
     """A REST trade in the feed's shape (the WebSocket's ``trades.public_trade`` twin)."""
     return PublicTrade(
         trade_id=trade.trade_id,

@@ -12,6 +12,7 @@ from trading.feed.channel import ChannelFeed
 from trading.feed.threads import fresh_connection
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi import messages as m
+from trading.kalshi.parsing import fill_from_ws
 from trading.kalshi.ws import KalshiWebSocket
 
 logger = logging.getLogger(__name__)
@@ -23,9 +24,9 @@ FAILURE_WINDOW = 60.0
 
 @fresh_connection
 def _record(body: m.FillBody) -> bool:
-    from trading.execution.services import record_ws_fill
+    from trading.execution.services import record_fill
 
-    return record_ws_fill(body)
+    return record_fill(fill_from_ws(body))
 
 
 class FillFeed(ChannelFeed):

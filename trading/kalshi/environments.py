@@ -2,7 +2,7 @@
 base URLs (PROTOCOL.md 1, the recommended hosts); ``KALSHI_API_URL`` /
 ``KALSHI_WS_URL`` override them, and ``KALSHI_API_KEY_ID`` /
 ``KALSHI_PRIVATE_KEY_PATH`` name the key. With ``sim`` and no key configured,
-the simulator's own key pair in ``SIM_DIR`` is used (made on first use), so the
+the sim key pair in ``SIM_DIR`` is used (trading.kalshi.sim_keys, made on first use), so the
 embedded default runs with nothing set.
 """
 
@@ -13,6 +13,7 @@ from django.conf import settings
 
 from trading.kalshi.hosts import HOSTS, sends_orders
 from trading.kalshi.signing import Signer
+from trading.kalshi.sim_keys import ensure_sim_keys
 
 REST_PATH = "/trade-api/v2"
 WS_PATH = "/trade-api/ws/v2"
@@ -53,8 +54,6 @@ def kalshi_endpoints() -> KalshiEndpoints:
     rest_url, ws_url = base_urls()
     key_id, key_path = kalshi.api_key_id, kalshi.private_key_path
     if kalshi.env == "sim" and not key_id and not key_path:
-        from trading.simulator.keys import ensure_sim_keys
-
         keys = ensure_sim_keys(kalshi.sim_dir)
         key_id, key_path = keys.key_id, str(keys.private_key_path)
     return KalshiEndpoints(kalshi.env, rest_url, ws_url, Signer.from_files(key_id, key_path))

@@ -31,7 +31,8 @@ Python API (tests start it in-process on an ephemeral port)::
 Modules: ``markets`` (tickers, tick grids), ``exchange`` (books with price-time queues,
 random walk, orders, fills, positions, balance; no I/O), ``wire`` (Kalshi's JSON shapes),
 ``rest`` (the REST API), ``streams`` (WebSocket connections and commands), ``faults``,
-``server`` (one aiohttp port: life cycle, signing checks, feed, fan-out, control), ``keys``.
+``server`` (one aiohttp port: life cycle, signing checks, feed, fan-out, control). The
+``KALSHI_ENV=sim`` key pair it trusts by default is the adapter's (trading.kalshi.sim_keys).
 
 ``rate`` is market-data messages per second over all markets (0 = as fast as the
 readers take them); ``step`` actions and ``server.step(n)`` generate ``n`` now.

@@ -23,6 +23,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from trading.kalshi.signing import ACCESS_KEY, ACCESS_SIGNATURE, ACCESS_TIMESTAMP, load_public_key, verify
+from trading.kalshi.sim_keys import ensure_sim_keys
 from trading.orderbook import NO
 from trading.simulator import wire
 from trading.simulator.exchange import Exchange
@@ -90,8 +91,6 @@ class SimulatorServer:
         self.config = config = config or SimConfig()
         if not config.key_id or config.public_key_path is None:
             from django.conf import settings
-
-            from trading.simulator.keys import ensure_sim_keys
 
             keys = ensure_sim_keys(Path(settings.KALSHI.sim_dir))
             config.key_id, config.public_key_path = keys.key_id, keys.public_key_path

@@ -10,10 +10,11 @@ from django.conf import settings as django_settings
 from tests.configs import configure
 from tests.trading.execution.conftest import follow_whale, make_whale, resting_whale
 from trading.execution import control, loop, reconciliation, risk, services
-from trading.execution.exchange import gateway
+from trading.execution.gateway import gateway
 from trading.execution.rules import Reason
 from trading.kalshi.messages import Fill as WsFill
 from trading.kalshi.messages import parse
+from trading.kalshi.parsing import fill_from_ws
 from trading.models import ActivityEvent, Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.django_db]
@@ -313,13 +314,13 @@ def test_websocket_fill_is_recorded_once(simulator):
     )
     message = parse(frame)
     assert isinstance(message, WsFill)
-    assert services.record_ws_fill(message.msg) is True
-    assert services.record_ws_fill(message.msg) is False
+    assert services.record_fill(fill_from_ws(message.msg)) is True
+    assert services.record_fill(fill_from_ws(message.msg)) is False
     assert Fill.objects.get().order == order
 
 
 def test_paper_mode_on_demo_fills_against_the_book_copy_without_sending(simulator, settings):
-    from trading.simulator.keys import ensure_sim_keys
+    from trading.kalshi.sim_keys import ensure_sim_keys
 
     keys = ensure_sim_keys(settings.KALSHI.sim_dir)
     configure(settings, "KALSHI", env="demo", api_key_id=keys.key_id, private_key_path=str(keys.private_key_path))

@@ -10,8 +10,9 @@ from django.db import connection
 
 from tests.configs import configure
 from tests.trading.execution.conftest import make_whale
+from trading.exchange import BookView, MarketView
 from trading.execution import risk
-from trading.execution.rules import BookView, MarketView, Reason, evaluate
+from trading.execution.rules import Reason, evaluate
 from trading.execution.services import whale_view
 from trading.models import Order, WhaleDecision
 from trading.orderbook import TopOfBook

@@ -3,10 +3,9 @@
 import pytest
 
 from trading.config import RiskLimits, RuleConfig
+from trading.exchange import BookView, MarketView
 from trading.execution.risk import AccountView, check_account, check_limits
 from trading.execution.rules import (
-    BookView,
-    MarketView,
     Reason,
     WhaleView,
     check_cooldown,

@@ -11,8 +11,8 @@ from trading.config import FeedConfig
 from trading.feed.runner import FeedRunner
 from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.signing import Signer
+from trading.kalshi.sim_keys import ensure_sim_keys
 from trading.kalshi.ws import KalshiWebSocket
-from trading.simulator.keys import ensure_sim_keys
 from trading.simulator.server import SimConfig, SimulatorServer
 from trading.units import MONEY_SCALE
 

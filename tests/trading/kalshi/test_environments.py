@@ -5,7 +5,7 @@ import pytest
 from tests.configs import configure
 from trading.kalshi.environments import kalshi_endpoints
 from trading.kalshi.signing import SigningKeyError
-from trading.simulator.keys import ensure_sim_keys
+from trading.kalshi.sim_keys import ensure_sim_keys
 
 from .conftest import KEY_ID
 

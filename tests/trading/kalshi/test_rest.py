@@ -6,8 +6,8 @@ import httpx
 import msgspec
 import pytest
 
-from trading.kalshi import rest
 from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestClient, TokenBucket
+from trading.kalshi.schemas import rest as schemas
 from trading.units import parse_count, parse_price
 
 from .conftest import examples
@@ -27,32 +27,32 @@ async def client(sim, signer):
 @pytest.mark.parametrize(
     ("name", "model"),
     [
-        ("rest_markets", rest.MarketsPage),
-        ("rest_market", rest._MarketResponse),
-        ("rest_orderbook", rest._OrderbookResponse),
-        ("rest_trades", rest.TradesPage),
-        ("rest_balance", rest.Balance),
-        ("rest_positions", rest.PositionsPage),
-        ("rest_fills", rest.FillsPage),
-        ("rest_create_order_response", rest.OrderAck),
-        ("rest_cancel_order_response", rest.CancelAck),
+        ("rest_markets", schemas.MarketsPage),
+        ("rest_market", schemas.MarketResponse),
+        ("rest_orderbook", schemas.OrderbookResponse),
+        ("rest_trades", schemas.TradesPage),
+        ("rest_balance", schemas.Balance),
+        ("rest_positions", schemas.PositionsPage),
+        ("rest_fills", schemas.FillsPage),
+        ("rest_create_order_response", schemas.OrderAck),
+        ("rest_cancel_order_response", schemas.CancelAck),
     ],
 )
 def test_every_rest_example_decodes(name: str, model: type) -> None:
     for entry in examples(f"{name}.json"):
-        assert isinstance(rest._decoders[model].decode(json.dumps(entry)), model)
+        assert isinstance(schemas.DECODERS[model].decode(json.dumps(entry)), model)
 
 
 def test_rest_examples_in_units() -> None:
     page, one = examples("rest_orders.json")
-    order = rest._decoders[rest.OrdersPage].decode(json.dumps(page)).orders[0]
+    order = schemas.DECODERS[schemas.OrdersPage].decode(json.dumps(page)).orders[0]
     assert (order.yes_price, order.no_price, order.fill_count, order.taker_fees) == (4300, 5700, 2500, 429000)
-    assert rest._decoders[rest._OrderResponse].decode(json.dumps(one)).order.maker_fill_cost == 4_400_000
-    balance = rest._decoders[rest.Balance].decode(json.dumps(examples("rest_balance.json")[0]))
+    assert schemas.DECODERS[schemas.OrderResponse].decode(json.dumps(one)).order.maker_fill_cost == 4_400_000
+    balance = schemas.DECODERS[schemas.Balance].decode(json.dumps(examples("rest_balance.json")[0]))
     assert (balance.balance_cents, balance.cash) == (99571, 995_712_500)
-    book = rest._decoders[rest._OrderbookResponse].decode(json.dumps(examples("rest_orderbook.json")[0])).orderbook
+    book = schemas.DECODERS[schemas.OrderbookResponse].decode(json.dumps(examples("rest_orderbook.json")[0])).orderbook
     assert book.yes[-1] == (4400, 1000) and book.no[-1] == (5500, 450000)
-    ack = rest._decoders[rest.OrderAck].decode(json.dumps(examples("rest_create_order_response.json")[1]))
+    ack = schemas.DECODERS[schemas.OrderAck].decode(json.dumps(examples("rest_create_order_response.json")[1]))
     assert (ack.average_fill_price, ack.average_fee_paid, ack.recovered) == (4300, 17200, False)
 
 
@@ -60,7 +60,7 @@ def test_a_response_missing_a_required_field_is_refused() -> None:
     entry = examples("rest_balance.json")[0]
     del entry["balance_dollars"]
     with pytest.raises(msgspec.ValidationError, match="balance_dollars"):
-        rest._decoders[rest.Balance].decode(json.dumps(entry))
+        schemas.DECODERS[schemas.Balance].decode(json.dumps(entry))
 
 
 def test_every_error_shape_is_typed() -> None:

@@ -16,7 +16,7 @@ from django.core.management import CommandError, call_command
 
 from tests.trading.simulator.conftest import KEY_ID
 from trading.kalshi.signing import Signer
-from trading.simulator.keys import KEY_ID_FILE
+from trading.kalshi.sim_keys import KEY_ID_FILE
 
 ROOT = Path(__file__).resolve().parents[3]
 SERVING = re.compile(r"Simulator serving (http://\S+/trade-api/v2)")

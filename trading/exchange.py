@@ -1,0 +1,116 @@
+"""The exchange as the trading side sees it: book and market views, orders, fills,
+positions and balance in trading.units integers, and the ``Gateway`` port every
+exchange connection implements.
+
+Pure types, no wire: the Kalshi adapter (trading.kalshi.execution) parses its
+REST and WebSocket schemas into them, and paper trading (trading.execution.paper)
+makes them itself, so the decision, risk and reconciliation code never sees a
+venue field name. Which gateway a process uses is trading.execution.gateway's choice.
+"""
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from trading.orderbook import TopOfBook
+
+
+@dataclass(frozen=True, slots=True)
+class BookView:
+    """The book as the decision sees it; ``as_of`` is the latest moment it can be from."""
+
+    top: TopOfBook
+    as_of: float
+    stale: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    status: str
+    close_ts: float | None
+    # (start, end, step) in 1/10,000 dollars, from the market's price_ranges.
+    price_ranges: tuple[tuple[int, int, int], ...] = ()
+
+
+class ExchangeError(Exception):
+    """The exchange could not be asked (network, 5xx, 429): the outcome is unknown."""
+
+
+class OrderRejected(Exception):
+    """The exchange refused the order (4xx other than a duplicate): it does not exist there."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceRequest:
+    ticker: str
+    side: str  # bid | ask on the YES book
+    price: int
+    count: int
+    client_order_id: str
+    time_in_force: str
+    expiration_ts: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FillReport:
+    """One fill, from the WS fill channel, REST, or a paper fill; ``side`` is the book side."""
+
+    trade_id: str
+    order_id: str
+    market_ticker: str
+    side: str
+    yes_price: int
+    count: int
+    fee: int
+    is_taker: bool
+    ts: float
+    client_order_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    exchange_order_id: str
+    fill_count: int
+    remaining_count: int
+    fills: tuple[FillReport, ...] = ()  # known at once (paper fills); REST fills are read after
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeOrder:
+    order_id: str
+    client_order_id: str
+    ticker: str
+    side: str
+    price: int
+    status: str  # resting | canceled | executed
+    fill_count: int
+    remaining_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangePosition:
+    ticker: str
+    position: int
+    cost: int
+    realized_pnl: int
+    fees_paid: int
+
+
+class Gateway(Protocol):
+    """Every method may raise ExchangeError; ``place`` also OrderRejected."""
+
+    has_account: bool  # False for paper-on-book: nothing on the exchange to reconcile with
+
+    async def book(self, ticker: str) -> BookView: ...
+    async def market(self, ticker: str) -> MarketView: ...
+    async def place(self, request: PlaceRequest) -> Placed: ...
+    async def cancel(self, order_id: str, ticker: str) -> bool: ...
+    async def order(self, order_id: str) -> ExchangeOrder | None: ...
+    async def find_order(self, client_order_id: str, ticker: str) -> ExchangeOrder | None: ...
+    async def open_orders(self) -> list[ExchangeOrder]: ...
+    async def fills(self, order_id: str) -> list[FillReport]: ...
+    async def positions(self) -> list[ExchangePosition]: ...
+    async def balance(self) -> int: ...

@@ -1,0 +1,1 @@
+"""Kalshi's wire schemas: the REST bodies (``rest``); the WebSocket messages are trading.kalshi.messages."""
