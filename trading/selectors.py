@@ -34,8 +34,6 @@ RECENT_WHALES = 30
 # whale_queue event (one per decision) read and serialize them all, which slowed the
 # workers further (bench/decisions.py at 20 whales/s). The total is sent as ``waiting``.
 WAITING_WHALES = 100
-# Orders still working on the exchange; the rest are history (admin).
-OPEN_ORDER_STATUSES = (Order.Status.PENDING, Order.Status.RESTING)
 
 PROTOCOL_VERSION = 1
 
@@ -138,7 +136,7 @@ def last_event_id() -> int:
     return ActivityEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-_OPEN_STATUSES = (WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING)
+_WAITING_STATUSES = (WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING)
 
 
 @functools.cache
@@ -147,8 +145,8 @@ def _queue_queries(recent: int, waiting_limit: int) -> tuple[tuple[str, tuple[An
     queue is read after every decision, and compiling its queries each time was most of
     its cost (bench/README.md "decisions")."""
     rows = WhaleTrade.objects.order_by("-id").values_list(*_ROW_FIELDS)
-    pending = rows.filter(status__in=_OPEN_STATUSES)[: waiting_limit + 1]
-    done = rows.exclude(status__in=_OPEN_STATUSES)[:recent]
+    pending = rows.filter(status__in=_WAITING_STATUSES)[: waiting_limit + 1]
+    done = rows.exclude(status__in=_WAITING_STATUSES)[:recent]
     return pending.query.sql_with_params(), done.query.sql_with_params()
 
 
@@ -167,7 +165,7 @@ def whale_queue_data(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_W
     waiting = len(pending)
     if waiting > waiting_limit:
         pending = pending[:waiting_limit]
-        waiting = WhaleTrade.objects.filter(status__in=_OPEN_STATUSES).count()
+        waiting = WhaleTrade.objects.filter(status__in=_WAITING_STATUSES).count()
     done = _rows(*done_query)
     whales = [whale_row_dict(row) for row in sorted(pending + done, key=lambda row: row["id"], reverse=True)]
     return {"whales": whales, "waiting": waiting}
@@ -176,7 +174,7 @@ def whale_queue_data(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_W
 def open_orders() -> list[dict[str, Any]]:
     """Orders pending or resting, oldest first: ``trading_state`` carries only their number."""
     return list(
-        Order.objects.filter(status__in=OPEN_ORDER_STATUSES)
+        Order.objects.filter(status__in=Order.OPEN_STATUSES)
         .order_by("id")
         .values("client_order_id", "market_ticker", "side", "price", "count", "filled_count", "status")
     )

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db.models import Sum
 
 from trading import events, publisher, selectors
-from trading.execution.risk import ACCOUNT, OPEN_STATUSES, start_of_day
+from trading.execution.risk import ACCOUNT, start_of_day
 from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 
 # whale_processing stages, in the order a whale goes through them.
@@ -100,7 +100,7 @@ def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
         "exposure": sum(p["cost"] for p in positions),
         "realized_pnl": sum(p["realized_pnl"] for p in positions),
         "daily_pnl": day["realized"] - day["fees"],
-        "open_orders": Order.objects.filter(status__in=OPEN_STATUSES).count(),
+        "open_orders": Order.objects.filter(status__in=Order.OPEN_STATUSES).count(),
         "positions": positions,
         "reconciled_at": account.reconciled_at,
     }

@@ -60,7 +60,7 @@ def kill(*, user: Any = None) -> KillResult:
     """Stop new orders and cancel every open order, ours on record and any resting on the exchange."""
     _switch(paused=False, killed=True, user=user, message=f"Kill switch turned on by {_actor(user)}.")
     result = KillResult()
-    for order in Order.objects.filter(status__in=risk.OPEN_STATUSES).order_by("pk"):
+    for order in Order.objects.filter(status__in=Order.OPEN_STATUSES).order_by("pk"):
         try:
             services.cancel_order(order_id=order.pk)
             result.canceled.append(order.client_order_id)

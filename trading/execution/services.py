@@ -435,13 +435,13 @@ def sync_fills(*, order_id: int) -> int:
 def cancel_order(*, order_id: int) -> Order:
     """Cancel one open order on the exchange and record it (a 404 means already dead)."""
     order = Order.objects.get(pk=order_id)
-    if order.status not in risk.OPEN_STATUSES:
+    if order.status not in Order.OPEN_STATUSES:
         return order
     if order.exchange_order_id:
         loop.run(current_gateway().cancel(order.exchange_order_id, order.market_ticker))
     with transaction.atomic():
         risk.lock_account()
-        updated = Order.objects.filter(pk=order.pk, status__in=risk.OPEN_STATUSES).update(status=Order.Status.CANCELED)
+        updated = Order.objects.filter(pk=order.pk, status__in=Order.OPEN_STATUSES).update(status=Order.Status.CANCELED)
         if updated:
             bump_version()
             broadcast.trading_state()
