@@ -49,6 +49,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from trading import events
+from trading.background_loop import BackgroundLoop
 from trading.health import ComponentHealth, Criticality
 from trading.models import ActivityEvent
 
@@ -80,9 +81,10 @@ class Publisher:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._background = BackgroundLoop("publisher")
+        self._attached: asyncio.AbstractEventLoop | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[_Send | None] | None = None
-        self._thread: threading.Thread | None = None
         self.sent = 0
         self.failed = 0
         self.dropped = 0
@@ -94,6 +96,7 @@ class Publisher:
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Send on ``loop`` (running, or about to run) from now on."""
         with self._lock:
+            self._attached = loop
             self._start_drain(loop)
 
     def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -108,13 +111,13 @@ class Publisher:
         loop.call_soon_threadsafe(start)
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        """The attached loop while it lives, else the process's own publisher loop
+        (a new one after a fork); the drain follows whichever it is."""
         with self._lock:
-            if self._loop is not None and not self._loop.is_closed():
-                return self._loop
-            loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=loop.run_forever, name="publisher", daemon=True)
-            self._thread.start()
-            self._start_drain(loop)
+            attached = self._attached
+            loop = attached if attached is not None and not attached.is_closed() else self._background.loop()
+            if loop is not self._loop:
+                self._start_drain(loop)
             return loop
 
     async def _drain(self, queue: "asyncio.Queue[_Send | None]") -> None:
