@@ -66,6 +66,10 @@ def envelope(event_type: str, data: dict[str, Any], *, event_id: int = 0, ts: fl
     ).decode()
 
 
-def group_message(text: str) -> dict[str, str]:
-    """The Channels group message that carries a finished envelope to consumers."""
-    return {"type": BROADCAST, "text": text}
+def group_message(text: str, *, event_id: int = 0, market: str | None = None) -> dict[str, Any]:
+    """The Channels group message that carries a finished envelope to consumers.
+
+    The envelope's id and, for a ``market`` event, its ticker travel beside the text,
+    so that a consumer can deduplicate and coalesce without parsing what was
+    serialized once for every browser."""
+    return {"type": BROADCAST, "text": text, "id": event_id, "market": market}

@@ -146,12 +146,9 @@ class Publisher:
 
     # Entry points.
 
-    def enqueue(self, groups: tuple[str, ...], text: str) -> None:
-        """Queue one finished envelope for the sending loop; safe from any thread."""
-        self.enqueue_message(groups, events.group_message(text))
-
-    def enqueue_message(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
-        """Queue one group message of any type (a consumer-side notice, not a browser event)."""
+    def enqueue(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
+        """Queue one group message (``events.group_message``, or a consumer-side notice)
+        for the sending loop; safe from any thread."""
         loop = self._ensure_loop()
         loop.call_soon_threadsafe(self._put, (groups, message))
 
@@ -165,9 +162,9 @@ class Publisher:
             self.dropped += 1
             logger.warning("publisher backlog full (%d): event dropped", MAX_PENDING)
 
-    async def send_now(self, groups: tuple[str, ...], text: str) -> None:
+    async def send_now(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
         """Send on the caller's loop (the feed loop), counting failures instead of raising."""
-        await self._send(get_channel_layer(), groups, events.group_message(text))
+        await self._send(get_channel_layer(), groups, message)
 
     def flush(self, timeout: float = FLUSH_TIMEOUT) -> bool:
         """Wait (from a thread other than the sending loop's) until queued sends are done."""
@@ -223,9 +220,9 @@ def publish(event_type: str, data: dict[str, Any], *, groups: Iterable[str] | No
     """Store (if persisted) and, after commit, send one event. Sync code only."""
     ts = time.time()
     event_id = store(event_type, data, ts)
-    text = events.envelope(event_type, data, event_id=event_id, ts=ts)
+    message = events.group_message(events.envelope(event_type, data, event_id=event_id, ts=ts), event_id=event_id)
     targets = _groups(groups)
-    transaction.on_commit(lambda: _publisher.enqueue(targets, text))
+    transaction.on_commit(lambda: _publisher.enqueue(targets, message))
     return event_id
 
 
@@ -233,15 +230,20 @@ async def apublish(event_type: str, data: dict[str, Any], *, groups: Iterable[st
     """Store (if persisted, off the loop) and send one event on the running loop."""
     ts = time.time()
     event_id = await sync_to_async(store)(event_type, data, ts) if event_type in events.PERSISTED_TYPES else 0
-    await _publisher.send_now(_groups(groups), events.envelope(event_type, data, event_id=event_id, ts=ts))
+    text = events.envelope(event_type, data, event_id=event_id, ts=ts)
+    await _publisher.send_now(_groups(groups), events.group_message(text, event_id=event_id))
     return event_id
 
 
 def publish_market(ticker: str, data: dict[str, Any]) -> None:
     """A coalesced ``market`` event to the market's group, from sync code."""
-    _publisher.enqueue((events.market_group(ticker),), events.envelope(events.MARKET, data))
+    _publisher.enqueue((events.market_group(ticker),), _market_message(ticker, data))
 
 
 async def apublish_market(ticker: str, data: dict[str, Any]) -> None:
     """A coalesced ``market`` event to the market's group, from the feed loop."""
-    await _publisher.send_now((events.market_group(ticker),), events.envelope(events.MARKET, data))
+    await _publisher.send_now((events.market_group(ticker),), _market_message(ticker, data))
+
+
+def _market_message(ticker: str, data: dict[str, Any]) -> dict[str, Any]:
+    return events.group_message(events.envelope(events.MARKET, data), market=ticker)
