@@ -55,7 +55,7 @@ async def _in_worker_thread(fn):
 @pytest.mark.needs_redis
 async def test_persisted_event_reaches_group_as_one_serialized_text_with_row_id(listener):
     group = await listener(events.EVENTS_GROUP)
-    event_id = await publisher.apublish(events.SYSTEM_ACTIVITY, {"message": "héllo", "kind": "feed"})
+    event_id = await publisher.apublish(events.SYSTEM_ACTIVITY, events.activity(source="feed", message="héllo"))
     message = await group.next_message()
     assert message["type"] == events.BROADCAST
     assert isinstance(message["text"], str)

@@ -113,5 +113,5 @@ def trading_state(account: RiskAccount | None = None) -> None:
 def activity(message: str, *, level: str = "info", **details: Any) -> None:
     """One line for the activity console (and the admin's activity page)."""
     publisher.publish(
-        events.SYSTEM_ACTIVITY, {"source": "execution", "level": level, "message": message, "details": details}
+        events.SYSTEM_ACTIVITY, events.activity(source="execution", level=level, message=message, details=details)
     )

@@ -209,7 +209,12 @@ class TradeBackfill:
         if last["cut_off"]:
             message += f"; older trades beyond the last {MAX_TRADES_PER_MARKET} per market were not read"
         logger.info("trade backfill: %s", message)
-        await publisher.apublish(events.SYSTEM_ACTIVITY, {"kind": "backfill", "message": message, **last})
+        await publisher.apublish(
+            events.SYSTEM_ACTIVITY,
+            events.activity(
+                source="backfill", level="warning" if last["cut_off"] else "info", message=message, details=last
+            ),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -269,12 +269,11 @@ class FeedRunner:
         """Every market re-snapshotted on a new connection (its metrics start over): one console line."""
         await publisher.apublish(
             events.SYSTEM_ACTIVITY,
-            {
-                "kind": "feed",
-                "message": f"reconnected to the exchange: all {event.markets} order books re-snapshotted",
-                "markets": event.markets,
-                "reconnections": self.books.reconnections,
-            },
+            events.activity(
+                source="feed",
+                message=f"reconnected to the exchange: all {event.markets} order books re-snapshotted",
+                details={"markets": event.markets, "reconnections": self.books.reconnections},
+            ),
         )
 
     async def _send_status(self, _event: StateChanged) -> None:

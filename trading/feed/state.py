@@ -56,14 +56,11 @@ def record_transition(from_state: str, to_state: str, reason: str, metadata: dic
         StateTransition.objects.create(from_state=from_state, to_state=to_state, reason=reason, metadata=metadata)
         return publisher.publish(
             events.SYSTEM_ACTIVITY,
-            {
-                "kind": "state",
-                "message": f"{from_state} → {to_state}: {reason}",
-                "from": from_state,
-                "to": to_state,
-                "reason": reason,
-                "metadata": metadata,
-            },
+            events.activity(
+                source="state",
+                message=f"{from_state} → {to_state}: {reason}",
+                details={"from": from_state, "to": to_state, "reason": reason, "metadata": metadata},
+            ),
         )
 
 

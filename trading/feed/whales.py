@@ -134,19 +134,21 @@ def announce_whale(whale: WhaleTrade, verdict: WhaleVerdict) -> None:
     side_price = whale.yes_price if whale.taker_side == "yes" else units.ONE_DOLLAR - whale.yes_price
     publisher.publish(
         events.SYSTEM_ACTIVITY,
-        {
-            "kind": "whale",
-            "message": (
+        events.activity(
+            source="whale",
+            message=(
                 f"whale on {whale.market_ticker}: {whale.taker_side.upper()} {units.format_count(whale.count)}"
                 f" @ {units.format_price(side_price)} = ${units.format_money(whale.notional, 2)} ({verdict.reason})"
             ),
-            "whale_id": whale.pk,
-            "trade_id": whale.trade_id,
-            "market_ticker": whale.market_ticker,
-            "notional": whale.notional,
-            "rule": verdict.reason,
-            "median_notional": verdict.median,
-        },
+            details={
+                "whale_id": whale.pk,
+                "trade_id": whale.trade_id,
+                "market_ticker": whale.market_ticker,
+                "notional": whale.notional,
+                "rule": verdict.reason,
+                "median_notional": verdict.median,
+            },
+        ),
     )
     broadcast.whale_queue()
 
