@@ -24,7 +24,7 @@ from trading import events, publisher, selectors
 from trading.feed.aio import cancel_and_wait
 from trading.feed.backfill import TradeBackfill
 from trading.feed.books import OrderbookFeed
-from trading.feed.bus import EventBus, FeedReconnected, FillReceived, PublicTrade, StateChanged, WhaleDetected
+from trading.feed.bus import EventBus, FeedReconnected, FillReceived, StateChanged, TradeReceived, WhaleDetected
 from trading.feed.fills import FillFeed
 from trading.feed.heartbeat import Heartbeat
 from trading.feed.market_events import MarketPublisher
@@ -178,7 +178,7 @@ class FeedRunner:
             State.INITIALIZING, "connecting to the exchange", {"markets": self.tickers, "url": self.client.url}
         )
         self.bus.start()
-        self.bus.subscribe(PublicTrade, self.market_events.add_trade, owner=OWNER, name="market_tape")
+        self.bus.subscribe(TradeReceived, self.market_events.add_trade, owner=OWNER, name="market_tape")
         self.bus.subscribe(WhaleDetected, self.reporter.trading_changed, owner=OWNER, name="trading_state")
         self.bus.subscribe(FillReceived, self.reporter.trading_changed, owner=OWNER, name="trading_state_fills")
         self.bus.subscribe(StateChanged, self._send_status, owner=OWNER, name="trader_status")

@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 
 from trading import events, publisher, units
 from trading.execution import broadcast
-from trading.feed.bus import PublicTrade
+from trading.feed.bus import TradeReceived
 from trading.health import ComponentHealth, Criticality
 from trading.models import WhaleTrade
 
@@ -45,7 +45,7 @@ class WhaleVerdict:
     reason: str  # "absolute" or "relative"
 
 
-def trade_notional(trade: PublicTrade) -> int:
+def trade_notional(trade: TradeReceived) -> int:
     """Micro-dollars the taker paid: count x the price of the outcome it bought."""
     price = trade.yes_price if trade.taker_side == "yes" else units.ONE_DOLLAR - trade.yes_price
     return units.notional(price, trade.count)
@@ -87,7 +87,7 @@ class WhaleRule:
         self.window = window
         self._history: dict[str, RollingMedian] = {}
 
-    def observe(self, trade: PublicTrade) -> WhaleVerdict | None:
+    def observe(self, trade: TradeReceived) -> WhaleVerdict | None:
         """Judge ``trade`` against the market's past trades, then add it to them."""
         notional = trade_notional(trade)
         history = self._history.get(trade.ticker)
@@ -105,7 +105,7 @@ class WhaleRule:
         self._history.clear()
 
 
-def record_whale(trade: PublicTrade, verdict: WhaleVerdict, *, detected_at: float) -> WhaleTrade | None:
+def record_whale(trade: TradeReceived, verdict: WhaleVerdict, *, detected_at: float) -> WhaleTrade | None:
     """Persist a whale and queue its execution after commit; None when the trade id is known already."""
     try:
         with transaction.atomic():
@@ -208,7 +208,7 @@ class WhaleTracker:
         self.last_failure_at = 0.0
         self.last_error = ""
 
-    def judge(self, trade: PublicTrade) -> WhaleVerdict | None:
+    def judge(self, trade: TradeReceived) -> WhaleVerdict | None:
         self.trades_seen += 1
         return self.rule.observe(trade)
 

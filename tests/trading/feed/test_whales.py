@@ -6,7 +6,7 @@ import statistics
 import pytest
 
 from trading import events, units
-from trading.feed.bus import PublicTrade
+from trading.feed.bus import TradeReceived
 from trading.feed.whales import MIN_SAMPLES, RollingMedian, WhaleQueue, WhaleRule, record_whale, trade_notional
 from trading.models import ActivityEvent, WhaleTrade
 
@@ -14,7 +14,7 @@ DOLLARS = units.MONEY_SCALE
 
 
 def _trade(count_contracts: float, yes_price: str = "0.4500", side: str = "yes", n: int = 0, ticker: str = "M"):
-    return PublicTrade(
+    return TradeReceived(
         trade_id=f"trade-{ticker}-{n}",
         ticker=ticker,
         yes_price=units.parse_price(yes_price),
