@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
+from trading import selectors
 from trading.execution import broadcast, loop, risk, services
 from trading.execution.gateway import ExchangeError
 from trading.models import Order, RiskAccount
@@ -91,4 +92,4 @@ def kill(*, user: Any = None) -> KillResult:
 
 def status() -> dict[str, Any]:
     """The switches, balance, positions and open orders, as ``trading_state`` carries them."""
-    return broadcast.trading_state_data()
+    return selectors.trading_state_data()

@@ -72,10 +72,8 @@ class FeedConfig:
 
 def _trading_state() -> tuple[dict[str, Any], int | None]:
     """The account's trading state now, and the version browsers last received."""
-    from trading.execution.broadcast import trading_state_data
-
     latest = selectors.latest_event(events.TRADING_STATE)
-    return trading_state_data(), None if latest is None else latest["data"].get("version")
+    return selectors.trading_state_data(), None if latest is None else latest["data"].get("version")
 
 
 class FeedRunner:

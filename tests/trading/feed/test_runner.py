@@ -14,7 +14,7 @@ from trading import events
 from trading.feed.state import State
 from trading.kalshi import messages
 from trading.models import FeedHeartbeat, StateTransition, WhaleTrade
-from trading.status import runner_down
+from trading.selectors import runner_down
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
