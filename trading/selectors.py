@@ -2,12 +2,13 @@
 replay, the whale queue, the trading state) and what the feed runner's status is
 (its heartbeat and latest report). Writes are services; these never write.
 
-History replay (docs/architecture.md, "Message types to the browser"): a browser that connects gets the recent past in one ``history_replay`` event:
-state transitions, recent activity, the whale queue and the latest
-``trading_state`` / ``trader_status``. A browser that reconnects with the last
-event id it saw gets every persisted event after it instead of "recent
-activity", so it misses nothing; when the history no longer holds what it
-missed, it gets a fresh replay marked ``gap`` instead.
+History replay (docs/architecture.md, "Message types to the browser"): a browser
+that connects gets the recent past in one ``history_replay`` event: state
+transitions, recent activity, the whale queue and the latest ``trading_state`` /
+``trader_status``. A browser that reconnects with the last event id it saw gets
+every persisted event after it instead of "recent activity", so it misses
+nothing; when the history no longer holds what it missed, it gets a fresh
+replay marked ``gap`` instead.
 """
 
 import functools

@@ -44,7 +44,7 @@ def reconcile() -> int:
 
 @shared_task
 def prune_activity() -> int:
-    return retention.prune_activity(settings.ACTIVITY_RETENTION)
+    return retention.prune_activity(keep_seconds=settings.ACTIVITY_RETENTION)
 
 
 @worker_ready.connect

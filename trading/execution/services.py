@@ -241,12 +241,12 @@ def execute_order(*, order_id: int) -> Order:
         return order
     exchange = current_gateway()
     if decision_expired(order, time.time()):
-        return settle_expired(order, exchange)
+        return settle_expired(order=order, exchange=exchange)
     try:
         placed = loop.run(exchange.place(place_request(order, RuleConfig.from_settings())))
     except OrderRejected as exc:
         logger.warning("order %s rejected: %s", order.client_order_id, exc)
-        return reject_order(order, str(exc))
+        return reject_order(order=order, error=str(exc))
     except ExchangeError as exc:
         logger.warning("order %s: exchange unreachable, left pending: %s", order.client_order_id, exc)
         if whale is not None:
@@ -276,7 +276,7 @@ def decision_expired(order: Order, now: float) -> bool:
     return decision is not None and now - decision.decided_at > settings.EXEC_DECISION_TTL
 
 
-def settle_expired(order: Order, exchange: Gateway) -> Order:
+def settle_expired(*, order: Order, exchange: Gateway) -> Order:
     """An expired follow is not sent again; an earlier attempt may still have reached
     the exchange (its answer lost with a killed worker), so look before rejecting."""
     found = loop.run(exchange.find_order(order.client_order_id, order.market_ticker))
@@ -284,10 +284,10 @@ def settle_expired(order: Order, exchange: Gateway) -> Order:
         adopt_order(order_id=order.pk, found=found)
         return Order.objects.get(pk=order.pk)
     logger.warning("order %s: decision expired before the exchange took it", order.client_order_id)
-    return reject_order(order, DECISION_EXPIRED)
+    return reject_order(order=order, error=DECISION_EXPIRED)
 
 
-def reject_order(order: Order, error: str) -> Order:
+def reject_order(*, order: Order, error: str) -> Order:
     """The order does not exist on the exchange and never will: say why, once."""
     with transaction.atomic():
         risk.lock_account()
@@ -331,8 +331,8 @@ def record_placement(*, order_id: int, placed: Placed, fills: tuple[FillReport, 
         ):
             order.status, order.error = status, ""
         Fill.objects.filter(exchange_order_id=placed.exchange_order_id, order__isnull=True).update(order=order)
-        new_fills = sum(add_fill(account, report, order) for report in fills)
-        update_filled(order)
+        new_fills = sum(add_fill(account=account, report=report, order=order) for report in fills)
+        update_filled(order=order)
         account.version += 1
         account.save(update_fields=["balance", "version", "updated_at"])
         if order.decision is not None:
@@ -348,7 +348,7 @@ def bump_version() -> None:
     RiskAccount.objects.filter(name=risk.ACCOUNT).update(version=F("version") + 1)
 
 
-def add_fill(account: RiskAccount, report: FillReport, order: Order | None) -> bool:
+def add_fill(*, account: RiskAccount, report: FillReport, order: Order | None) -> bool:
     """With the account locked: record one fill of ``order`` (None if not ours locally)
     unless its trade id is known, and apply it to the market's position and to
     ``account.balance`` (the caller saves the account). True if it was new."""
@@ -383,7 +383,7 @@ def add_fill(account: RiskAccount, report: FillReport, order: Order | None) -> b
     return True
 
 
-def update_filled(order: Order) -> None:
+def update_filled(*, order: Order) -> None:
     """Set the order's filled count from its fills (executed once all of it filled) and save it."""
     order.filled_count = order.fills.aggregate(n=Sum("count", default=0))["n"]
     if order.filled_count >= order.count:
@@ -391,7 +391,7 @@ def update_filled(order: Order) -> None:
     order.save(update_fields=["exchange_order_id", "status", "error", "filled_count", "updated_at"])
 
 
-def record_fill(report: FillReport) -> bool:
+def record_fill(*, report: FillReport) -> bool:
     """Record one fill of ours, from any source; True if it was new.
 
     The feed runner calls this for every WebSocket ``fill`` message (see
@@ -404,12 +404,12 @@ def record_fill(report: FillReport) -> bool:
         order = Order.objects.select_for_update().filter(exchange_order_id=report.order_id).first()
         if order is None and report.client_order_id:
             order = Order.objects.select_for_update().filter(client_order_id=report.client_order_id).first()
-        if not add_fill(account, report, order):
+        if not add_fill(account=account, report=report, order=order):
             return False
         account.version += 1
         account.save(update_fields=["balance", "version", "updated_at"])
         if order is not None:
-            update_filled(order)
+            update_filled(order=order)
             decision = WhaleDecision.objects.select_related("whale").filter(order=order).first()
             if decision is not None:
                 broadcast.whale_stage(broadcast.FILLED, decision.whale, decision, order)
@@ -417,10 +417,10 @@ def record_fill(report: FillReport) -> bool:
     return True
 
 
-def record_ws_fill(body: FillBody) -> bool:
+def record_ws_fill(*, body: FillBody) -> bool:
     """The feed runner's entry for each WebSocket ``fill`` message (``message.msg``);
     sync and ORM-bound, so call it off the event loop (``sync_to_async``)."""
-    return record_fill(fill_from_ws(body))
+    return record_fill(report=fill_from_ws(body))
 
 
 def sync_fills(*, order_id: int) -> int:
@@ -429,7 +429,7 @@ def sync_fills(*, order_id: int) -> int:
     if not order.exchange_order_id:
         return 0
     reports = loop.run(current_gateway().fills(order.exchange_order_id))
-    return sum(record_fill(report) for report in reports)
+    return sum(record_fill(report=report) for report in reports)
 
 
 def cancel_order(*, order_id: int) -> Order:

@@ -25,7 +25,7 @@ FAILURE_WINDOW = 60.0
 def _record(body: m.FillBody) -> bool:
     from trading.execution.services import record_ws_fill
 
-    return record_ws_fill(body)
+    return record_ws_fill(body=body)
 
 
 class FillFeed(ChannelFeed):

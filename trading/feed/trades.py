@@ -19,7 +19,8 @@ from trading.feed.bus import EventBus, TradeReceived, WhaleDetected
 from trading.feed.channel import ChannelFeed
 from trading.feed.marks import Mark
 from trading.feed.threads import fresh_connection
-from trading.feed.whales import WhaleTracker, WhaleVerdict, record_whale
+from trading.feed.whale_services import record_whale
+from trading.feed.whales import WhaleTracker, WhaleVerdict
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi import messages as m
 from trading.kalshi.ws import KalshiWebSocket
@@ -55,7 +56,7 @@ def public_trade(msg: m.Trade) -> TradeReceived:
 @fresh_connection
 def _record(trade: TradeReceived, verdict: WhaleVerdict, detected_at: float) -> dict[str, Any] | None:
     """On the whale thread: record (and, embedded, execute) one whale; its dict, or None if known."""
-    whale = record_whale(trade, verdict, detected_at=detected_at)
+    whale = record_whale(trade=trade, verdict=verdict, detected_at=detected_at)
     return None if whale is None else selectors.whale_dict(whale)
 
 

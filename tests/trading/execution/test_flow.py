@@ -310,8 +310,8 @@ def test_websocket_fill_is_recorded_once(simulator):
     )
     message = parse(frame)
     assert isinstance(message, UserFill)
-    assert services.record_ws_fill(message.msg) is True
-    assert services.record_ws_fill(message.msg) is False
+    assert services.record_ws_fill(body=message.msg) is True
+    assert services.record_ws_fill(body=message.msg) is False
     assert Fill.objects.get().order == order
 
 
