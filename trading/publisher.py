@@ -168,16 +168,18 @@ class Publisher:
 
     def flush(self, timeout: float = FLUSH_TIMEOUT) -> bool:
         """Wait (from a thread other than the sending loop's) until queued sends are done."""
-        loop, queue = self._loop, self._queue
-        if loop is None or queue is None or loop.is_closed():
+        loop = self._loop
+        if loop is None or loop.is_closed():
             return True
         if not loop.is_running():
             # An attached loop that has stopped (the embedded server's, at exit) sends nothing more.
-            return queue.empty()
+            return self._queue is None or self._queue.empty()
         done = threading.Event()
 
         async def wait() -> None:
-            await queue.join()
+            # Read on the loop: a drain just started there makes its queue before this runs.
+            if self._queue is not None:
+                await self._queue.join()
             done.set()
 
         try:

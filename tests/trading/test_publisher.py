@@ -166,3 +166,26 @@ def test_flush_after_the_attached_loop_stopped_returns_at_once():
             task.cancel()
         loop.run_until_complete(asyncio.sleep(0))
         loop.close()
+
+
+def test_a_forked_child_publishes_on_a_loop_of_its_own(monkeypatch):
+    """Celery prefork: the parent's publisher thread does not exist in the child, so the
+    child's sends must go to a new loop there, not wait forever on the inherited one."""
+    import os
+
+    from channels.layers import InMemoryChannelLayer
+
+    monkeypatch.setattr(publisher, "get_channel_layer", InMemoryChannelLayer)
+    pub = publisher.Publisher()
+    message = events.group_message(events.envelope(events.SYSTEM_ACTIVITY, events.activity(source="test", message="x")))
+    pub.enqueue((events.EVENTS_GROUP,), message)
+    assert pub.flush(timeout=5) and pub.sent == 1
+    pid = os.fork()
+    if pid == 0:
+        try:
+            pub.enqueue((events.EVENTS_GROUP,), message)
+            os._exit(0 if pub.flush(timeout=5) and pub.sent == 2 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
