@@ -37,18 +37,17 @@ class Outbox:
         """Queue ``text``, a ``market`` event of ``market`` (its ticker, which the group
         message carries) or, with None, any other; raises OutboxOverflow when a
         non-market event finds the box full."""
-        key = market
-        if key is not None and ("market", key) in self._items:
+        if market is not None and ("market", market) in self._items:
             # Newest wins, in the older one's place: the panel updates as soon as it would have.
-            self._items[("market", key)] = text
+            self._items[("market", market)] = text
             self.coalesced += 1
             return
         if len(self._items) >= self.limit:
-            if key is None:
+            if market is None:
                 raise OutboxOverflow(f"{len(self._items)} messages waiting")
             self.coalesced += 1
             return
-        self._items[("market", key) if key is not None else next(self._seq)] = text
+        self._items[("market", market) if market is not None else next(self._seq)] = text
         self._ready.set()
 
     async def get(self) -> str:
