@@ -312,8 +312,8 @@ def _summarise(rate, start, end, received, injected, recorded, whales_total, cpu
             latencies.append((at - data["source_ts"]) * 1000)
         elif kind == events.TRADER_STATUS:
             statuses.append((at, data))
-        elif kind == events.SYSTEM_ACTIVITY and data.get("kind") == "whale" and data.get("trade_id") in injected:
-            announced.setdefault(data["trade_id"], at)
+        elif kind == events.SYSTEM_ACTIVITY and data["source"] == "whale" and data["details"]["trade_id"] in injected:
+            announced.setdefault(data["details"]["trade_id"], at)
     window = [(at, s) for at, s in statuses if start <= at <= end]
     sustained = float("nan")
     if len(window) >= 2:

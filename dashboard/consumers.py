@@ -54,7 +54,7 @@ from dashboard import presence, replay_pages, revocation, sessions
 from dashboard.feedwatch import ensure_watching
 from dashboard.health import stats
 from dashboard.hub import hub_for
-from dashboard.outbox import Outbox, OutboxOverflow, event_id
+from dashboard.outbox import Outbox, OutboxOverflow
 from trading import events, selectors
 from trading.execution import control
 
@@ -164,7 +164,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self.can_control = False
         # Live events that arrive while the replay is read wait here, then go
         # through the id filter: none is lost, none is sent twice or before the replay.
-        self.early: list[str] | None = []
+        self.early: list[dict[str, Any]] | None = []
         self.commands: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "pause": self.control_command,
             "resume": self.control_command,
@@ -219,8 +219,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         for text in replay_pages.replay_messages(replay):
             self.queue(text)
         early, self.early = self.early, None
-        for text in early:
-            self.forward(text)
+        for message in early:
+            self.forward(message)
         if not self.closing:
             self.tasks += [
                 asyncio.create_task(self.write(), name="events-socket-write"),
@@ -242,25 +242,25 @@ class EventsConsumer(AsyncWebsocketConsumer):
             logger.warning("events socket: group message of unknown type %r ignored", message.get("type"))
             return
         if self.early is None:
-            self.forward(message["text"])
+            self.forward(message)
         elif len(self.early) < self.outbox.limit:
-            self.early.append(message["text"])
+            self.early.append(message)
         else:
             self.early.clear()
             self.overflow("replay read too slowly")
 
-    def forward(self, text: str) -> None:
-        """A live envelope, unless the replay already carried it."""
-        if self.replayed and (replayed_id := event_id(text)) in self.replayed:
+    def forward(self, message: dict[str, Any]) -> None:
+        """A live envelope (``events.group_message``), unless the replay already carried it."""
+        if self.replayed and (replayed_id := message["id"]) in self.replayed:
             self.replayed.discard(replayed_id)
             return
-        self.queue(text)
+        self.queue(message["text"], market=message["market"])
 
-    def queue(self, text: str) -> None:
+    def queue(self, text: str, *, market: str | None = None) -> None:
         if self.closing:
             return
         try:
-            self.outbox.put(text)
+            self.outbox.put(text, market=market)
         except OutboxOverflow as exc:
             self.overflow(str(exc))
 

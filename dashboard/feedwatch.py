@@ -1,6 +1,6 @@
 """Tells this process's browsers when the feed runner dies. A dead runner sends no
 ``trader_status``, so each web process watches the runner's heartbeat
-(trading.status.runner_down) and, when it expires, hands its own browsers a ``down``
+(trading.selectors.runner_down) and, when it expires, hands its own browsers a ``down``
 status through its hub: every process tells only its own browsers, so nothing is
 sent twice, and nothing is persisted (a reconnecting browser gets the same ``down``
 from the history replay while it lasts). When a runner takes over, its own
@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 
 from dashboard.hub import GroupHub
 from trading import events
-from trading.status import runner_down_status
+from trading.selectors import runner_down_status
 
 logger = logging.getLogger(__name__)
 

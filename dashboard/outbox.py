@@ -12,34 +12,12 @@ up nobody but itself, and what it can hold is bounded:
 """
 
 import asyncio
-import re
 from collections import OrderedDict
 from itertools import count
-
-# Envelopes come from trading.events.envelope (orjson, keys in insertion order), so
-# the type and id are at the front and a market's ticker is a plain JSON string:
-# found without parsing the whole text once per browser.
-_MARKET_PREFIX = '{"type":"market"'
-_TICKER = re.compile(r'"(?:market_)?ticker":"([^"\\]{1,100})"')
-_ID = re.compile(r'^\{"type":"[a-z_]+","id":(\d+)')
 
 
 class OutboxOverflow(Exception):
     """More messages are waiting for one browser than the outbox holds."""
-
-
-def event_id(text: str) -> int:
-    """The envelope id at the front of ``text``; 0 for transient events or anything else."""
-    match = _ID.match(text)
-    return int(match.group(1)) if match else 0
-
-
-def market_key(text: str) -> str | None:
-    """The coalescing key of a ``market`` envelope (its ticker), None for other events."""
-    if not text.startswith(_MARKET_PREFIX):
-        return None
-    match = _TICKER.search(text)
-    return match.group(1) if match else ""
 
 
 class Outbox:
@@ -55,20 +33,21 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._items)
 
-    def put(self, text: str) -> None:
-        """Queue ``text``; raises OutboxOverflow when a non-market event finds the box full."""
-        key = market_key(text)
-        if key is not None and ("market", key) in self._items:
+    def put(self, text: str, *, market: str | None = None) -> None:
+        """Queue ``text``, a ``market`` event of ``market`` (its ticker, which the group
+        message carries) or, with None, any other; raises OutboxOverflow when a
+        non-market event finds the box full."""
+        if market is not None and ("market", market) in self._items:
             # Newest wins, in the older one's place: the panel updates as soon as it would have.
-            self._items[("market", key)] = text
+            self._items[("market", market)] = text
             self.coalesced += 1
             return
         if len(self._items) >= self.limit:
-            if key is None:
+            if market is None:
                 raise OutboxOverflow(f"{len(self._items)} messages waiting")
             self.coalesced += 1
             return
-        self._items[("market", key) if key is not None else next(self._seq)] = text
+        self._items[("market", market) if market is not None else next(self._seq)] = text
         self._ready.set()
 
     async def get(self) -> str:

@@ -40,7 +40,7 @@ def session_check(*, user_ids: Iterable[int], ended_session: str | None = None) 
     if not groups:
         return
     message = {"type": SESSION_CHECK, "ended": session_fingerprint(ended_session) if ended_session else ""}
-    transaction.on_commit(lambda: get_publisher().enqueue_message(groups, message))
+    transaction.on_commit(lambda: get_publisher().enqueue(groups, message))
 
 
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:

@@ -47,6 +47,9 @@ TYPES = frozenset(
 # Kept in ActivityEvent and replayed to late joiners.
 PERSISTED_TYPES = frozenset({SYSTEM_ACTIVITY, TRADER_STATUS, TRADING_STATE, WHALE_QUEUE, WHALE_PROCESSING})
 
+# How much a ``system_activity`` line matters; the console colours it by this.
+ACTIVITY_LEVELS = frozenset({"info", "warning", "error"})
+
 # Every logged-in browser joins EVENTS_GROUP; market panels join market_group(ticker).
 EVENTS_GROUP = "events"
 BROADCAST = "broadcast"
@@ -55,6 +58,16 @@ BROADCAST = "broadcast"
 def market_group(ticker: str) -> str:
     """Channels group names allow letters, digits, '-', '_' and '.', which covers Kalshi tickers."""
     return f"market.{ticker}"
+
+
+def activity(
+    *, source: str, message: str, level: str = "info", details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The one shape of a ``system_activity`` payload: who said it (the console filters
+    by it), how much it matters, the sentence a person reads, and the facts behind it."""
+    if level not in ACTIVITY_LEVELS:
+        raise ValueError(f"unknown activity level {level!r}; use one of {sorted(ACTIVITY_LEVELS)}")
+    return {"source": source, "level": level, "message": message, "details": details or {}}
 
 
 def envelope(event_type: str, data: dict[str, Any], *, event_id: int = 0, ts: float | None = None) -> str:
@@ -66,6 +79,10 @@ def envelope(event_type: str, data: dict[str, Any], *, event_id: int = 0, ts: fl
     ).decode()
 
 
-def group_message(text: str) -> dict[str, str]:
-    """The Channels group message that carries a finished envelope to consumers."""
-    return {"type": BROADCAST, "text": text}
+def group_message(text: str, *, event_id: int = 0, market: str | None = None) -> dict[str, Any]:
+    """The Channels group message that carries a finished envelope to consumers.
+
+    The envelope's id and, for a ``market`` event, its ticker travel beside the text,
+    so that a consumer can deduplicate and coalesce without parsing what was
+    serialized once for every browser."""
+    return {"type": BROADCAST, "text": text, "id": event_id, "market": market}

@@ -115,6 +115,10 @@ class Order(models.Model):
         EXECUTED = "executed"
         REJECTED = "rejected"
 
+    # Still working on the exchange (or about to be): they count against the limits,
+    # are canceled by the kill switch and shown as open; the rest are history.
+    OPEN_STATUSES = (Status.PENDING, Status.RESTING)
+
     decision = models.OneToOneField(
         WhaleDecision, null=True, blank=True, on_delete=models.PROTECT, related_name="order"
     )

@@ -49,6 +49,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from trading import events
+from trading.background_loop import BackgroundLoop
 from trading.health import ComponentHealth, Criticality
 from trading.models import ActivityEvent
 
@@ -80,9 +81,10 @@ class Publisher:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._background = BackgroundLoop("publisher")
+        self._attached: asyncio.AbstractEventLoop | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: asyncio.Queue[_Send | None] | None = None
-        self._thread: threading.Thread | None = None
         self.sent = 0
         self.failed = 0
         self.dropped = 0
@@ -94,6 +96,7 @@ class Publisher:
     def attach(self, loop: asyncio.AbstractEventLoop) -> None:
         """Send on ``loop`` (running, or about to run) from now on."""
         with self._lock:
+            self._attached = loop
             self._start_drain(loop)
 
     def _start_drain(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -108,13 +111,13 @@ class Publisher:
         loop.call_soon_threadsafe(start)
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        """The attached loop while it lives, else the process's own publisher loop
+        (a new one after a fork); the drain follows whichever it is."""
         with self._lock:
-            if self._loop is not None and not self._loop.is_closed():
-                return self._loop
-            loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=loop.run_forever, name="publisher", daemon=True)
-            self._thread.start()
-            self._start_drain(loop)
+            attached = self._attached
+            loop = attached if attached is not None and not attached.is_closed() else self._background.loop()
+            if loop is not self._loop:
+                self._start_drain(loop)
             return loop
 
     async def _drain(self, queue: "asyncio.Queue[_Send | None]") -> None:
@@ -143,12 +146,9 @@ class Publisher:
 
     # Entry points.
 
-    def enqueue(self, groups: tuple[str, ...], text: str) -> None:
-        """Queue one finished envelope for the sending loop; safe from any thread."""
-        self.enqueue_message(groups, events.group_message(text))
-
-    def enqueue_message(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
-        """Queue one group message of any type (a consumer-side notice, not a browser event)."""
+    def enqueue(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
+        """Queue one group message (``events.group_message``, or a consumer-side notice)
+        for the sending loop; safe from any thread."""
         loop = self._ensure_loop()
         loop.call_soon_threadsafe(self._put, (groups, message))
 
@@ -162,22 +162,24 @@ class Publisher:
             self.dropped += 1
             logger.warning("publisher backlog full (%d): event dropped", MAX_PENDING)
 
-    async def send_now(self, groups: tuple[str, ...], text: str) -> None:
+    async def send_now(self, groups: tuple[str, ...], message: dict[str, Any]) -> None:
         """Send on the caller's loop (the feed loop), counting failures instead of raising."""
-        await self._send(get_channel_layer(), groups, events.group_message(text))
+        await self._send(get_channel_layer(), groups, message)
 
     def flush(self, timeout: float = FLUSH_TIMEOUT) -> bool:
         """Wait (from a thread other than the sending loop's) until queued sends are done."""
-        loop, queue = self._loop, self._queue
-        if loop is None or queue is None or loop.is_closed():
+        loop = self._loop
+        if loop is None or loop.is_closed():
             return True
         if not loop.is_running():
             # An attached loop that has stopped (the embedded server's, at exit) sends nothing more.
-            return queue.empty()
+            return self._queue is None or self._queue.empty()
         done = threading.Event()
 
         async def wait() -> None:
-            await queue.join()
+            # Read on the loop: a drain just started there makes its queue before this runs.
+            if self._queue is not None:
+                await self._queue.join()
             done.set()
 
         try:
@@ -220,9 +222,9 @@ def publish(event_type: str, data: dict[str, Any], *, groups: Iterable[str] | No
     """Store (if persisted) and, after commit, send one event. Sync code only."""
     ts = time.time()
     event_id = store(event_type, data, ts)
-    text = events.envelope(event_type, data, event_id=event_id, ts=ts)
+    message = events.group_message(events.envelope(event_type, data, event_id=event_id, ts=ts), event_id=event_id)
     targets = _groups(groups)
-    transaction.on_commit(lambda: _publisher.enqueue(targets, text))
+    transaction.on_commit(lambda: _publisher.enqueue(targets, message))
     return event_id
 
 
@@ -230,15 +232,20 @@ async def apublish(event_type: str, data: dict[str, Any], *, groups: Iterable[st
     """Store (if persisted, off the loop) and send one event on the running loop."""
     ts = time.time()
     event_id = await sync_to_async(store)(event_type, data, ts) if event_type in events.PERSISTED_TYPES else 0
-    await _publisher.send_now(_groups(groups), events.envelope(event_type, data, event_id=event_id, ts=ts))
+    text = events.envelope(event_type, data, event_id=event_id, ts=ts)
+    await _publisher.send_now(_groups(groups), events.group_message(text, event_id=event_id))
     return event_id
 
 
 def publish_market(ticker: str, data: dict[str, Any]) -> None:
     """A coalesced ``market`` event to the market's group, from sync code."""
-    _publisher.enqueue((events.market_group(ticker),), events.envelope(events.MARKET, data))
+    _publisher.enqueue((events.market_group(ticker),), _market_message(ticker, data))
 
 
 async def apublish_market(ticker: str, data: dict[str, Any]) -> None:
     """A coalesced ``market`` event to the market's group, from the feed loop."""
-    await _publisher.send_now((events.market_group(ticker),), events.envelope(events.MARKET, data))
+    await _publisher.send_now((events.market_group(ticker),), _market_message(ticker, data))
+
+
+def _market_message(ticker: str, data: dict[str, Any]) -> dict[str, Any]:
+    return events.group_message(events.envelope(events.MARKET, data), market=ticker)

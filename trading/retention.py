@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 BATCH = 10_000
 
 
-def prune_activity(keep_seconds: float, now: float | None = None) -> int:
+def prune_activity(*, keep_seconds: float, now: float | None = None) -> int:
     """Delete replay events older than ``keep_seconds`` but the newest of each type; how many."""
     cutoff = (time.time() if now is None else now) - keep_seconds
     newest = ActivityEvent.objects.values("type").annotate(newest=Max("id")).values_list("newest", flat=True)

@@ -1,11 +1,14 @@
-"""Reads for the browsers' history replay (DESIGN.md "Message types to the browser").
+"""The reads that are more than a one-line query: what browsers are sent (the history
+replay, the whale queue, the trading state) and what the feed runner's status is
+(its heartbeat and latest report). Writes are services; these never write.
 
-A browser that connects gets the recent past in one ``history_replay`` event:
-state transitions, recent activity, the whale queue and the latest
-``trading_state`` / ``trader_status``. A browser that reconnects with the last
-event id it saw gets every persisted event after it instead of "recent
-activity", so it misses nothing; when the history no longer holds what it
-missed, it gets a fresh replay marked ``gap`` instead.
+History replay (docs/architecture.md, "Message types to the browser"): a browser
+that connects gets the recent past in one ``history_replay`` event: state
+transitions, recent activity, the whale queue and the latest ``trading_state`` /
+``trader_status``. A browser that reconnects with the last event id it saw gets
+every persisted event after it instead of "recent activity", so it misses
+nothing; when the history no longer holds what it missed, it gets a fresh
+replay marked ``gap`` instead.
 """
 
 import functools
@@ -14,10 +17,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Sum
 
 from trading import events
-from trading.models import ActivityEvent, Order, StateTransition, WhaleTrade
-from trading.status import runner_down_status
+from trading.execution.risk import ACCOUNT, start_of_day
+from trading.health import ComponentHealth, Criticality
+from trading.models import ActivityEvent, FeedHeartbeat, Fill, Order, Position, RiskAccount, StateTransition, WhaleTrade
 
 # At least the last 20 transitions (issue 6); 50 fill the status history panel.
 TRANSITIONS = 50
@@ -34,10 +39,11 @@ RECENT_WHALES = 30
 # whale_queue event (one per decision) read and serialize them all, which slowed the
 # workers further (bench/decisions.py at 20 whales/s). The total is sent as ``waiting``.
 WAITING_WHALES = 100
-# Orders still working on the exchange; the rest are history (admin).
-OPEN_ORDER_STATUSES = (Order.Status.PENDING, Order.Status.RESTING)
 
 PROTOCOL_VERSION = 1
+
+# A feed runner status older than this many reporting intervals means the runner is gone or stuck.
+STALE_INTERVALS = 3
 
 
 def event_dict(event: ActivityEvent) -> dict[str, Any]:
@@ -124,6 +130,64 @@ def latest_event(event_type: str) -> dict[str, Any] | None:
     return None if event is None else event_dict(event)
 
 
+def runner_down(now: float | None = None) -> str | None:
+    """Why the feed runner counts as dead (its newest heartbeat expired without a
+    graceful shutdown), or None. One indexed query: web processes ask every second."""
+    beat = FeedHeartbeat.objects.order_by("-beat_at").first()
+    if beat is None or beat.state == "shutdown":
+        return None
+    age = (time.time() if now is None else now) - beat.beat_at
+    if age <= settings.FEED.heartbeat_ttl:
+        return None
+    return f"down: no heartbeat for {age:.0f} s (pid {beat.pid} on {beat.host}, last state {beat.state})"
+
+
+def _down_status(detail: str, markets: list[str]) -> dict[str, Any]:
+    """The ``trader_status`` a web process shows for a dead runner (the runner cannot send one)."""
+    return {
+        "state": "down",
+        "markets": markets,
+        "exchange_connected": False,
+        "components": [ComponentHealth("feed_runner", False, Criticality.CRITICAL, detail).to_dict()],
+    }
+
+
+def runner_down_status(now: float | None = None) -> dict[str, Any] | None:
+    """``_down_status`` when the runner is dead, else None."""
+    detail = runner_down(now)
+    if detail is None:
+        return None
+    event = ActivityEvent.objects.filter(type=events.TRADER_STATUS).order_by("-id").first()
+    return _down_status(detail, [] if event is None else event.data.get("markets", []))
+
+
+def feed_status(now: float | None = None) -> tuple[ComponentHealth, dict[str, Any] | None]:
+    """The feed runner as one component, and its last report (state and per-component health)."""
+    event = ActivityEvent.objects.filter(type=events.TRADER_STATUS).order_by("-id").first()
+    if event is None:
+        return ComponentHealth("feed_runner", False, Criticality.CRITICAL, "no feed runner has reported yet"), None
+    now = time.time() if now is None else now
+    age = now - event.ts
+    report = {
+        "state": event.data.get("state"),
+        "reported_at": event.ts,
+        "age_s": round(age, 1),
+        "markets": event.data.get("markets", []),
+        "components": event.data.get("components", []),
+    }
+    down = runner_down(now)
+    if down is not None:
+        report["state"] = "down"
+        detail, healthy = down, False
+    elif age > STALE_INTERVALS * settings.FEED.status_interval:
+        detail, healthy = f"no report for {age:.0f} s", False
+    elif report["state"] in ("error", "shutdown"):
+        detail, healthy = f"state {report['state']}", False
+    else:
+        detail, healthy = f"state {report['state']}", True
+    return ComponentHealth("feed_runner", healthy, Criticality.CRITICAL, detail), report
+
+
 def trader_status_now() -> dict[str, Any] | None:
     """The latest ``trader_status``; while the runner is dead, a ``down`` one made here
     (id 0: not persisted, so a browser that saw the last real one still takes it)."""
@@ -138,7 +202,7 @@ def last_event_id() -> int:
     return ActivityEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
-_OPEN_STATUSES = (WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING)
+_WAITING_STATUSES = (WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING)
 
 
 @functools.cache
@@ -147,8 +211,8 @@ def _queue_queries(recent: int, waiting_limit: int) -> tuple[tuple[str, tuple[An
     queue is read after every decision, and compiling its queries each time was most of
     its cost (bench/README.md "decisions")."""
     rows = WhaleTrade.objects.order_by("-id").values_list(*_ROW_FIELDS)
-    pending = rows.filter(status__in=_OPEN_STATUSES)[: waiting_limit + 1]
-    done = rows.exclude(status__in=_OPEN_STATUSES)[:recent]
+    pending = rows.filter(status__in=_WAITING_STATUSES)[: waiting_limit + 1]
+    done = rows.exclude(status__in=_WAITING_STATUSES)[:recent]
     return pending.query.sql_with_params(), done.query.sql_with_params()
 
 
@@ -167,7 +231,7 @@ def whale_queue_data(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_W
     waiting = len(pending)
     if waiting > waiting_limit:
         pending = pending[:waiting_limit]
-        waiting = WhaleTrade.objects.filter(status__in=_OPEN_STATUSES).count()
+        waiting = WhaleTrade.objects.filter(status__in=_WAITING_STATUSES).count()
     done = _rows(*done_query)
     whales = [whale_row_dict(row) for row in sorted(pending + done, key=lambda row: row["id"], reverse=True)]
     return {"whales": whales, "waiting": waiting}
@@ -176,10 +240,44 @@ def whale_queue_data(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_W
 def open_orders() -> list[dict[str, Any]]:
     """Orders pending or resting, oldest first: ``trading_state`` carries only their number."""
     return list(
-        Order.objects.filter(status__in=OPEN_ORDER_STATUSES)
+        Order.objects.filter(status__in=Order.OPEN_STATUSES)
         .order_by("id")
         .values("client_order_id", "market_ticker", "side", "price", "count", "filled_count", "status")
     )
+
+
+def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
+    """Positions, balance and the switches, with the account's version: the browser
+    keeps the highest version it has seen, so a late, older state never wins.
+    ``account``: the row as the caller just locked and saved it (saves reading it again)."""
+    if account is None:
+        account = RiskAccount.objects.filter(name=ACCOUNT).first() or RiskAccount(name=ACCOUNT)
+    positions = [
+        {
+            "market_ticker": p.market_ticker,
+            "position": p.position,
+            "cost": p.cost,
+            "realized_pnl": p.realized_pnl,
+            "fees_paid": p.fees_paid,
+        }
+        for p in Position.objects.exclude(position=0, realized_pnl=0).order_by("market_ticker")
+    ]
+    day = Fill.objects.filter(ts__gte=start_of_day(time.time())).aggregate(
+        realized=Sum("realized_pnl", default=0), fees=Sum("fee", default=0)
+    )
+    return {
+        "version": account.version,
+        "mode": settings.KALSHI.trading_mode,
+        "paused": account.paused,
+        "killed": account.killed,
+        "balance": account.balance,
+        "exposure": sum(p["cost"] for p in positions),
+        "realized_pnl": sum(p["realized_pnl"] for p in positions),
+        "daily_pnl": day["realized"] - day["fees"],
+        "open_orders": Order.objects.filter(status__in=Order.OPEN_STATUSES).count(),
+        "positions": positions,
+        "reconciled_at": account.reconciled_at,
+    }
 
 
 def history_replay(last_event_id_seen: int | None = None) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def reconcile() -> int:
 
 @shared_task
 def prune_activity() -> int:
-    return retention.prune_activity(settings.RETENTION.activity_retention)
+    return retention.prune_activity(keep_seconds=settings.RETENTION.activity_retention)
 
 
 @worker_ready.connect

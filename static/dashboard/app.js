@@ -208,7 +208,7 @@
     switch (event.type) {
       case "system_activity":
         consoleLine(event);
-        if (event.data.kind === "state" && event.data.to) setState(event.data.to);
+        if (event.data.source === "state") setState(event.data.details.to);
         break;
       case "trader_status":
         onStatus(event.data);
@@ -309,10 +309,7 @@
   let scrollPaused = false;
 
   function consoleLine(event) {
-    // The feed names a kind ("state", "health", ...); the execution side a source and a level.
-    const kind = event.data.kind || event.data.source || "info";
-    const message = event.data.message || JSON.stringify(event.data);
-    addLine(kind, message, event.ts, event.id, event.data.level);
+    addLine(event.data.source, event.data.message, event.ts, event.id, event.data.level);
   }
 
   function localLine(kind, message, ts) {

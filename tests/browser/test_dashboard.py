@@ -39,8 +39,8 @@ def boss(django_user_model):
     return user
 
 
-def activity(message: str, kind: str = "test") -> int:
-    event_id = publisher.publish(events.SYSTEM_ACTIVITY, {"kind": kind, "message": message})
+def activity(message: str, source: str = "test") -> int:
+    event_id = publisher.publish(events.SYSTEM_ACTIVITY, events.activity(source=source, message=message))
     publisher.get_publisher().flush()
     return event_id
 
@@ -100,10 +100,10 @@ def test_console_fills_and_a_whale_arrives_with_its_decision(page, boss):
     link = row.locator("a")
     expect(link).to_have_attribute("href", re.compile(rf"/admin/trading/whaledecision/{whale.decision.pk}/change/$"))
 
-    # Filter by kind: only the matching lines stay visible.
-    activity("a state line", kind="state")
-    expect(console).to_contain_text("a state line")
-    page.select_option("#kind-filter", "state")
+    # Filter by source: only the matching lines stay visible.
+    activity("a backfill line", source="backfill")
+    expect(console).to_contain_text("a backfill line")
+    page.select_option("#kind-filter", "backfill")
     expect(console.locator("li:visible")).to_have_count(1)
     page.select_option("#kind-filter", "")
 
@@ -195,7 +195,9 @@ def test_a_catch_up_over_a_megabyte_arrives_in_pages_in_order(page, trader):
     # Stored, not broadcast: only the catch-up can bring them, ~1.3 MB of it.
     padding = "x" * 2_000
     for n in range(600):
-        publisher.store(events.SYSTEM_ACTIVITY, {"message": f"missed {n} {padding}"}, time.time())
+        publisher.store(
+            events.SYSTEM_ACTIVITY, events.activity(source="test", message=f"missed {n} {padding}"), time.time()
+        )
     sockets[-1].close(code=1001)
     expect(console).to_contain_text("missed 599 ")
     expect(page.locator("#conn")).to_have_attribute("data-conn", "online")
@@ -212,7 +214,7 @@ def test_a_catch_up_older_than_the_history_starts_over_and_says_so(page, trader)
     console = page.locator("#console")
     expect(console).to_contain_text("seen before the gap")
     ActivityEvent.objects.all().delete()  # pruned: what the page saw and what followed it
-    publisher.store(events.SYSTEM_ACTIVITY, {"message": "after the gap"}, time.time())
+    publisher.store(events.SYSTEM_ACTIVITY, events.activity(source="test", message="after the gap"), time.time())
     sockets[-1].close(code=1001)
     expect(console).to_contain_text("missed more events than the history keeps")
     expect(console).to_contain_text("after the gap")

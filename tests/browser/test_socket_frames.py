@@ -33,7 +33,7 @@ async def recv(socket) -> str:
 
 
 def store(message: str) -> int:
-    return publisher.store(events.SYSTEM_ACTIVITY, {"message": message}, time.time())
+    return publisher.store(events.SYSTEM_ACTIVITY, events.activity(source="test", message=message), time.time())
 
 
 async def test_a_catch_up_of_over_a_megabyte_arrives_whole_through_a_real_server(server, user, session_cookie):
@@ -57,7 +57,7 @@ async def test_a_catch_up_of_over_a_megabyte_arrives_whole_through_a_real_server
         assert all(len(frame.encode()) <= PAGE_BYTES for frame in frames)
         received = [e["id"] for frame in frames[1:] for e in orjson.loads(frame)["data"]["events"]]
         assert received == missed
-        live = await publisher.apublish(events.SYSTEM_ACTIVITY, {"message": "live"})
+        live = await publisher.apublish(events.SYSTEM_ACTIVITY, events.activity(source="test", message="live"))
         assert orjson.loads(await recv(socket))["id"] == live
 
 

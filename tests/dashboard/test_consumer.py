@@ -150,7 +150,9 @@ async def test_resume_after_last_event_id_has_no_gap_and_no_duplicate(user, conn
     layer = get_channel_layer()
     await layer.group_send(
         events.EVENTS_GROUP,
-        events.group_message(events.envelope(again.type, again.data, event_id=again.pk, ts=again.ts)),
+        events.group_message(
+            events.envelope(again.type, again.data, event_id=again.pk, ts=again.ts), event_id=again.pk
+        ),
     )
     # ... and what is published after the replay follows it, in order.
     live = [await publisher.apublish(events.SYSTEM_ACTIVITY, {"message": f"live {n}"}) for n in range(3)]
@@ -314,7 +316,9 @@ async def test_events_published_while_the_replay_is_read_come_once_and_after_it(
     def replay_with_a_race(last_seen):
         raced.append(publisher.store(events.SYSTEM_ACTIVITY, {"message": "raced"}, 5.0))
         text = events.envelope(events.SYSTEM_ACTIVITY, {"message": "raced"}, event_id=raced[0], ts=5.0)
-        async_to_sync(get_channel_layer().group_send)(events.EVENTS_GROUP, events.group_message(text))
+        async_to_sync(get_channel_layer().group_send)(
+            events.EVENTS_GROUP, events.group_message(text, event_id=raced[0])
+        )
         time.sleep(0.3)  # let the broadcast reach the socket before the replay is read
         return read_replay(last_seen)
 

@@ -2,12 +2,16 @@
 
 import pytest
 
-from dashboard.outbox import Outbox, OutboxOverflow, event_id, market_key
+from dashboard.outbox import Outbox, OutboxOverflow
 from trading import events
 
 
 def market(ticker: str, price: int) -> str:
     return events.envelope(events.MARKET, {"market_ticker": ticker, "yes_bid": price}, ts=1.0)
+
+
+def put_market(box: Outbox, ticker: str, price: int) -> None:
+    box.put(market(ticker, price), market=ticker)
 
 
 def activity(n: int) -> str:
@@ -18,21 +22,13 @@ async def drain(box: Outbox) -> list[str]:
     return [await box.get() for _ in range(len(box))]
 
 
-def test_event_id_and_market_key_read_the_envelope_front():
-    assert event_id(activity(42)) == 42
-    assert event_id(market("A", 1)) == 0
-    assert event_id("not an envelope") == 0
-    assert market_key(market("KX-1.B_2", 1)) == "KX-1.B_2"
-    assert market_key(activity(1)) is None
-
-
 async def test_newest_market_event_replaces_the_waiting_one_in_its_place():
     box = Outbox(limit=10)
     box.put(activity(1))
-    box.put(market("A", 100))
-    box.put(market("B", 200))
+    put_market(box, "A", 100)
+    put_market(box, "B", 200)
     box.put(activity(2))
-    box.put(market("A", 101))
+    put_market(box, "A", 101)
     assert await drain(box) == [activity(1), market("A", 101), market("B", 200), activity(2)]
     assert box.coalesced == 1
 
@@ -40,9 +36,9 @@ async def test_newest_market_event_replaces_the_waiting_one_in_its_place():
 async def test_full_outbox_overflows_on_persisted_events_and_drops_new_markets():
     box = Outbox(limit=2)
     box.put(activity(1))
-    box.put(market("A", 100))
-    box.put(market("A", 101))  # replaces, still fits
-    box.put(market("B", 1))  # no room, dropped and counted
+    put_market(box, "A", 100)
+    put_market(box, "A", 101)  # replaces, still fits
+    put_market(box, "B", 1)  # no room, dropped and counted
     with pytest.raises(OutboxOverflow):
         box.put(activity(2))
     assert await drain(box) == [activity(1), market("A", 101)]
@@ -58,3 +54,12 @@ async def test_get_waits_for_the_next_message():
     assert not waiter.done()
     box.put(activity(7))
     assert await asyncio.wait_for(waiter, 5) == activity(7)
+
+
+async def test_coalescing_follows_the_ticker_given_not_the_text():
+    """The ticker comes beside the text (the publisher knows it): nothing is parsed per browser."""
+    box = Outbox(limit=10)
+    box.put(market("A", 100), market="A")
+    box.put(market("A", 101))  # no ticker given: an ordinary event, kept
+    box.put(market("B", 102), market="A")
+    assert await drain(box) == [market("B", 102), market("A", 101)]

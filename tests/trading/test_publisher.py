@@ -55,13 +55,14 @@ async def _in_worker_thread(fn):
 @pytest.mark.needs_redis
 async def test_persisted_event_reaches_group_as_one_serialized_text_with_row_id(listener):
     group = await listener(events.EVENTS_GROUP)
-    event_id = await publisher.apublish(events.SYSTEM_ACTIVITY, {"message": "héllo", "kind": "feed"})
+    event_id = await publisher.apublish(events.SYSTEM_ACTIVITY, events.activity(source="feed", message="héllo"))
     message = await group.next_message()
     assert message["type"] == events.BROADCAST
     assert isinstance(message["text"], str)
     body = orjson.loads(message["text"])
     row = await ActivityEvent.objects.aget(pk=event_id)
     assert body == {"type": events.SYSTEM_ACTIVITY, "id": row.pk, "ts": row.ts, "data": row.data}
+    assert (message["id"], message["market"]) == (row.pk, None)
 
 
 @pytest.mark.needs_redis
@@ -70,7 +71,9 @@ async def test_market_event_is_transient_and_goes_to_the_market_group_only(liste
     market = await listener(events.market_group(ticker))
     everyone = await listener(events.EVENTS_GROUP)
     await publisher.apublish_market(ticker, {"ticker": ticker, "yes_bid": 4100})
-    body = await market.next_event()
+    message = await market.next_message()
+    assert (message["id"], message["market"]) == (0, ticker)
+    body = orjson.loads(message["text"])
     assert body["type"] == events.MARKET and body["id"] == 0 and body["data"]["yes_bid"] == 4100
     assert await ActivityEvent.objects.acount() == 0
     assert await everyone.nothing_for(0.3)
@@ -144,9 +147,9 @@ async def test_attached_loop_carries_sync_publishes_through_the_in_memory_layer(
     group = await listener(events.EVENTS_GROUP, layer=layer)
     pub = publisher.Publisher()
     pub.attach(asyncio.get_running_loop())
-    text = events.envelope(events.SYSTEM_ACTIVITY, {"message": "from a worker thread"})
-    await asyncio.to_thread(pub.enqueue, (events.EVENTS_GROUP,), text)
-    assert (await group.next_message())["text"] == text
+    message = events.group_message(events.envelope(events.SYSTEM_ACTIVITY, {"message": "from a worker thread"}))
+    await asyncio.to_thread(pub.enqueue, (events.EVENTS_GROUP,), message)
+    assert await group.next_message() == message
     assert pub.sent == 1 and pub.health().healthy
 
 
@@ -163,3 +166,26 @@ def test_flush_after_the_attached_loop_stopped_returns_at_once():
             task.cancel()
         loop.run_until_complete(asyncio.sleep(0))
         loop.close()
+
+
+def test_a_forked_child_publishes_on_a_loop_of_its_own(monkeypatch):
+    """Celery prefork: the parent's publisher thread does not exist in the child, so the
+    child's sends must go to a new loop there, not wait forever on the inherited one."""
+    import os
+
+    from channels.layers import InMemoryChannelLayer
+
+    monkeypatch.setattr(publisher, "get_channel_layer", InMemoryChannelLayer)
+    pub = publisher.Publisher()
+    message = events.group_message(events.envelope(events.SYSTEM_ACTIVITY, events.activity(source="test", message="x")))
+    pub.enqueue((events.EVENTS_GROUP,), message)
+    assert pub.flush(timeout=5) and pub.sent == 1
+    pid = os.fork()
+    if pid == 0:
+        try:
+            pub.enqueue((events.EVENTS_GROUP,), message)
+            os._exit(0 if pub.flush(timeout=5) and pub.sent == 2 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -27,9 +27,9 @@ def test_prune_keeps_recent_events_and_the_newest_of_each_type(monkeypatch):
     state = event(events.TRADING_STATE, 9 * DAY, now)  # nothing changed since: still the latest
     recent = [event(events.SYSTEM_ACTIVITY, 60, now), event(events.TRADER_STATUS, 30, now)]
 
-    assert retention.prune_activity(7 * DAY, now=now) == 7
+    assert retention.prune_activity(keep_seconds=7 * DAY, now=now) == 7
     assert set(ActivityEvent.objects.values_list("id", flat=True)) == {state, *recent}
-    assert retention.prune_activity(7 * DAY, now=now) == 0
+    assert retention.prune_activity(keep_seconds=7 * DAY, now=now) == 0
 
 
 def test_replay_after_pruning_still_has_the_latest_trading_state():
@@ -37,7 +37,7 @@ def test_replay_after_pruning_still_has_the_latest_trading_state():
     state = event(events.TRADING_STATE, 30 * DAY, now)
     event(events.SYSTEM_ACTIVITY, 30 * DAY, now)
     last_activity = event(events.SYSTEM_ACTIVITY, 29 * DAY, now)
-    assert retention.prune_activity(DAY, now=now) == 1
+    assert retention.prune_activity(keep_seconds=DAY, now=now) == 1
 
     replay = selectors.history_replay(last_event_id_seen=0)
     assert replay["trading_state"]["id"] == state

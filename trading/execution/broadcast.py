@@ -6,15 +6,10 @@ transaction and sends them only after it commits, so a browser never sees a
 stage whose row was rolled back.
 """
 
-import time
 from typing import Any
 
-from django.conf import settings
-from django.db.models import Sum
-
 from trading import events, publisher, selectors
-from trading.execution.risk import ACCOUNT, OPEN_STATUSES, start_of_day
-from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
+from trading.models import Order, RiskAccount, WhaleDecision, WhaleTrade
 
 # whale_processing stages, in the order a whale goes through them.
 RECEIVED = "received"
@@ -72,46 +67,12 @@ def whale_queue() -> None:
     publisher.publish(events.WHALE_QUEUE, selectors.whale_queue_data())
 
 
-def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
-    """Positions, balance and the switches, with the account's version: the browser
-    keeps the highest version it has seen, so a late, older state never wins.
-    ``account``: the row as the caller just locked and saved it (saves reading it again)."""
-    if account is None:
-        account = RiskAccount.objects.filter(name=ACCOUNT).first() or RiskAccount(name=ACCOUNT)
-    positions = [
-        {
-            "market_ticker": p.market_ticker,
-            "position": p.position,
-            "cost": p.cost,
-            "realized_pnl": p.realized_pnl,
-            "fees_paid": p.fees_paid,
-        }
-        for p in Position.objects.exclude(position=0, realized_pnl=0).order_by("market_ticker")
-    ]
-    day = Fill.objects.filter(ts__gte=start_of_day(time.time())).aggregate(
-        realized=Sum("realized_pnl", default=0), fees=Sum("fee", default=0)
-    )
-    return {
-        "version": account.version,
-        "mode": settings.KALSHI.trading_mode,
-        "paused": account.paused,
-        "killed": account.killed,
-        "balance": account.balance,
-        "exposure": sum(p["cost"] for p in positions),
-        "realized_pnl": sum(p["realized_pnl"] for p in positions),
-        "daily_pnl": day["realized"] - day["fees"],
-        "open_orders": Order.objects.filter(status__in=OPEN_STATUSES).count(),
-        "positions": positions,
-        "reconciled_at": account.reconciled_at,
-    }
-
-
 def trading_state(account: RiskAccount | None = None) -> None:
-    publisher.publish(events.TRADING_STATE, trading_state_data(account))
+    publisher.publish(events.TRADING_STATE, selectors.trading_state_data(account))
 
 
 def activity(message: str, *, level: str = "info", **details: Any) -> None:
     """One line for the activity console (and the admin's activity page)."""
     publisher.publish(
-        events.SYSTEM_ACTIVITY, {"source": "execution", "level": level, "message": message, "details": details}
+        events.SYSTEM_ACTIVITY, events.activity(source="execution", level=level, message=message, details=details)
     )

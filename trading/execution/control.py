@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
+from trading import selectors
 from trading.exchange import ExchangeError
 from trading.execution import broadcast, loop, risk, services
 from trading.models import Order, RiskAccount
@@ -60,7 +61,7 @@ def kill(*, user: Any = None) -> KillResult:
     """Stop new orders and cancel every open order, ours on record and any resting on the exchange."""
     _switch(paused=False, killed=True, user=user, message=f"Kill switch turned on by {_actor(user)}.")
     result = KillResult()
-    for order in Order.objects.filter(status__in=risk.OPEN_STATUSES).order_by("pk"):
+    for order in Order.objects.filter(status__in=Order.OPEN_STATUSES).order_by("pk"):
         try:
             services.cancel_order(order_id=order.pk)
             result.canceled.append(order.client_order_id)
@@ -91,4 +92,4 @@ def kill(*, user: Any = None) -> KillResult:
 
 def status() -> dict[str, Any]:
     """The switches, balance, positions and open orders, as ``trading_state`` carries them."""
-    return broadcast.trading_state_data()
+    return selectors.trading_state_data()

@@ -25,7 +25,6 @@ from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, Wh
 from trading.units import COUNT_SCALE, ONE_DOLLAR
 
 ACCOUNT = "default"
-OPEN_STATUSES = (Order.Status.PENDING, Order.Status.RESTING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +163,7 @@ def read_account(
     one that took the lock: in Postgres a statement reads the data as of its own start,
     so aggregates read in the locking statement itself would miss the order that the
     worker we waited for committed (that is why the lock is not in this query too)."""
-    is_open = list(OPEN_STATUSES)
+    is_open = list(Order.OPEN_STATUSES)
     recent = connection.ops.adapt_datetimefield_value(datetime.fromtimestamp(now - 60, UTC))
     ticker = whale.market_ticker
     params = [

@@ -240,12 +240,12 @@ def execute_order(*, order_id: int) -> Order:
         return order
     exchange = current_gateway()
     if decision_expired(order, time.time()):
-        return settle_expired(order, exchange)
+        return settle_expired(order=order, exchange=exchange)
     try:
         placed = loop.run(exchange.place(place_request(order, settings.EXECUTION.rules)))
     except OrderRejected as exc:
         logger.warning("order %s rejected: %s", order.client_order_id, exc)
-        return reject_order(order, str(exc))
+        return reject_order(order=order, error=str(exc))
     except ExchangeError as exc:
         logger.warning("order %s: exchange unreachable, left pending: %s", order.client_order_id, exc)
         if whale is not None:
@@ -275,7 +275,7 @@ def decision_expired(order: Order, now: float) -> bool:
     return decision is not None and now - decision.decided_at > settings.EXECUTION.decision_ttl
 
 
-def settle_expired(order: Order, exchange: Gateway) -> Order:
+def settle_expired(*, order: Order, exchange: Gateway) -> Order:
     """An expired follow is not sent again; an earlier attempt may still have reached
     the exchange (its answer lost with a killed worker), so look before rejecting."""
     found = loop.run(exchange.find_order(order.client_order_id, order.market_ticker))
@@ -283,10 +283,10 @@ def settle_expired(order: Order, exchange: Gateway) -> Order:
         adopt_order(order_id=order.pk, found=found)
         return Order.objects.get(pk=order.pk)
     logger.warning("order %s: decision expired before the exchange took it", order.client_order_id)
-    return reject_order(order, DECISION_EXPIRED)
+    return reject_order(order=order, error=DECISION_EXPIRED)
 
 
-def reject_order(order: Order, error: str) -> Order:
+def reject_order(*, order: Order, error: str) -> Order:
     """The order does not exist on the exchange and never will: say why, once."""
     with transaction.atomic():
         risk.lock_account()
@@ -330,8 +330,8 @@ def record_placement(*, order_id: int, placed: Placed, fills: tuple[FillReport, 
         ):
             order.status, order.error = status, ""
         Fill.objects.filter(exchange_order_id=placed.exchange_order_id, order__isnull=True).update(order=order)
-        new_fills = sum(add_fill(account, report, order) for report in fills)
-        update_filled(order)
+        new_fills = sum(add_fill(account=account, report=report, order=order) for report in fills)
+        update_filled(order=order)
         account.version += 1
         account.save(update_fields=["balance", "version", "updated_at"])
         if order.decision is not None:
@@ -347,7 +347,7 @@ def bump_version() -> None:
     RiskAccount.objects.filter(name=risk.ACCOUNT).update(version=F("version") + 1)
 
 
-def add_fill(account: RiskAccount, report: FillReport, order: Order | None) -> bool:
+def add_fill(*, account: RiskAccount, report: FillReport, order: Order | None) -> bool:
     """With the account locked: record one fill of ``order`` (None if not ours locally)
     unless its trade id is known, and apply it to the market's position and to
     ``account.balance`` (the caller saves the account). True if it was new."""
@@ -382,7 +382,7 @@ def add_fill(account: RiskAccount, report: FillReport, order: Order | None) -> b
     return True
 
 
-def update_filled(order: Order) -> None:
+def update_filled(*, order: Order) -> None:
     """Set the order's filled count from its fills (executed once all of it filled) and save it."""
     order.filled_count = order.fills.aggregate(n=Sum("count", default=0))["n"]
     if order.filled_count >= order.count:
@@ -390,7 +390,7 @@ def update_filled(order: Order) -> None:
     order.save(update_fields=["exchange_order_id", "status", "error", "filled_count", "updated_at"])
 
 
-def record_fill(report: FillReport) -> bool:
+def record_fill(*, report: FillReport) -> bool:
     """Record one fill of ours, from any source; True if it was new.
 
     The feed runner calls this for every WebSocket ``fill`` message (parsed by
@@ -403,12 +403,12 @@ def record_fill(report: FillReport) -> bool:
         order = Order.objects.select_for_update().filter(exchange_order_id=report.order_id).first()
         if order is None and report.client_order_id:
             order = Order.objects.select_for_update().filter(client_order_id=report.client_order_id).first()
-        if not add_fill(account, report, order):
+        if not add_fill(account=account, report=report, order=order):
             return False
         account.version += 1
         account.save(update_fields=["balance", "version", "updated_at"])
         if order is not None:
-            update_filled(order)
+            update_filled(order=order)
             decision = WhaleDecision.objects.select_related("whale").filter(order=order).first()
             if decision is not None:
                 broadcast.whale_stage(broadcast.FILLED, decision.whale, decision, order)
@@ -422,19 +422,19 @@ def sync_fills(*, order_id: int) -> int:
     if not order.exchange_order_id:
         return 0
     reports = loop.run(current_gateway().fills(order.exchange_order_id))
-    return sum(record_fill(report) for report in reports)
+    return sum(record_fill(report=report) for report in reports)
 
 
 def cancel_order(*, order_id: int) -> Order:
     """Cancel one open order on the exchange and record it (a 404 means already dead)."""
     order = Order.objects.get(pk=order_id)
-    if order.status not in risk.OPEN_STATUSES:
+    if order.status not in Order.OPEN_STATUSES:
         return order
     if order.exchange_order_id:
         loop.run(current_gateway().cancel(order.exchange_order_id, order.market_ticker))
     with transaction.atomic():
         risk.lock_account()
-        updated = Order.objects.filter(pk=order.pk, status__in=risk.OPEN_STATUSES).update(status=Order.Status.CANCELED)
+        updated = Order.objects.filter(pk=order.pk, status__in=Order.OPEN_STATUSES).update(status=Order.Status.CANCELED)
         if updated:
             bump_version()
             broadcast.trading_state()

@@ -24,7 +24,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from trading import events, publisher
-from trading.feed.bus import PublicTrade
+from trading.feed.bus import TradeReceived
 from trading.feed.marks import Mark, load_marks, save_marks
 from trading.feed.threads import fresh_connection
 from trading.feed.trades import Taken, TradeFeed
@@ -48,9 +48,9 @@ FLUSH_INTERVAL = 1.0
 RETRY_DELAY = 5.0
 
 
-def rest_public_trade(trade: rest_schemas.PublicTrade) -> PublicTrade:
+def rest_public_trade(trade: rest_schemas.PublicTrade) -> TradeReceived:
     """A REST trade in the feed's shape (the WebSocket's ``trades.public_trade`` twin)."""
-    return PublicTrade(
+    return TradeReceived(
         trade_id=trade.trade_id,
         ticker=trade.ticker,
         yes_price=trade.yes_price,
@@ -62,7 +62,7 @@ def rest_public_trade(trade: rest_schemas.PublicTrade) -> PublicTrade:
 
 async def missed_trades(
     rest: KalshiRestClient, *, since: Mark, ticker: str | None, limit: int = MAX_TRADES_PER_MARKET
-) -> tuple[list[PublicTrade], int]:
+) -> tuple[list[TradeReceived], int]:
     """Trades at or after ``since`` (one market, or every market with ``ticker=None``),
     oldest first, without ``since`` itself; and how many older ones ``limit`` cut off
     (at least 1 when it cut any: the listing is not read further to count them).
@@ -209,7 +209,12 @@ class TradeBackfill:
         if last["cut_off"]:
             message += f"; older trades beyond the last {MAX_TRADES_PER_MARKET} per market were not read"
         logger.info("trade backfill: %s", message)
-        await publisher.apublish(events.SYSTEM_ACTIVITY, {"kind": "backfill", "message": message, **last})
+        await publisher.apublish(
+            events.SYSTEM_ACTIVITY,
+            events.activity(
+                source="backfill", level="warning" if last["cut_off"] else "info", message=message, details=last
+            ),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -51,7 +51,7 @@ class BusEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class PublicTrade(BusEvent):
+class TradeReceived(BusEvent):
     """A public trade; integers in trading.units, ``ts`` Unix seconds from the exchange."""
 
     droppable: ClassVar[bool] = True
@@ -101,7 +101,7 @@ Callback = Callable[[Any], Awaitable[None] | None]
 
 
 @dataclass(eq=False)
-class Subscription:
+class Subscriber:
     event_type: type[BusEvent]
     callback: Callback
     owner: str
@@ -144,7 +144,7 @@ class EventBus:
         max_consecutive_timeouts: int = MAX_CONSECUTIVE_TIMEOUTS,
     ) -> None:
         self._queue: asyncio.Queue[BusEvent] = asyncio.Queue(maxsize=queue_size)
-        self._subscriptions: dict[type[BusEvent], list[Subscription]] = {}
+        self._subscriptions: dict[type[BusEvent], list[Subscriber]] = {}
         self.call_timeout = call_timeout
         self.max_consecutive_timeouts = max_consecutive_timeouts
         self.published = 0
@@ -174,14 +174,14 @@ class EventBus:
 
     # ---- subscribing
 
-    def subscribe(self, event_type: type[BusEvent], callback: Callback, *, owner: str, name: str = "") -> Subscription:
+    def subscribe(self, event_type: type[BusEvent], callback: Callback, *, owner: str, name: str = "") -> Subscriber:
         """``callback(event)`` may be sync (must be quick) or async (bounded by the call timeout)."""
-        sub = Subscription(event_type, callback, owner, name or getattr(callback, "__qualname__", repr(callback)))
+        sub = Subscriber(event_type, callback, owner, name or getattr(callback, "__qualname__", repr(callback)))
         sub.task = asyncio.get_running_loop().create_task(self._run(sub), name=f"bus-{owner}-{sub.name}")
         self._subscriptions.setdefault(event_type, []).append(sub)
         return sub
 
-    async def unsubscribe(self, sub: Subscription) -> None:
+    async def unsubscribe(self, sub: Subscriber) -> None:
         subs = self._subscriptions.get(sub.event_type, [])
         if sub in subs:
             subs.remove(sub)
@@ -198,7 +198,7 @@ class EventBus:
             await self.unsubscribe(sub)
         return len(mine)
 
-    def subscriptions(self) -> list[Subscription]:
+    def subscriptions(self) -> list[Subscriber]:
         return [sub for subs in self._subscriptions.values() for sub in subs]
 
     # ---- publishing
@@ -253,7 +253,7 @@ class EventBus:
             finally:
                 self._queue.task_done()
 
-    async def _run(self, sub: Subscription) -> None:
+    async def _run(self, sub: Subscriber) -> None:
         is_async = inspect.iscoroutinefunction(sub.callback)
         while True:
             event = await sub.inbox.get()
@@ -265,7 +265,7 @@ class EventBus:
                 self._discard_inbox(sub)
                 return
 
-    async def _call(self, sub: Subscription, event: BusEvent, is_async: bool) -> None:
+    async def _call(self, sub: Subscriber, event: BusEvent, is_async: bool) -> None:
         try:
             if is_async:
                 async with asyncio.timeout(self.call_timeout):
@@ -287,7 +287,7 @@ class EventBus:
         sub.delivered += 1
         sub.consecutive_timeouts = 0
 
-    def _discard_inbox(self, sub: Subscription) -> None:
+    def _discard_inbox(self, sub: Subscriber) -> None:
         while not sub.inbox.empty():
             sub.inbox.get_nowait()
             sub.inbox.task_done()

@@ -113,7 +113,7 @@ def _reconcile() -> None:
 
 @fresh_connection
 def _prune() -> None:
-    retention.prune_activity(settings.RETENTION.activity_retention)
+    retention.prune_activity(keep_seconds=settings.RETENTION.activity_retention)
 
 
 def default_sim_config(*, markets: int, rate: float, whale_rate: float) -> SimConfig:

@@ -26,12 +26,12 @@ FAILURE_WINDOW = 60.0
 def _record(body: m.FillBody) -> bool:
     from trading.execution.services import record_fill
 
-    return record_fill(fill_from_ws(body))
+    return record_fill(report=fill_from_ws(body))
 
 
 class FillFeed(ChannelFeed):
     channels = (FILL_CHANNEL,)
-    types = (m.Fill,)
+    types = (m.UserFill,)
 
     def __init__(self, client: KalshiWebSocket, *, bus: EventBus) -> None:
         super().__init__(client)
@@ -47,7 +47,7 @@ class FillFeed(ChannelFeed):
         await super().stop()
         self._executor.shutdown(wait=True)
 
-    async def process(self, msg: m.Fill) -> None:
+    async def process(self, msg: m.UserFill) -> None:
         try:
             new = await asyncio.get_running_loop().run_in_executor(self._executor, _record, msg.msg)
         except Exception as exc:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from trading import publisher
-from trading.feed.bus import PublicTrade
+from trading.feed.bus import TradeReceived
 from trading.orderbook import OrderBook
 
 logger = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class MarketPublisher:
         delay = self._last_sent.get(ticker, 0.0) + self.interval - time.monotonic()
         self._scheduled[ticker] = loop.call_later(max(0.0, delay), self._fire, ticker)
 
-    def add_trade(self, trade: PublicTrade) -> None:
+    def add_trade(self, trade: TradeReceived) -> None:
         tape = self._tapes.setdefault(trade.ticker, deque(maxlen=TAPE_SIZE))
         tape.appendleft(
             {

@@ -61,7 +61,12 @@ class HealthMonitor:
                 word = "recovered" if c.healthy else f"unhealthy ({c.criticality}): {c.detail}"
                 await publisher.apublish(
                     events.SYSTEM_ACTIVITY,
-                    {"kind": "health", "message": f"{c.name} {word}", "component": c.name, "healthy": c.healthy},
+                    events.activity(
+                        source="health",
+                        level="info" if c.healthy else "warning",
+                        message=f"{c.name} {word}",
+                        details={"component": c.name, "healthy": c.healthy},
+                    ),
                 )
         await self.machine.apply_health(results)
         return results

@@ -24,7 +24,7 @@ from trading.config import FeedConfig
 from trading.feed.aio import cancel_and_wait
 from trading.feed.backfill import TradeBackfill
 from trading.feed.books import OrderbookFeed
-from trading.feed.bus import EventBus, FeedReconnected, FillReceived, PublicTrade, StateChanged, WhaleDetected
+from trading.feed.bus import EventBus, FeedReconnected, FillReceived, StateChanged, TradeReceived, WhaleDetected
 from trading.feed.fills import FillFeed
 from trading.feed.heartbeat import Heartbeat
 from trading.feed.market_events import MarketPublisher
@@ -45,10 +45,8 @@ STOP_STEP_TIMEOUT = 5.0
 
 def _trading_state() -> tuple[dict[str, Any], int | None]:
     """The account's trading state now, and the version browsers last received."""
-    from trading.execution.broadcast import trading_state_data
-
     latest = selectors.latest_event(events.TRADING_STATE)
-    return trading_state_data(), None if latest is None else latest["data"].get("version")
+    return selectors.trading_state_data(), None if latest is None else latest["data"].get("version")
 
 
 class FeedRunner:
@@ -151,7 +149,7 @@ class FeedRunner:
             State.INITIALIZING, "connecting to the exchange", {"markets": self.tickers, "url": self.client.url}
         )
         self.bus.start()
-        self.bus.subscribe(PublicTrade, self.market_events.add_trade, owner=OWNER, name="market_tape")
+        self.bus.subscribe(TradeReceived, self.market_events.add_trade, owner=OWNER, name="market_tape")
         self.bus.subscribe(WhaleDetected, self.reporter.trading_changed, owner=OWNER, name="trading_state")
         self.bus.subscribe(FillReceived, self.reporter.trading_changed, owner=OWNER, name="trading_state_fills")
         self.bus.subscribe(StateChanged, self._send_status, owner=OWNER, name="trader_status")
@@ -242,12 +240,11 @@ class FeedRunner:
         """Every market re-snapshotted on a new connection (its metrics start over): one console line."""
         await publisher.apublish(
             events.SYSTEM_ACTIVITY,
-            {
-                "kind": "feed",
-                "message": f"reconnected to the exchange: all {event.markets} order books re-snapshotted",
-                "markets": event.markets,
-                "reconnections": self.books.reconnections,
-            },
+            events.activity(
+                source="feed",
+                message=f"reconnected to the exchange: all {event.markets} order books re-snapshotted",
+                details={"markets": event.markets, "reconnections": self.books.reconnections},
+            ),
         )
 
     async def _send_status(self, _event: StateChanged) -> None:

@@ -50,20 +50,17 @@ class TransitionError(Exception):
     """A transition the state table does not allow; the message names both states."""
 
 
-def record_transition(from_state: str, to_state: str, reason: str, metadata: dict[str, Any]) -> int:
+def record_transition(*, from_state: str, to_state: str, reason: str, metadata: dict[str, Any]) -> int:
     """Persist one transition and its ``system_activity`` line together; returns the event id."""
     with transaction.atomic():
         StateTransition.objects.create(from_state=from_state, to_state=to_state, reason=reason, metadata=metadata)
         return publisher.publish(
             events.SYSTEM_ACTIVITY,
-            {
-                "kind": "state",
-                "message": f"{from_state} → {to_state}: {reason}",
-                "from": from_state,
-                "to": to_state,
-                "reason": reason,
-                "metadata": metadata,
-            },
+            events.activity(
+                source="state",
+                message=f"{from_state} → {to_state}: {reason}",
+                details={"from": from_state, "to": to_state, "reason": reason, "metadata": metadata},
+            ),
         )
 
 
@@ -94,7 +91,9 @@ class StateMachine:
             if to not in ALLOWED[self.state]:
                 raise TransitionError(f"no transition from {self.state} to {to} ({reason})")
             previous = self.state
-            await sync_to_async(record_transition)(previous, to, reason, metadata or {})
+            await sync_to_async(record_transition)(
+                from_state=previous, to_state=to, reason=reason, metadata=metadata or {}
+            )
             self.state = to
             self.transitions += 1
             logger.info("state %s -> %s: %s", previous, to, reason)

@@ -15,11 +15,12 @@ from typing import Any
 from django.db import connections
 
 from trading import selectors
-from trading.feed.bus import EventBus, PublicTrade, WhaleDetected
+from trading.feed.bus import EventBus, TradeReceived, WhaleDetected
 from trading.feed.channel import ChannelFeed
 from trading.feed.marks import Mark
 from trading.feed.threads import fresh_connection
-from trading.feed.whales import WhaleTracker, WhaleVerdict, record_whale
+from trading.feed.whale_services import record_whale
+from trading.feed.whales import WhaleTracker, WhaleVerdict
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi import messages as m
 from trading.kalshi.ws import KalshiWebSocket
@@ -40,9 +41,9 @@ class Taken(enum.Enum):
     WHALE = "whale"
 
 
-def public_trade(msg: m.Trade) -> PublicTrade:
+def public_trade(msg: m.Trade) -> TradeReceived:
     body = msg.msg
-    return PublicTrade(
+    return TradeReceived(
         trade_id=body.trade_id,
         ticker=body.market_ticker,
         yes_price=body.yes_price,
@@ -53,9 +54,9 @@ def public_trade(msg: m.Trade) -> PublicTrade:
 
 
 @fresh_connection
-def _record(trade: PublicTrade, verdict: WhaleVerdict, detected_at: float) -> dict[str, Any] | None:
+def _record(trade: TradeReceived, verdict: WhaleVerdict, detected_at: float) -> dict[str, Any] | None:
     """On the whale thread: record (and, embedded, execute) one whale; its dict, or None if known."""
-    whale = record_whale(trade, verdict, detected_at=detected_at)
+    whale = record_whale(trade=trade, verdict=verdict, detected_at=detected_at)
     return None if whale is None else selectors.whale_dict(whale)
 
 
@@ -115,7 +116,7 @@ class TradeFeed(ChannelFeed):
         self._last_trade = time.monotonic()
         self.take(public_trade(msg))
 
-    def take(self, trade: PublicTrade) -> Taken:
+    def take(self, trade: TradeReceived) -> Taken:
         """One trade, live or backfilled: judged by the whale rule once, however often it comes."""
         if trade.trade_id in self._seen:
             self.duplicates += 1
@@ -135,7 +136,7 @@ class TradeFeed(ChannelFeed):
         self.bus.publish_nowait(trade)
         return Taken.TRADE if verdict is None else Taken.WHALE
 
-    async def _record(self, trade: PublicTrade, verdict: WhaleVerdict) -> None:
+    async def _record(self, trade: TradeReceived, verdict: WhaleVerdict) -> None:
         loop = asyncio.get_running_loop()
         try:
             whale = await loop.run_in_executor(self._executor, _record, trade, verdict, time.time())

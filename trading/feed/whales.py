@@ -4,27 +4,20 @@ A trade is a whale when its notional (count x the price of the side the taker
 bought, PROTOCOL.md 6.2) reaches ``WHALE_MIN_NOTIONAL`` dollars, or is at least
 ``WHALE_RELATIVE_FACTOR`` times the market's rolling median trade notional
 (once the market has ``MIN_SAMPLES`` trades, so a quiet market's first trades
-don't all count as whales). The rule is a plain class; ``record_whale`` is the
-service that persists one (unique on Kalshi's trade id, so a replayed trade is
-not a second whale) and hands it to execution exactly once, after commit.
+don't all count as whales). The rule, the recent-whale queue and the tracker are
+plain Python; persisting a whale and handing it to execution is the service
+``trading.feed.whale_services.record_whale``.
 """
 
-import logging
 import time
 from bisect import bisect_left, insort
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
-
-from trading import events, publisher, units
-from trading.execution import broadcast
-from trading.feed.bus import PublicTrade
+from trading import units
+from trading.feed.bus import TradeReceived
 from trading.health import ComponentHealth, Criticality
-from trading.models import WhaleTrade
-
-logger = logging.getLogger(__name__)
 
 # Trades per market in the rolling median: enough to be stable against one odd
 # print, short enough to follow a market whose activity changes during the day.
@@ -45,7 +38,7 @@ class WhaleVerdict:
     reason: str  # "absolute" or "relative"
 
 
-def trade_notional(trade: PublicTrade) -> int:
+def trade_notional(trade: TradeReceived) -> int:
     """Micro-dollars the taker paid: count x the price of the outcome it bought."""
     price = trade.yes_price if trade.taker_side == "yes" else units.ONE_DOLLAR - trade.yes_price
     return units.notional(price, trade.count)
@@ -87,7 +80,7 @@ class WhaleRule:
         self.window = window
         self._history: dict[str, RollingMedian] = {}
 
-    def observe(self, trade: PublicTrade) -> WhaleVerdict | None:
+    def observe(self, trade: TradeReceived) -> WhaleVerdict | None:
         """Judge ``trade`` against the market's past trades, then add it to them."""
         notional = trade_notional(trade)
         history = self._history.get(trade.ticker)
@@ -103,62 +96,6 @@ class WhaleRule:
 
     def reset(self) -> None:
         self._history.clear()
-
-
-def record_whale(trade: PublicTrade, verdict: WhaleVerdict, *, detected_at: float) -> WhaleTrade | None:
-    """Persist a whale and queue its execution after commit; None when the trade id is known already."""
-    try:
-        with transaction.atomic():
-            whale = WhaleTrade.objects.create(
-                trade_id=trade.trade_id,
-                market_ticker=trade.ticker,
-                taker_side=trade.taker_side,
-                yes_price=trade.yes_price,
-                count=trade.count,
-                notional=verdict.notional,
-                traded_at=trade.ts,
-                detected_at=detected_at,
-            )
-            announce_whale(whale, verdict)
-            # Registered after the announcements, so browsers see "detected" before any stage.
-            transaction.on_commit(lambda: _hand_to_execution(whale.pk))
-    except IntegrityError:
-        if WhaleTrade.objects.filter(trade_id=trade.trade_id).exists():
-            return None
-        raise
-    return whale
-
-
-def announce_whale(whale: WhaleTrade, verdict: WhaleVerdict) -> None:
-    """The activity line and the new whale queue, sent with the whale's transaction."""
-    side_price = whale.yes_price if whale.taker_side == "yes" else units.ONE_DOLLAR - whale.yes_price
-    publisher.publish(
-        events.SYSTEM_ACTIVITY,
-        {
-            "kind": "whale",
-            "message": (
-                f"whale on {whale.market_ticker}: {whale.taker_side.upper()} {units.format_count(whale.count)}"
-                f" @ {units.format_price(side_price)} = ${units.format_money(whale.notional, 2)} ({verdict.reason})"
-            ),
-            "whale_id": whale.pk,
-            "trade_id": whale.trade_id,
-            "market_ticker": whale.market_ticker,
-            "notional": whale.notional,
-            "rule": verdict.reason,
-            "median_notional": verdict.median,
-        },
-    )
-    broadcast.whale_queue()
-
-
-def _hand_to_execution(whale_id: int) -> None:
-    """Celery in the services shape; in the embedded default the task runs eagerly, here, off the feed loop."""
-    from trading.tasks import process_whale
-
-    try:
-        process_whale.delay(whale_id)
-    except Exception:  # a broker down (services) or a failed in-process run (embedded) must not stop the feed
-        logger.exception("whale %s: handing it to execution failed; it stays in the table for review", whale_id)
 
 
 class WhaleQueue:
@@ -206,7 +143,7 @@ class WhaleTracker:
         self.last_failure_at = 0.0
         self.last_error = ""
 
-    def judge(self, trade: PublicTrade) -> WhaleVerdict | None:
+    def judge(self, trade: TradeReceived) -> WhaleVerdict | None:
         self.trades_seen += 1
         return self.rule.observe(trade)
 

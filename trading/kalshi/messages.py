@@ -245,7 +245,7 @@ class FillBody(_Struct, kw_only=True):
     subaccount: int | None = None
 
 
-class Fill(_Message, tag="fill", kw_only=True):
+class UserFill(_Message, tag="fill", kw_only=True):
     sid: int
     msg: FillBody
 
@@ -355,7 +355,7 @@ ServerMessage = (
     | OrderbookDelta
     | Trade
     | Ticker
-    | Fill
+    | UserFill
     | UserOrder
     | MarketPosition
     | MarketLifecycle
@@ -368,13 +368,13 @@ DATA_TYPES = (
     OrderbookDelta,
     Trade,
     Ticker,
-    Fill,
+    UserFill,
     UserOrder,
     MarketPosition,
     MarketLifecycle,
     EventLifecycle,
 )
-PRIVATE_TYPES = (Fill, UserOrder, MarketPosition)
+PRIVATE_TYPES = (UserFill, UserOrder, MarketPosition)
 
 
 class _Envelope(msgspec.Struct, gc=False):

@@ -7,7 +7,7 @@ Public API (the feed runner builds on this)::
     await client.connected.wait()
     book_sub = await client.subscribe(["orderbook_delta"], ["KXBTCD-26DEC3117-T99999.99"])
     trades = await client.subscribe(["trade"])      # no tickers: the whole exchange
-    listener = client.listen(Trade, Fill)          # bounded queue of typed messages
+    listener = client.listen(Trade, UserFill)          # bounded queue of typed messages
     msg = await listener.get()
     client.books["KXBTCD-26DEC3117-T99999.99"]     # trading.orderbook.OrderBook, kept current
     await client.add_markets(book_sub, [...]); await client.delete_markets(book_sub, [...])
@@ -116,7 +116,7 @@ class KalshiWebSocket:
             m.MarketLifecycle: self._on_sequenced,
             m.EventLifecycle: self._on_sequenced,
             m.Ticker: self._on_unsequenced,
-            m.Fill: self._on_unsequenced,
+            m.UserFill: self._on_unsequenced,
             m.UserOrder: self._on_unsequenced,
             m.MarketPosition: self._on_unsequenced,
             m.Subscribed: self._on_subscribed,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from trading.simulator.market_maker import MarketMaker
 from trading.simulator.markets import make_markets
 from trading.simulator.matching import MatchingEngine
-from trading.simulator.records import PublicTrade
+from trading.simulator.records import SimTrade
 
 
 class Exchange(MatchingEngine):
@@ -27,6 +27,6 @@ class Exchange(MatchingEngine):
         """``count`` market-data messages' worth of the market maker's random walk."""
         self.market_maker.step(count)
 
-    def whale(self, ticker: str, *, count: int | None = None, taker_outcome_side: str | None = None) -> PublicTrade:
+    def whale(self, ticker: str, *, count: int | None = None, taker_outcome_side: str | None = None) -> SimTrade:
         """A whale trade now (for tests and demos); ``count`` in count units."""
         return self.market_maker.whale(ticker, count=count, taker_outcome_side=taker_outcome_side)

@@ -9,7 +9,7 @@ import random
 
 from trading.orderbook import NO, YES
 from trading.simulator.matching import MatchingEngine
-from trading.simulator.records import PublicTrade
+from trading.simulator.records import SimTrade
 from trading.units import COUNT_SCALE, ONE_DOLLAR
 
 # Random-walk tuning. These shares keep books about 5-25 levels deep on each side.
@@ -57,7 +57,7 @@ class MarketMaker:
             else:
                 self._random_cancel(ticker)
 
-    def whale(self, ticker: str, *, count: int | None = None, taker_outcome_side: str | None = None) -> PublicTrade:
+    def whale(self, ticker: str, *, count: int | None = None, taker_outcome_side: str | None = None) -> SimTrade:
         """A whale trade now (for tests and demos); ``count`` in count units."""
         side = taker_outcome_side or (YES if self.rng.random() < 0.5 else NO)
         return self._random_trade(ticker, side, whale=True, count=count)
@@ -104,7 +104,7 @@ class MarketMaker:
         if not self.engine.cut_newest(ticker, side, price, how_much):
             self._random_add(ticker, side)
 
-    def _random_trade(self, ticker: str, taker_side: str, *, whale: bool, count: int | None = None) -> PublicTrade:
+    def _random_trade(self, ticker: str, taker_side: str, *, whale: bool, count: int | None = None) -> SimTrade:
         """Another participant takes the best level opposite ``taker_side`` (buying YES takes NO bids)."""
         maker_side = NO if taker_side == YES else YES
         if count is None:

@@ -37,10 +37,10 @@ from trading.simulator.records import (
     OrderChanged,
     OrderRejected,
     PositionChanged,
-    PublicTrade,
     SimFill,
     SimOrder,
     SimPosition,
+    SimTrade,
     now_ms,
 )
 from trading.units import ONE_DOLLAR
@@ -61,7 +61,7 @@ class MatchingEngine:
         self.tickers = list(self.markets)
         self.books: dict[str, OrderBook] = {}
         self.queues: dict[str, dict[str, dict[int, deque[Entry]]]] = {}
-        self.trades: list[PublicTrade] = []
+        self.trades: list[SimTrade] = []
         self.last_trade_size: dict[str, int] = {}
         self.account = Account(balance=balance_cents * 10_000)
         self.events: list[Event] = []
@@ -117,7 +117,7 @@ class MatchingEngine:
             for price, size in sorted(wanted.items()):
                 self.add_liquidity(ticker, side, price, size)
 
-    def public_trade(self, ticker: str, taker_side: str, count: int) -> PublicTrade:
+    def public_trade(self, ticker: str, taker_side: str, count: int) -> SimTrade:
         """Another participant takes ``count`` from the best level opposite ``taker_side``
         (buying YES takes NO bids), topping the level up first if it is thinner."""
         maker_side = NO if taker_side == YES else YES
@@ -166,7 +166,7 @@ class MatchingEngine:
         return trade_id
 
     def _record_trade(self, ticker: str, yes_price: int, count: int, taker_side: str, trade_id: str) -> None:
-        trade = PublicTrade(trade_id, ticker, yes_price, count, taker_side, now_ms())
+        trade = SimTrade(trade_id, ticker, yes_price, count, taker_side, now_ms())
         self.trades.append(trade)
         if len(self.trades) > MAX_TRADES:
             del self.trades[: MAX_TRADES // 2]

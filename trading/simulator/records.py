@@ -113,7 +113,7 @@ class BookDelta:
 
 
 @dataclass(slots=True)
-class PublicTrade:
+class SimTrade:
     trade_id: str
     ticker: str
     yes_price: int
@@ -137,7 +137,7 @@ class PositionChanged:
     position: SimPosition
 
 
-Event = BookDelta | PublicTrade | OrderChanged | FillMade | PositionChanged
+Event = BookDelta | SimTrade | OrderChanged | FillMade | PositionChanged
 
 
 @dataclass

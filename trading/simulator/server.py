@@ -28,7 +28,7 @@ from trading.orderbook import NO
 from trading.simulator import wire
 from trading.simulator.exchange import Exchange
 from trading.simulator.faults import MALFORMED, Faults
-from trading.simulator.records import BookDelta, FillMade, OrderChanged, PositionChanged, PublicTrade, now_ms
+from trading.simulator.records import BookDelta, FillMade, OrderChanged, PositionChanged, SimTrade, now_ms
 from trading.simulator.rest import (
     AUTH_ERRORS,
     REST_PREFIX,
@@ -257,7 +257,7 @@ class SimulatorServer:
                             if plain is None:
                                 plain = self._delta_body(event, event.price)
                             conn.send_seq(sub, b"orderbook_delta", plain)
-            elif kind is PublicTrade:
+            elif kind is SimTrade:
                 dirty.add(event.ticker)
                 self._send_channel("trade", event.ticker, b"trade", wire.trade_msg, event, sequenced=True)
             elif kind is FillMade:

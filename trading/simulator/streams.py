@@ -71,7 +71,7 @@ def encode_frame(payload: bytes, opcode: int = 0x1) -> bytes:
 
 
 @dataclass(slots=True)
-class Subscription:
+class SimSubscription:
     sid: int
     channel: str
     tickers: set[str] | None  # None: every market
@@ -88,8 +88,8 @@ class Connection:
         self.faults = faults
         self.ws = ws
         self.transport = transport
-        self.subs: dict[int, Subscription] = {}
-        self.by_channel: dict[str, list[Subscription]] = {}
+        self.subs: dict[int, SimSubscription] = {}
+        self.by_channel: dict[str, list[SimSubscription]] = {}
         self.next_sid = 1
         self.out: list[bytes] = []
         self.data_frames = 0
@@ -98,18 +98,18 @@ class Connection:
         self.last_pong = 0.0  # event-loop time of the client's last pong
         self.delay_handle: asyncio.TimerHandle | None = None
 
-    def add(self, sub: Subscription) -> None:
+    def add(self, sub: SimSubscription) -> None:
         self.subs[sub.sid] = sub
         self.by_channel.setdefault(sub.channel, []).append(sub)
 
-    def remove(self, sub: Subscription) -> None:
+    def remove(self, sub: SimSubscription) -> None:
         del self.subs[sub.sid]
         self.by_channel[sub.channel].remove(sub)
 
     def send(self, message: dict[str, Any]) -> None:
         self.out.append(encode_frame(orjson.dumps(message)))
 
-    def send_seq(self, sub: Subscription, kind: bytes, body: bytes, command_id: int = 0) -> None:
+    def send_seq(self, sub: SimSubscription, kind: bytes, body: bytes, command_id: int = 0) -> None:
         """A sequenced data message; ``body`` is the serialized ``msg``."""
         faults = self.faults
         sub.seq += 1
@@ -123,7 +123,7 @@ class Connection:
             text = b'{"type":"%s","sid":%d,"seq":%d,"msg":%s}' % (kind, sub.sid, sub.seq, body)
         self._data(text)
 
-    def send_data(self, sub: Subscription, kind: bytes, body: bytes) -> None:
+    def send_data(self, sub: SimSubscription, kind: bytes, body: bytes) -> None:
         """An unsequenced data message (ticker and the private channels)."""
         self._data(b'{"type":"%s","sid":%d,"msg":%s}' % (kind, sub.sid, body))
 
@@ -262,7 +262,7 @@ class Commands:
             return
         for channel in dict.fromkeys(channels):
             markets = None if tickers is None or channel in ("market_lifecycle_v2", *SILENT_CHANNELS) else tickers
-            sub = Subscription(
+            sub = SimSubscription(
                 sid=conn.next_sid,
                 channel=channel,
                 tickers=None if markets is None else set(markets),
@@ -280,7 +280,7 @@ class Commands:
                     state = wire.ticker_state(self.exchange, ticker)
                     conn.send_data(sub, b"ticker", orjson.dumps(wire.ticker_msg(self.exchange, ticker, state, now)))
 
-    def _snapshots(self, conn: Connection, sub: Subscription, tickers: list[str], cmd_id: int) -> None:
+    def _snapshots(self, conn: Connection, sub: SimSubscription, tickers: list[str], cmd_id: int) -> None:
         for ticker in tickers:
             body = orjson.dumps(wire.snapshot_msg(self.exchange, ticker, use_yes_price=sub.use_yes_price))
             conn.send_seq(sub, b"orderbook_snapshot", body, cmd_id)

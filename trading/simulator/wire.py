@@ -13,7 +13,7 @@ import orjson
 from trading.orderbook import YES
 from trading.simulator.exchange import Exchange
 from trading.simulator.markets import SimMarket
-from trading.simulator.records import ASK, BID, USER_ID, PublicTrade, SimFill, SimOrder, SimPosition
+from trading.simulator.records import ASK, BID, USER_ID, SimFill, SimOrder, SimPosition, SimTrade
 from trading.units import ONE_DOLLAR, format_count, format_money, format_price
 
 EXCHANGE_INDEX = 0
@@ -141,7 +141,7 @@ def _price_text(price: int) -> bytes:
     return format_price(price).encode()
 
 
-def _trade_fields(trade: PublicTrade) -> dict[str, Any]:
+def _trade_fields(trade: SimTrade) -> dict[str, Any]:
     side = trade.taker_outcome_side
     return {
         "trade_id": trade.trade_id,
@@ -155,7 +155,7 @@ def _trade_fields(trade: PublicTrade) -> dict[str, Any]:
     }
 
 
-def trade_msg(trade: PublicTrade) -> dict[str, Any]:
+def trade_msg(trade: SimTrade) -> dict[str, Any]:
     return {
         "market_ticker": trade.ticker,
         **_trade_fields(trade),
@@ -164,7 +164,7 @@ def trade_msg(trade: PublicTrade) -> dict[str, Any]:
     }
 
 
-def rest_trade(trade: PublicTrade) -> dict[str, Any]:
+def rest_trade(trade: SimTrade) -> dict[str, Any]:
     return {"ticker": trade.ticker, **_trade_fields(trade), "created_time": rfc3339(trade.ts_ms)}
 
 

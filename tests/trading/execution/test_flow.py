@@ -12,8 +12,7 @@ from tests.trading.execution.conftest import follow_whale, make_whale, resting_w
 from trading.execution import control, loop, reconciliation, risk, services
 from trading.execution.gateway import gateway
 from trading.execution.rules import Reason
-from trading.kalshi.messages import Fill as WsFill
-from trading.kalshi.messages import parse
+from trading.kalshi.messages import UserFill, parse
 from trading.kalshi.parsing import fill_from_ws
 from trading.models import ActivityEvent, Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
 
@@ -313,9 +312,9 @@ def test_websocket_fill_is_recorded_once(simulator):
         f'"outcome_side":"yes","book_side":"bid","ts_ms":1795532402900}}}}'
     )
     message = parse(frame)
-    assert isinstance(message, WsFill)
-    assert services.record_fill(fill_from_ws(message.msg)) is True
-    assert services.record_fill(fill_from_ws(message.msg)) is False
+    assert isinstance(message, UserFill)
+    assert services.record_fill(report=fill_from_ws(message.msg)) is True
+    assert services.record_fill(report=fill_from_ws(message.msg)) is False
     assert Fill.objects.get().order == order
 
 

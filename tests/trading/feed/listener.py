@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 from channels.layers import get_channel_layer
 
+from trading import events
+
 WAIT = 5.0
 
 
@@ -39,6 +41,14 @@ class GroupListener:
             if (event_type is None or body["type"] == event_type) and all(
                 body["data"].get(key) == value for key, value in data.items()
             ):
+                return body
+            self.skipped.append(body)
+
+    async def next_activity(self, source: str, **details: object) -> dict:
+        """The next ``system_activity`` from ``source`` whose details have the given items."""
+        while True:
+            body = await self.next_event(events.SYSTEM_ACTIVITY, source=source)
+            if all(body["data"]["details"].get(key) == value for key, value in details.items()):
                 return body
             self.skipped.append(body)
 

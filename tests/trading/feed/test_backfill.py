@@ -68,7 +68,7 @@ async def test_whale_missed_while_disconnected_is_recorded_once_with_its_trade_t
         assert runner.trades.trades >= seen_before + len(missed)
         status = runner.status()["backfill"]
         assert status["runs"] == 2 and status["trades"] == runner.backfill.last["trades"] and status["whales"] == 1
-        line = await ActivityEvent.objects.filter(type=events.SYSTEM_ACTIVITY, data__kind="backfill").alast()
+        line = await ActivityEvent.objects.filter(type=events.SYSTEM_ACTIVITY, data__source="backfill").alast()
         assert f"backfilled {runner.backfill.last['trades']} missed trades" in line.data["message"]
         assert line.data["message"].endswith("after reconnect, 1 of them whales")
 

@@ -5,11 +5,11 @@ import asyncio
 
 import pytest
 
-from trading.feed.bus import EventBus, PublicTrade, StateChanged, WhaleDetected
+from trading.feed.bus import EventBus, StateChanged, TradeReceived, WhaleDetected
 
 
-def _trade(n: int) -> PublicTrade:
-    return PublicTrade(trade_id=f"t{n}", ticker=f"M{n}", yes_price=4500, count=100, taker_side="yes", ts=float(n))
+def _trade(n: int) -> TradeReceived:
+    return TradeReceived(trade_id=f"t{n}", ticker=f"M{n}", yes_price=4500, count=100, taker_side="yes", ts=float(n))
 
 
 def _whale(n: int) -> WhaleDetected:
@@ -20,7 +20,7 @@ async def test_each_subscriber_gets_each_event_of_its_type():
     bus = EventBus()
     bus.start()
     trades, states = [], []
-    bus.subscribe(PublicTrade, trades.append, owner="a")
+    bus.subscribe(TradeReceived, trades.append, owner="a")
 
     async def on_state(event):
         states.append(event)
@@ -38,7 +38,7 @@ async def test_each_subscriber_gets_each_event_of_its_type():
 async def test_queue_overflow_counts_dropped_market_data_and_never_drops_a_whale():
     bus = EventBus(queue_size=10)
     seen_trades, seen_whales = [], []
-    bus.subscribe(PublicTrade, seen_trades.append, owner="t")
+    bus.subscribe(TradeReceived, seen_trades.append, owner="t")
     bus.subscribe(WhaleDetected, seen_whales.append, owner="t")
     # The dispatcher is not running yet: the queue fills up.
     accepted = [bus.publish_nowait(_trade(n)) for n in range(15)]
@@ -73,8 +73,8 @@ async def test_raising_subscriber_does_not_affect_others_and_errors_are_a_window
     def bad(event):
         raise RuntimeError("boom")
 
-    bad_sub = bus.subscribe(PublicTrade, bad, owner="x", name="bad")
-    bus.subscribe(PublicTrade, good.append, owner="x", name="good")
+    bad_sub = bus.subscribe(TradeReceived, bad, owner="x", name="bad")
+    bus.subscribe(TradeReceived, good.append, owner="x", name="good")
     for n in range(4):
         bus.publish_nowait(_trade(n))
     await bus.drain()
@@ -120,11 +120,11 @@ async def test_unsubscribe_all_leaves_nothing_behind():
     bus.start()
     kept = []
     subs = [
-        bus.subscribe(PublicTrade, lambda e: None, owner="gone"),
+        bus.subscribe(TradeReceived, lambda e: None, owner="gone"),
         bus.subscribe(WhaleDetected, lambda e: None, owner="gone"),
         bus.subscribe(StateChanged, lambda e: None, owner="gone"),
     ]
-    bus.subscribe(PublicTrade, kept.append, owner="stays")
+    bus.subscribe(TradeReceived, kept.append, owner="stays")
     assert await bus.unsubscribe_all("gone") == 3
     assert [s.owner for s in bus.subscriptions()] == ["stays"]
     assert all(s.task is None for s in subs)

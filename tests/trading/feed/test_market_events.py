@@ -5,7 +5,7 @@ import pytest
 
 from tests.trading.feed.listener import GroupListener
 from trading import events
-from trading.feed.bus import PublicTrade
+from trading.feed.bus import TradeReceived
 from trading.feed.market_events import DEPTH_LEVELS, MarketPublisher
 from trading.orderbook import OrderBook
 
@@ -29,7 +29,7 @@ async def test_a_burst_of_changes_becomes_one_event_now_and_one_at_the_end_of_th
         for _ in range(100):
             book.apply_delta("yes", 3000, 100)
             publisher.mark(TICKER)
-        publisher.add_trade(PublicTrade("t-1", TICKER, 4500, 2500, "yes", 1795532405.731))
+        publisher.add_trade(TradeReceived("t-1", TICKER, 4500, 2500, "yes", 1795532405.731))
         last = await listener.next_event(events.MARKET)
         assert await listener.nothing_for(0.2), "no event without a change"
     finally:

@@ -46,16 +46,17 @@ async def test_flips_are_announced_and_the_state_follows():
         trades.healthy = False
         await monitor.tick()
         assert machine.state == State.DEGRADED
-        line = await listener.next_event(events.SYSTEM_ACTIVITY, kind="health")
-        assert line["data"]["component"] == "trades" and line["data"]["healthy"] is False
+        line = await listener.next_event(events.SYSTEM_ACTIVITY, source="health")
+        assert line["data"]["details"] == {"component": "trades", "healthy": False}
+        assert line["data"]["level"] == "warning"
         books.healthy = False
         await monitor.tick()
         assert machine.state == State.ERROR
         books.healthy = trades.healthy = True
         await monitor.tick()
         assert machine.state == State.READY
-        recovered = [await listener.next_event(events.SYSTEM_ACTIVITY, kind="health") for _ in range(3)][1:]
-        assert {(r["data"]["component"], r["data"]["healthy"]) for r in recovered} == {
+        recovered = [await listener.next_event(events.SYSTEM_ACTIVITY, source="health") for _ in range(3)][1:]
+        assert {(r["data"]["details"]["component"], r["data"]["details"]["healthy"]) for r in recovered} == {
             ("orderbooks", True),
             ("trades", True),
         }

@@ -14,7 +14,7 @@ from trading import events
 from trading.feed.state import State
 from trading.kalshi import messages
 from trading.models import FeedHeartbeat, StateTransition, WhaleTrade
-from trading.status import runner_down
+from trading.selectors import runner_down
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,9 +54,9 @@ async def test_disconnect_reconnects_books_consistent_and_activity_line_emitted(
             for _ in range(5):
                 sim.step(200)
             await eventually(lambda: books_match(sim, runner), "books equal after the reconnect")
-            body = await listener.next_event(events.SYSTEM_ACTIVITY, kind="feed")
+            body = await listener.next_event(events.SYSTEM_ACTIVITY, source="feed")
             assert "reconnected" in body["data"]["message"]
-            assert body["data"]["markets"] == len(sim.exchange.tickers)
+            assert body["data"]["details"]["markets"] == len(sim.exchange.tickers)
             assert runner.books.health().metrics["reconnections"] == 1
     finally:
         await listener.close()
@@ -134,9 +134,9 @@ async def test_states_persisted_and_broadcast_from_start_to_shutdown(handed):
             ("ready", "trading"),
             ("trading", "shutdown"),
         ]
-        await listener.next_event(events.SYSTEM_ACTIVITY, kind="state", to="shutdown")
+        await listener.next_activity("state", to="shutdown")
         lines = [e["data"] for e in listener.skipped if e["type"] == events.SYSTEM_ACTIVITY]
-        seen = [(line["from"], line["to"]) for line in lines if line.get("kind") == "state"]
+        seen = [(line["details"]["from"], line["details"]["to"]) for line in lines if line["source"] == "state"]
         assert seen == path[:-1], "broadcast in order, shutdown last"
     finally:
         await listener.close()

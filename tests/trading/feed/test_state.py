@@ -35,8 +35,8 @@ async def test_transitions_are_persisted_and_broadcast():
         "connecting",
         {"markets": 3},
     )
-    assert body["data"]["from"] == "startup" and body["data"]["to"] == "initializing"
-    assert body["data"]["kind"] == "state"
+    assert body["data"]["details"]["from"] == "startup" and body["data"]["details"]["to"] == "initializing"
+    assert (body["data"]["source"], body["data"]["level"]) == ("state", "info")
     assert body["id"] == (await ActivityEvent.objects.aget()).pk
     assert changes == [(State.STARTUP, State.INITIALIZING)]
     await listener.close()

@@ -1,20 +1,24 @@
 """Whale rule both ways, the recent-whale queue, and persistence unique on the trade id."""
 
+import os
 import random
 import statistics
+import subprocess
+import sys
 
 import pytest
 
 from trading import events, units
-from trading.feed.bus import PublicTrade
-from trading.feed.whales import MIN_SAMPLES, RollingMedian, WhaleQueue, WhaleRule, record_whale, trade_notional
+from trading.feed.bus import TradeReceived
+from trading.feed.whale_services import record_whale
+from trading.feed.whales import MIN_SAMPLES, RollingMedian, WhaleQueue, WhaleRule, trade_notional
 from trading.models import ActivityEvent, WhaleTrade
 
 DOLLARS = units.MONEY_SCALE
 
 
 def _trade(count_contracts: float, yes_price: str = "0.4500", side: str = "yes", n: int = 0, ticker: str = "M"):
-    return PublicTrade(
+    return TradeReceived(
         trade_id=f"trade-{ticker}-{n}",
         ticker=ticker,
         yes_price=units.parse_price(yes_price),
@@ -85,12 +89,12 @@ def test_queue_is_bounded_and_pruned_by_age():
 @pytest.mark.django_db(transaction=True)
 def test_replayed_trade_id_is_not_a_second_whale(monkeypatch):
     handed = []
-    monkeypatch.setattr("trading.feed.whales._hand_to_execution", handed.append)
+    monkeypatch.setattr("trading.feed.whale_services._hand_to_execution", handed.append)
     rule = WhaleRule(min_notional=1_000 * DOLLARS, relative_factor=20)
     trade = _trade(25_000, "0.4500")
     verdict = rule.observe(trade)
-    first = record_whale(trade, verdict, detected_at=1795532406.0)
-    again = record_whale(trade, verdict, detected_at=1795532407.0)
+    first = record_whale(trade=trade, verdict=verdict, detected_at=1795532406.0)
+    again = record_whale(trade=trade, verdict=verdict, detected_at=1795532407.0)
     assert first is not None and again is None
     assert WhaleTrade.objects.count() == 1
     whale = WhaleTrade.objects.get()
@@ -104,3 +108,11 @@ def test_replayed_trade_id_is_not_a_second_whale(monkeypatch):
     assert handed == [whale.pk], "handed to execution exactly once, after commit"
     queue = ActivityEvent.objects.filter(type=events.WHALE_QUEUE).get().data  # one, for the new whale
     assert queue["waiting"] == 1 and [w["whale_id"] for w in queue["whales"]] == [whale.pk]
+
+
+def test_the_whale_rule_needs_no_django():
+    """The rule is plain Python beside its service: importing it loads no Django, no ORM."""
+    code = "import sys, trading.feed.whales; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))"
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.strip() == "[]"

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from trading.kalshi.connection import ConnectionFailed
-from trading.kalshi.messages import Fill, OrderbookDelta, Trade
+from trading.kalshi.messages import OrderbookDelta, Trade, UserFill
 from trading.kalshi.ws import KalshiWebSocket, KalshiWsError
 from trading.units import parse_count
 
@@ -152,7 +152,7 @@ async def test_add_and_delete_markets(client, sim) -> None:
 
 
 async def test_private_fill_arrives_after_an_order_fills(client, sim) -> None:
-    fills = client.listen(Fill)
+    fills = client.listen(UserFill)
     await client.subscribe(["fill", "user_orders", "market_positions"])
     ticker = sim.exchange.tickers[0]
     yes_ask = sim.exchange.books[ticker].top().yes_ask
@@ -219,5 +219,5 @@ async def test_every_channel_the_simulator_sends_parses(client, sim) -> None:
     seen = set()
     while not listener.queue.empty():
         seen.add(type(listener.queue.get_nowait()).__name__)
-    assert {"OrderbookSnapshot", "OrderbookDelta", "Ticker", "Trade", "Fill", "UserOrder", "MarketPosition"} <= seen
+    assert {"OrderbookSnapshot", "OrderbookDelta", "Ticker", "Trade", "UserFill", "UserOrder", "MarketPosition"} <= seen
     assert client.metrics.parse_errors == 0 and client.metrics.gaps == 0

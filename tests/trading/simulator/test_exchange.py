@@ -7,7 +7,7 @@ from collections import Counter
 from trading.orderbook import NO, YES
 from trading.simulator.exchange import Exchange
 from trading.simulator.market_maker import WHALE_CONTRACTS
-from trading.simulator.records import BookDelta, PublicTrade
+from trading.simulator.records import BookDelta, SimTrade
 from trading.units import COUNT_SCALE, ONE_DOLLAR
 
 
@@ -17,7 +17,7 @@ def stream(exchange: Exchange, steps: int) -> list[tuple]:
     for event in exchange.take_events():
         if isinstance(event, BookDelta):
             out.append(("delta", event.ticker, event.side, event.price, event.delta))
-        elif isinstance(event, PublicTrade):
+        elif isinstance(event, SimTrade):
             out.append(("trade", event.trade_id, event.ticker, event.yes_price, event.count, event.taker_outcome_side))
     return out
 

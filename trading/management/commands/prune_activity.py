@@ -23,4 +23,4 @@ class Command(BaseCommand):
     def handle(self, *args: object, keep: float, **options: object) -> None:
         if keep < 0:
             raise CommandError("--keep must be zero or more seconds")
-        self.stdout.write(f"{retention.prune_activity(keep)} replay events deleted.")
+        self.stdout.write(f"{retention.prune_activity(keep_seconds=keep)} replay events deleted.")
