@@ -14,6 +14,7 @@ Public API (the execution layer places orders through this)::
                                       time_in_force="good_till_canceled", client_order_id="v3-dec-1-a")
         cancel = await rest.cancel_order(order_id, market_ticker=t)
         fills = await rest.fills(order_id=order_id)
+        settlements = await rest.settlements()               # the account's settled markets
 
 Responses are the msgspec structs of trading.kalshi.schemas.rest, holding
 trading.units integers; a response that lacks a required field or has a wrong
@@ -69,6 +70,8 @@ from trading.kalshi.schemas.rest import (
     Positions,
     PositionsPage,
     PublicTrade,
+    Settlement,
+    SettlementsPage,
     TradesPage,
 )
 from trading.kalshi.signing import Signer
@@ -291,6 +294,12 @@ class KalshiRestClient:
     async def fills(self, *, max_items: int | None = None, **filters: Any) -> list[Fill]:
         """``GET /portfolio/fills`` (``ticker``, ``order_id``, ``min_ts``, ``max_ts``)."""
         return await _collect(self._pages("/portfolio/fills", FillsPage, "fills", filters, PORTFOLIO_PAGE), max_items)
+
+    async def settlements(self, *, max_items: int | None = None, **filters: Any) -> list[Settlement]:
+        """``GET /portfolio/settlements`` (``ticker``, ``event_ticker``, ``min_ts``, ``max_ts``), newest first."""
+        return await _collect(
+            self._pages("/portfolio/settlements", SettlementsPage, "settlements", filters, PORTFOLIO_PAGE), max_items
+        )
 
     async def find_order(self, client_order_id: str, *, ticker: str | None = None) -> Order | None:
         """The order placed with ``client_order_id`` (Kalshi has no filter for it: scan, by ticker if known)."""

@@ -126,7 +126,9 @@ class SimMarket:
     created_time: datetime
     open_time: datetime
     close_time: datetime
-    status: str = "active"
+    status: str = "active"  # active -> closed -> determined -> finalized (PROTOCOL.md 8, Market)
+    result: str = ""  # yes or no once determined
+    settled_time: datetime | None = None
     last_price: int = 0
     volume: int = 0
     volume_24h: int = 0
@@ -137,33 +139,35 @@ class SimMarket:
     updated_time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def make_markets(count: int, rng: random.Random, now: datetime) -> list[SimMarket]:
+def make_markets(count: int, rng: random.Random, now: datetime, lifetime_s: float = 0.0) -> list[SimMarket]:
     """``count`` markets taking the series in turn (so even 4 markets show every tick grid),
-    the same for the same rng state."""
-    markets = []
-    for n in range(count):
-        series = SERIES[n % len(SERIES)]
-        k = n // len(SERIES)
-        per_event = len(series.strikes)
-        suffix, date = series.events[k // per_event % len(series.events)]
-        strike = series.strikes[k % per_event]
-        round_ = k // (per_event * len(series.events))
-        event = f"{series.ticker}-{suffix}" + (f"R{round_}" if round_ else "")
-        strike_text = _strike_text(strike)
-        markets.append(
-            SimMarket(
-                ticker=f"{event}-T{strike_text}",
-                event_ticker=event,
-                series_ticker=series.ticker,
-                market_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                title=series.title.format(date=date),
-                yes_sub_title=series.sub_title.format(strike=strike),
-                rules_primary=series.rules.format(strike=strike_text, date=date),
-                floor_strike=strike,
-                grid=TickGrid(series.structure),
-                created_time=now - timedelta(days=30),
-                open_time=now - timedelta(days=29),
-                close_time=now + timedelta(days=37),
-            )
-        )
-    return markets
+    the same for the same rng state. With ``lifetime_s`` they close one after another
+    within that time, so settlements come evenly rather than all at once."""
+    return [make_market(n, rng, now, lifetime_s * (n + 1) / count if lifetime_s else 0.0) for n in range(count)]
+
+
+def make_market(n: int, rng: random.Random, now: datetime, lifetime_s: float = 0.0) -> SimMarket:
+    """The ``n``-th market of the series' cycle (a new ticker for every ``n``), open now;
+    it closes after ``lifetime_s`` seconds, or in 37 days when that is 0."""
+    series = SERIES[n % len(SERIES)]
+    k = n // len(SERIES)
+    per_event = len(series.strikes)
+    suffix, date = series.events[k // per_event % len(series.events)]
+    strike = series.strikes[k % per_event]
+    round_ = k // (per_event * len(series.events))
+    event = f"{series.ticker}-{suffix}" + (f"R{round_}" if round_ else "")
+    strike_text = _strike_text(strike)
+    return SimMarket(
+        ticker=f"{event}-T{strike_text}",
+        event_ticker=event,
+        series_ticker=series.ticker,
+        market_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        title=series.title.format(date=date),
+        yes_sub_title=series.sub_title.format(strike=strike),
+        rules_primary=series.rules.format(strike=strike_text, date=date),
+        floor_strike=strike,
+        grid=TickGrid(series.structure),
+        created_time=now - timedelta(days=30),
+        open_time=now - timedelta(days=29),
+        close_time=now + (timedelta(seconds=lifetime_s) if lifetime_s else timedelta(days=37)),
+    )

@@ -57,18 +57,27 @@ class MatchingEngine:
 
     def __init__(self, markets: list[SimMarket], *, rng: random.Random, balance_cents: int) -> None:
         self.rng = rng
-        self.markets: dict[str, SimMarket] = {m.ticker: m for m in markets}
-        self.tickers = list(self.markets)
+        self.markets: dict[str, SimMarket] = {}
+        self.tickers: list[str] = []  # every market ever listed, in listing order
+        self.open_tickers: list[str] = []  # the markets still trading
         self.books: dict[str, OrderBook] = {}
         self.queues: dict[str, dict[str, dict[int, deque[Entry]]]] = {}
         self.trades: list[SimTrade] = []
         self.last_trade_size: dict[str, int] = {}
         self.account = Account(balance=balance_cents * 10_000)
         self.events: list[Event] = []
-        for ticker in self.markets:
-            self.books[ticker] = OrderBook(ticker)
-            self.books[ticker].stale = False
-            self.queues[ticker] = {YES: {}, NO: {}}
+        for market in markets:
+            self.add_market(market)
+
+    def add_market(self, market: SimMarket) -> None:
+        """List a market: an empty book, open for trading."""
+        ticker = market.ticker
+        self.markets[ticker] = market
+        self.tickers.append(ticker)
+        self.open_tickers.append(ticker)
+        self.books[ticker] = OrderBook(ticker)
+        self.books[ticker].stale = False
+        self.queues[ticker] = {YES: {}, NO: {}}
 
     def take_events(self) -> list[Event]:
         events, self.events = self.events, []

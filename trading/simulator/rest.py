@@ -84,6 +84,7 @@ class RestApi:
         app.router.add_get(f"{p}/portfolio/orders", self._orders)
         app.router.add_get(f"{p}/portfolio/orders/{{order_id}}", self._order)
         app.router.add_get(f"{p}/portfolio/fills", self._fills)
+        app.router.add_get(f"{p}/portfolio/settlements", self._settlements)
         app.router.add_post(f"{p}/portfolio/events/orders", self._create_order)
         app.router.add_delete(f"{p}/portfolio/events/orders/{{order_id}}", self._cancel_order)
         for method, path in (
@@ -155,10 +156,20 @@ class RestApi:
         if isinstance(limit, web.Response):
             return limit
         count_filter = set(filter(None, q.get("count_filter", "").split(",")))
+        settlement_status = q.get("settlement_status", "unsettled")
+        if settlement_status not in ("unsettled", "settled", "all"):
+            return json_response(
+                {"msg": "Parameter validation failed for GetPositions: settlement_status is not valid"}, 400
+            )
+        markets = self.exchange.markets
         positions = [
             p
             for p in self.exchange.account.positions.values()
-            if (not q.get("ticker") or p.ticker == q["ticker"])
+            if (
+                settlement_status == "all"
+                or (markets[p.ticker].status == "finalized") == (settlement_status == "settled")
+            )
+            and (not q.get("ticker") or p.ticker == q["ticker"])
             and (not q.get("event_ticker") or p.event_ticker in q["event_ticker"].split(","))
             and ("position" not in count_filter or p.position)
             and ("total_traded" not in count_filter or p.total_traded)
@@ -210,6 +221,18 @@ class RestApi:
             and _in_range(f.ts_ms // 1000, q.get("min_ts"), q.get("max_ts"))
         ]
         return _listing(q, "GetFills", "fills", fills, wire.rest_fill)
+
+    async def _settlements(self, request: web.Request) -> web.Response:
+        q = request.query
+        events = set(filter(None, q.get("event_ticker", "").split(",")))
+        settlements = [
+            s
+            for s in reversed(self.exchange.account.settlements)
+            if (not q.get("ticker") or s.ticker == q["ticker"])
+            and (not events or s.event_ticker in events)
+            and _in_range(s.settled_ms // 1000, q.get("min_ts"), q.get("max_ts"))
+        ]
+        return _listing(q, "GetSettlements", "settlements", settlements, wire.rest_settlement)
 
     async def _create_order(self, request: web.Request) -> web.Response:
         raw = await request.read()

@@ -13,7 +13,17 @@ import orjson
 from trading.orderbook import YES
 from trading.simulator.exchange import Exchange
 from trading.simulator.markets import SimMarket
-from trading.simulator.records import ASK, BID, USER_ID, SimFill, SimOrder, SimPosition, SimTrade
+from trading.simulator.records import (
+    ASK,
+    BID,
+    USER_ID,
+    LifecycleChanged,
+    SimFill,
+    SimOrder,
+    SimPosition,
+    SimSettlement,
+    SimTrade,
+)
 from trading.units import ONE_DOLLAR, format_count, format_money, format_price
 
 EXCHANGE_INDEX = 0
@@ -67,8 +77,8 @@ def market(exchange: Exchange, m: SimMarket) -> dict[str, Any]:
         "last_price_dollars": format_price(m.last_price),
         "volume_fp": format_count(m.volume),
         "volume_24h_fp": format_count(m.volume_24h),
-        "result": "",
-        "can_close_early": False,
+        "result": m.result,
+        "can_close_early": True,
         "open_interest_fp": format_count(m.open_interest),
         "notional_value_dollars": "1.0000",
         "liquidity_dollars": "0.0000",
@@ -87,6 +97,73 @@ def market(exchange: Exchange, m: SimMarket) -> dict[str, Any]:
         "fractional_trading_enabled": True,
         "response_price_units": "usd_cent",
         "exchange_index": EXCHANGE_INDEX,
+        **_settlement_fields(m),
+    }
+
+
+def _settlement_fields(m: SimMarket) -> dict[str, Any]:
+    if not m.result:
+        return {}
+    fields: dict[str, Any] = {"settlement_value_dollars": format_price(ONE_DOLLAR if m.result == YES else 0)}
+    if m.settled_time is not None:
+        fields["settlement_ts"] = _whole_time(m.settled_time)
+    return fields
+
+
+def lifecycle_msg(exchange: Exchange, event: LifecycleChanged) -> dict[str, Any]:
+    """``market_lifecycle_v2`` msg: the fields of its ``event_type`` (PROTOCOL.md 6.7)."""
+    m = exchange.markets[event.ticker]
+    msg: dict[str, Any] = {"market_ticker": m.ticker}
+    if event.event_type == "created":
+        msg |= {
+            "exchange_index": EXCHANGE_INDEX,
+            "open_ts": int(m.open_time.timestamp()),
+            "close_ts": int(m.close_time.timestamp()),
+            "additional_metadata": {
+                "name": m.title,
+                "title": m.title,
+                "yes_sub_title": m.yes_sub_title,
+                "no_sub_title": m.yes_sub_title,
+                "rules_primary": m.rules_primary,
+                "rules_secondary": "",
+                "can_close_early": True,
+                "event_ticker": m.event_ticker,
+                "expected_expiration_ts": int(m.close_time.timestamp()) + 300,
+                "strike_type": "greater",
+                "floor_strike": m.floor_strike,
+            },
+            "price_level_structure": m.grid.structure,
+            "price_ranges": m.grid.price_ranges(),
+        }
+    elif event.event_type == "close_date_updated":
+        msg["close_ts"] = event.ts
+    elif event.event_type == "determined":
+        msg |= {
+            "determination_ts": event.ts,
+            "result": m.result,
+            "settlement_value": format_price(ONE_DOLLAR if m.result == YES else 0),
+        }
+    elif event.event_type == "settled":
+        msg["settled_ts"] = event.ts
+    msg["event_type"] = event.event_type
+    return msg
+
+
+def rest_settlement(settlement: SimSettlement) -> dict[str, Any]:
+    """Kalshi's ``Settlement``: revenue in whole cents, the rest fixed-point strings."""
+    return {
+        "ticker": settlement.ticker,
+        "exchange_index": EXCHANGE_INDEX,
+        "event_ticker": settlement.event_ticker,
+        "market_result": settlement.result,
+        "yes_count_fp": format_count(settlement.yes_count),
+        "yes_total_cost_dollars": format_money(settlement.yes_total_cost),
+        "no_count_fp": format_count(settlement.no_count),
+        "no_total_cost_dollars": format_money(settlement.no_total_cost),
+        "revenue": settlement.revenue // 10_000,
+        "settled_time": rfc3339(settlement.settled_ms),
+        "fee_cost": format_money(settlement.fee_cost),
+        "value": 100 if settlement.result == YES else 0,
     }
 
 
