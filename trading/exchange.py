@@ -99,6 +99,20 @@ class ExchangePosition:
     fees_paid: int
 
 
+@dataclass(frozen=True, slots=True)
+class SettlementReport:
+    """A market settled: its result and, when the account held contracts there, what
+    the exchange says they were (``position`` + YES / - NO, ``cost`` micro-dollars)."""
+
+    market_ticker: str
+    result: str  # yes | no
+    settled_at: float  # Unix seconds
+    event_ticker: str = ""
+    position: int | None = None  # None: the exchange did not say (a lifecycle message)
+    cost: int = 0
+    fees: int = 0
+
+
 class Gateway(Protocol):
     """Every method may raise ExchangeError; ``place`` also OrderRejected."""
 
@@ -114,3 +128,4 @@ class Gateway(Protocol):
     async def fills(self, order_id: str) -> list[FillReport]: ...
     async def positions(self) -> list[ExchangePosition]: ...
     async def balance(self) -> int: ...
+    async def settlements(self, since: float | None = None) -> list[SettlementReport]: ...

@@ -4,7 +4,7 @@ the exchange's book, read over REST, without any order reaching the exchange.
 
 import time
 
-from trading.exchange import ExchangeOrder, ExchangePosition, FillReport, Placed, PlaceRequest
+from trading.exchange import ExchangeOrder, ExchangePosition, FillReport, Placed, PlaceRequest, SettlementReport
 from trading.kalshi.execution import MarketData
 from trading.kalshi.fees import taker_fee
 from trading.units import ONE_DOLLAR
@@ -68,3 +68,6 @@ class PaperBookGateway(MarketData):
 
     async def balance(self) -> int:
         return 0
+
+    async def settlements(self, since: float | None = None) -> list[SettlementReport]:
+        return []

@@ -115,6 +115,8 @@ class KalshiWebSocket:
             m.Trade: self._on_sequenced,
             m.MarketLifecycle: self._on_sequenced,
             m.EventLifecycle: self._on_sequenced,
+            m.EventFeeUpdate: self._on_ignored,
+            m.MultivariateLifecycle: self._on_ignored,
             m.Ticker: self._on_unsequenced,
             m.UserFill: self._on_unsequenced,
             m.UserOrder: self._on_unsequenced,
@@ -372,6 +374,12 @@ class KalshiWebSocket:
     def _on_sequenced(self, msg: Any) -> None:
         if msg.seq is None or self._in_sequence(msg.sid, msg.seq, anchors=True):
             self._listeners.deliver(msg)
+
+    def _on_ignored(self, msg: Any) -> None:
+        """Known, of no use to the project (messages.IGNORED_TYPES): its seq is accounted, it is counted."""
+        self.metrics.ignored += 1
+        if msg.seq is not None:
+            self._in_sequence(msg.sid, msg.seq, anchors=True)
 
     def _on_unsequenced(self, msg: Any) -> None:
         if self._sequences.owns(msg.sid):
