@@ -9,9 +9,13 @@ venue field name. Which gateway a process uses is trading.execution.gateway's ch
 """
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from trading.orderbook import TopOfBook
+
+# Kalshi's order vocabulary, which the project shares: bids and asks on the YES book.
+BookSide = Literal["bid", "ask"]
+TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +50,11 @@ class OrderRejected(Exception):
 @dataclass(frozen=True, slots=True)
 class PlaceRequest:
     ticker: str
-    side: str  # bid | ask on the YES book
+    side: BookSide
     price: int
     count: int
     client_order_id: str
-    time_in_force: str
+    time_in_force: TimeInForce
     expiration_ts: int | None = None
 
 

@@ -26,7 +26,8 @@ class PaperBookGateway(MarketData):
             crossing = [(p, c) for p, c in asks if p <= request.price]
         else:
             crossing = [(p, c) for p, c in sorted(yes, reverse=True) if p >= request.price]
-        left, fills, now = request.count, [], time.time()
+        left, now = request.count, time.time()
+        fills: list[FillReport] = []
         for price, size in crossing:
             if left <= 0:
                 break

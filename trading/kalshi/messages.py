@@ -17,10 +17,10 @@ from typing import Any, Literal
 import msgspec
 import orjson
 
+from trading.exchange import BookSide
 from trading.kalshi.fields import Count, Money, Price, json_decoder
 
 Side = Literal["yes", "no"]
-BookSide = Literal["bid", "ask"]
 
 # PROTOCOL.md 5, error codes, in our words: surfaced with every error reply.
 ERROR_MEANINGS: dict[int, str] = {

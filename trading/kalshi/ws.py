@@ -43,7 +43,7 @@ reads every message and decides what it means for them, and why:
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from trading.health import ComponentHealth, Criticality
@@ -109,7 +109,7 @@ class KalshiWebSocket:
         self._sequences = SequenceState()
         self._listeners = Listeners(self.metrics)
         self._last_message: float | None = None
-        self._handlers = {
+        self._handlers: dict[type, Callable[[Any], None]] = {
             m.OrderbookDelta: self._on_delta,
             m.OrderbookSnapshot: self._on_snapshot,
             m.Trade: self._on_sequenced,

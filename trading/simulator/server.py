@@ -266,7 +266,7 @@ class SimulatorServer:
                 plain = mirrored = None
                 for conn in conns:
                     for sub in conn.by_channel.get("orderbook_delta", ()):
-                        if event.ticker not in sub.tickers:
+                        if sub.tickers is not None and event.ticker not in sub.tickers:
                             continue
                         if sub.use_yes_price and event.side == NO:
                             if mirrored is None:

@@ -383,7 +383,7 @@ def rest_fill(fill: SimFill) -> dict[str, Any]:
 
 def fill_msg(fill: SimFill) -> dict[str, Any]:
     side, action = _legacy(fill.book_side)
-    msg = {
+    msg: dict[str, Any] = {
         "trade_id": fill.trade_id,
         "order_id": fill.order_id,
     }

@@ -10,7 +10,7 @@ whose ``Level``, ``PriceRange`` and side types these share, are trading.kalshi.m
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -269,7 +269,7 @@ class SettlementsPage(_Model, kw_only=True):
 
 
 # One decoder per response body the client reads, made once and reused by every request.
-DECODERS = {
+DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
     model: json_decoder(model)
     for model in (
         MarketsPage,

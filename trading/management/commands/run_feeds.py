@@ -1,6 +1,7 @@
 """``python manage.py run_feeds``: the feed runner process (DESIGN.md "Processes")."""
 
 import asyncio
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -26,7 +27,7 @@ class Command(BaseCommand):
             help="how many of the most active open markets to follow when no tickers are given",
         )
 
-    def handle(self, *args: object, markets: str, count: int, **options: object) -> None:
+    def handle(self, *args: object, markets: str, count: int, **options: Any) -> None:
         check_range("--count", count, low=1)
         explicit = [t for t in markets.split(",") if t.strip()] or list(settings.FEED.markets)
         try:
