@@ -6,7 +6,7 @@ import time
 
 from trading.exchange import ExchangeOrder, ExchangePosition, FillReport, Placed, PlaceRequest, SettlementReport
 from trading.kalshi.execution import MarketData
-from trading.kalshi.fees import taker_fee
+from trading.kalshi.fees import trade_fee
 from trading.units import ONE_DOLLAR
 
 
@@ -41,7 +41,7 @@ class PaperBookGateway(MarketData):
                     side=request.side,
                     yes_price=price,
                     count=qty,
-                    fee=taker_fee(qty, price),
+                    fee=trade_fee(qty, price, taker=True),
                     is_taker=True,
                     ts=now,
                     client_order_id=request.client_order_id,

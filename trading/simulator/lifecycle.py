@@ -34,9 +34,11 @@ class Lifecycle:
         self.on_listed: list[Callable[[str], None]] = []
 
     def tick(self, now: datetime | None = None) -> list[str]:
-        """Close, determine and settle every active market past its ``close_time``; with a
-        lifetime, list a new market for each. Returns the tickers settled."""
+        """Expire the account's orders whose time has come; close, determine and settle every
+        active market past its ``close_time`` and, with a lifetime, list a new market for
+        each. Returns the tickers settled."""
         now = now or datetime.now(UTC)
+        self.engine.expire_orders(int(now.timestamp()))
         due = [m for m in self.engine.markets.values() if m.status == ACTIVE and m.close_time <= now]
         for market in due:
             self.settle(market.ticker, self._result(market))

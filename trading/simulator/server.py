@@ -64,8 +64,8 @@ MAX_BATCH = 2_000
 HIGH_WATER = 4 * 1024 * 1024
 # PROTOCOL.md 3 leaves open what Kalshi does when pongs stop; we close after three missed.
 MISSED_PONGS = 3
-# Markets past their close_time are closed and settled on this period: a second is finer
-# than any market's lifetime and costs one scan of the markets.
+# Orders past their expiration_time expire, and markets past their close_time close and
+# settle, on this period: Kalshi's times are whole seconds, and a scan costs microseconds.
 LIFECYCLE_TICK_S = 1.0
 
 
@@ -376,8 +376,8 @@ class SimulatorServer:
     async def _lifecycle(self) -> None:
         while True:
             await asyncio.sleep(LIFECYCLE_TICK_S)
-            if self.exchange.lifecycle.tick():
-                self.publish()
+            self.exchange.lifecycle.tick()
+            self.publish()
 
     async def _dropper(self) -> None:
         while True:
@@ -495,6 +495,13 @@ class SimulatorServer:
             trade = self.exchange.whale(ticker, count=count, taker_outcome_side=side)
             self.publish()
             return {"trade": wire.rest_trade(trade)}
+        elif action == "trading":
+            active = body["active"]
+            if not isinstance(active, bool):
+                raise ValueError("active must be true or false")
+            self.exchange.set_trading(active)
+            self.publish()
+            return {"trading_active": active}
         elif action == "settle":
             ticker = body["market_ticker"]
             if ticker not in self.exchange.markets:

@@ -12,7 +12,7 @@ import orjson
 
 from trading.orderbook import YES
 from trading.simulator.exchange import Exchange
-from trading.simulator.markets import SimMarket
+from trading.simulator.markets import Series, SimMarket
 from trading.simulator.records import (
     ASK,
     BID,
@@ -147,6 +147,64 @@ def lifecycle_msg(exchange: Exchange, event: LifecycleChanged) -> dict[str, Any]
         msg["settled_ts"] = event.ts
     msg["event_type"] = event.event_type
     return msg
+
+
+def cancel_response(order: SimOrder, reduced: int) -> dict[str, Any]:
+    """CancelOrderV2's answer, also each slot of a batch cancel's."""
+    body: dict[str, Any] = {"order_id": order.order_id}
+    if order.client_order_id:
+        body["client_order_id"] = order.client_order_id
+    body["reduced_by"] = format_count(reduced)
+    body["ts_ms"] = order.last_update_ms
+    return body
+
+
+def event(exchange: Exchange, markets: list[SimMarket], *, nested: bool) -> dict[str, Any]:
+    """Kalshi's ``EventData`` for the markets of one event (strikes of one question: not exclusive)."""
+    first = markets[0]
+    body: dict[str, Any] = {
+        "event_ticker": first.event_ticker,
+        "series_ticker": first.series_ticker,
+        "sub_title": first.event_sub_title,
+        "title": first.title,
+        "collateral_return_type": "",
+        "mutually_exclusive": False,
+        "strike_date": _whole_time(first.close_time),
+        "exchange_index": EXCHANGE_INDEX,
+    }
+    if nested:
+        body["markets"] = [market(exchange, m) for m in markets]
+    return body
+
+
+def series(s: Series) -> dict[str, Any]:
+    """Kalshi's ``Series``."""
+    return {
+        "ticker": s.ticker,
+        "frequency": s.frequency,
+        "title": s.name,
+        "category": s.category,
+        "categories": [s.category],
+        "tags": [],
+        "settlement_sources": [],
+        "contract_url": f"https://kalshi.com/series/{s.ticker.lower()}",
+        "contract_terms_url": f"https://kalshi.com/series/{s.ticker.lower()}/terms",
+        "fee_type": s.fee_type,
+        "fee_multiplier": 1,
+        "exchange_index": EXCHANGE_INDEX,
+    }
+
+
+def schedule() -> dict[str, Any]:
+    """``GET /exchange/schedule``: the simulator trades around the clock, no maintenance windows."""
+    day = [{"open_time": "00:00", "close_time": "23:59"}]
+    week = {name: day for name in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
+    return {
+        "schedule": {
+            "standard_hours": [{"start_time": "2026-01-01T00:00:00Z", "end_time": "2099-12-31T23:59:59Z", **week}],
+            "maintenance_windows": [],
+        }
+    }
 
 
 def rest_settlement(settlement: SimSettlement) -> dict[str, Any]:
@@ -312,6 +370,7 @@ def rest_order(order: SimOrder) -> dict[str, Any]:
         "self_trade_prevention_type": order.self_trade_prevention_type,
         "subaccount_number": order.subaccount,
         "exchange_index": EXCHANGE_INDEX,
+        **({"expiration_time": rfc3339(order.expiration_time * 1000)} if order.expiration_time else {}),
     }
 
 
@@ -337,6 +396,8 @@ def user_order_msg(order: SimOrder) -> dict[str, Any]:
     }
     if order.last_update_reason:
         msg["last_update_reason"] = order.last_update_reason
+    if order.expiration_time:
+        msg["expiration_ts_ms"] = order.expiration_time * 1000
     msg["subaccount_number"] = order.subaccount
     return msg
 

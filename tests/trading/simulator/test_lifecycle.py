@@ -65,7 +65,8 @@ async def test_settlement_pays_winners_and_flattens_the_position(
     reply = sim.control({"action": "settle", "market_ticker": ticker, "result": "yes"})
 
     assert reply["settlement"]["revenue"] == 2000  # cents: 20 contracts x $1
-    assert (await client.balance()).cash == before + 20 * 1_000_000
+    # $20 paid out, and the $2 the resting bid (5 @ 0.40) reserved released when the market closed.
+    assert (await client.balance()).cash == before + 20 * 1_000_000 + 500 * 4000
     (settlement,) = await client.settlements()
     assert (settlement.ticker, settlement.market_result, settlement.yes_count) == (ticker, "yes", 2000)
     assert settlement.payout == 2000 * ONE_DOLLAR and settlement.cost == 2000 * 4500
