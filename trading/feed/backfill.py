@@ -29,7 +29,8 @@ from trading.feed.marks import Mark, load_marks, save_marks
 from trading.feed.threads import fresh_connection
 from trading.feed.trades import Taken, TradeFeed
 from trading.health import ComponentHealth, Criticality
-from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestClient, KalshiTransportError
+from trading.kalshi.errors import KalshiApiError, KalshiResponseError, KalshiTransportError
+from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.schemas import rest as rest_schemas
 
 logger = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from trading.feed.channel import ChannelFeed
 from trading.feed.threads import fresh_connection
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi import messages as m
-from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestClient, KalshiTransportError
+from trading.kalshi.errors import KalshiApiError, KalshiResponseError, KalshiTransportError
+from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.ws import KalshiWebSocket
 
 logger = logging.getLogger(__name__)

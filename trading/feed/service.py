@@ -16,7 +16,8 @@ from trading.config import FeedConfig
 from trading.feed.lock import AdvisoryLock, market_set_name, needs_lock
 from trading.feed.markets import NoMarkets, UnknownMarkets, select_markets
 from trading.feed.runner import FeedRunner
-from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestClient, KalshiTransportError
+from trading.kalshi.errors import KalshiApiError, KalshiResponseError, KalshiTransportError
+from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.ws import KalshiWebSocket
 
 logger = logging.getLogger(__name__)

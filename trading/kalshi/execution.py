@@ -21,7 +21,7 @@ from trading.exchange import (
     PlaceRequest,
     SettlementReport,
 )
-from trading.kalshi import rest
+from trading.kalshi import errors, rest
 from trading.kalshi.parsing import (
     book_levels,
     book_view,
@@ -39,9 +39,9 @@ async def _call(call: Callable[[], Awaitable[T]]) -> T:
     """The client's errors as the gateway's: unreachable/throttled/5xx -> ExchangeError."""
     try:
         return await call()
-    except (rest.KalshiTransportError, rest.KalshiResponseError) as exc:
+    except (errors.KalshiTransportError, errors.KalshiResponseError) as exc:
         raise ExchangeError(str(exc)) from exc
-    except rest.KalshiApiError as exc:
+    except errors.KalshiApiError as exc:
         if exc.status == 429 or exc.status >= 500:
             raise ExchangeError(str(exc)) from exc
         raise
@@ -51,7 +51,7 @@ async def _read(call: Callable[[], Awaitable[T]]) -> T:
     """Market data for a decision: any failure (a 404 for an unknown market too) means no book."""
     try:
         return await _call(call)
-    except rest.KalshiApiError as exc:
+    except errors.KalshiApiError as exc:
         raise ExchangeError(str(exc)) from exc
 
 
@@ -110,7 +110,7 @@ class RestGateway(MarketData):
                     expiration_time=request.expiration_ts,
                 )
             )
-        except rest.KalshiApiError as exc:
+        except errors.KalshiApiError as exc:
             if exc.status == 409 and exc.is_code("order_already_exists"):
                 # Placed by an earlier run whose answer was lost (a crash, a retry): that order is ours.
                 found = await self.find_order(request.client_order_id, request.ticker)
@@ -125,7 +125,7 @@ class RestGateway(MarketData):
     async def cancel(self, order_id: str, ticker: str) -> bool:
         try:
             await _call(lambda: self.client.cancel_order(order_id, market_ticker=ticker))
-        except rest.KalshiApiError as exc:
+        except errors.KalshiApiError as exc:
             if exc.status == 404:
                 return False  # already canceled, executed or unknown: dead either way
             raise ExchangeError(str(exc)) from exc
@@ -134,7 +134,7 @@ class RestGateway(MarketData):
     async def order(self, order_id: str) -> ExchangeOrder | None:
         try:
             return exchange_order(await _call(lambda: self.client.order(order_id)))
-        except rest.KalshiApiError as exc:
+        except errors.KalshiApiError as exc:
             if exc.status == 404:
                 return None
             raise ExchangeError(str(exc)) from exc

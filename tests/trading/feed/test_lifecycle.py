@@ -19,6 +19,11 @@ from trading.units import ONE_DOLLAR
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def ready(runner) -> bool:
+    """Past start-up: every channel, the lifecycle's included, is subscribed."""
+    return runner.machine.state.value not in ("startup", "initializing")
+
+
 async def _buy_yes(sim, runner, ticker: str, count: int) -> int:
     """Buy ``count`` YES at the ask as taker; returns the price paid."""
     _, _, yes_ask, _ = sim.exchange.best(ticker)
@@ -32,7 +37,7 @@ async def _buy_yes(sim, runner, ticker: str, count: int) -> int:
 
 async def test_settlement_is_recorded_once_and_realizes_the_pnl(handed):
     async with running_feed(**NO_WHALES) as (sim, runner):
-        await eventually(runner.books.all_synced, "first snapshots")
+        await eventually(lambda: ready(runner), "every channel subscribed")
         ticker = sim.exchange.tickers[0]
         price = await _buy_yes(sim, runner, ticker, 1_000)
         await eventually(lambda: runner.fills.fills >= 1, "the fill recorded")
@@ -61,7 +66,7 @@ async def test_settlement_is_recorded_once_and_realizes_the_pnl(handed):
 
 async def test_settled_market_without_a_position_records_its_result(handed):
     async with running_feed(**NO_WHALES) as (sim, runner):
-        await eventually(runner.books.all_synced, "first snapshots")
+        await eventually(lambda: ready(runner), "every channel subscribed")
         ticker = sim.exchange.tickers[1]
         sim.control({"action": "settle", "market_ticker": ticker, "result": "no"})
         await eventually(lambda: runner.lifecycle.settlements >= 1, "the settlement recorded")
@@ -73,7 +78,7 @@ async def test_settled_market_without_a_position_records_its_result(handed):
 
 async def test_closed_market_is_replaced_by_the_next_one_listed(handed):
     async with running_feed(**NO_WHALES, replace_closed=True) as (sim, runner):
-        await eventually(runner.books.all_synced, "first snapshots")
+        await eventually(lambda: ready(runner), "every channel subscribed")
         first = sim.exchange.tickers[0]
         lifecycle = sim.exchange.lifecycle
         lifecycle.lifetime_s = 300
@@ -90,7 +95,7 @@ async def test_closed_market_is_replaced_by_the_next_one_listed(handed):
 
 async def test_fee_updates_and_multivariate_lifecycle_are_counted_not_errors(handed):
     async with running_feed(**NO_WHALES) as (_, runner):
-        await eventually(runner.books.all_synced, "first snapshots")
+        await eventually(lambda: ready(runner), "every channel subscribed")
         fee = b'{"type":"event_fee_update","sid":9,"seq":1,"msg":{"series_ticker":"KXBTCD","fee_type":"quadratic"}}'
         mve = (
             b'{"type":"multivariate_market_lifecycle","sid":9,"seq":2,'

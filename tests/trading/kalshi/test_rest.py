@@ -6,7 +6,9 @@ import httpx
 import msgspec
 import pytest
 
-from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestClient, TokenBucket
+from trading.kalshi.errors import KalshiApiError, KalshiResponseError
+from trading.kalshi.rate_limits import TokenBucket
+from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.schemas import rest as schemas
 from trading.units import parse_count, parse_price
 

@@ -7,7 +7,8 @@ import httpx
 import pytest
 
 from trading.kalshi.connection import ConnectionFailed
-from trading.kalshi.rest import KalshiApiError, KalshiRestClient
+from trading.kalshi.errors import KalshiApiError
+from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.signing import (
     ACCESS_KEY,
     ACCESS_SIGNATURE,

@@ -11,7 +11,8 @@ import pytest
 
 from tests.trading.simulator.test_orders import book
 from trading.kalshi import messages as m
-from trading.kalshi.rest import KalshiApiError, KalshiRestClient
+from trading.kalshi.errors import KalshiApiError
+from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.signing import Signer
 from trading.kalshi.ws import KalshiWebSocket
 from trading.simulator.server import SimulatorServer

@@ -10,8 +10,10 @@ import httpx
 import pytest
 
 from tests.trading.simulator.test_orders import book
+from trading.kalshi.errors import KalshiApiError
 from trading.kalshi.fees import QUADRATIC_WITH_MAKER_FEES, trade_fee
-from trading.kalshi.rest import KalshiApiError, KalshiRestClient, NewOrder
+from trading.kalshi.rest import KalshiRestClient
+from trading.kalshi.schemas.rest import NewOrder
 from trading.kalshi.signing import Signer
 from trading.simulator.server import SimulatorServer
 

@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 import msgspec
 
+from trading.exchange import TimeInForce
 from trading.kalshi.fields import Count, Money, Price, json_decoder
 from trading.kalshi.messages import BookSide, Level, PriceRange, Side
-from trading.units import ONE_DOLLAR
+from trading.units import ONE_DOLLAR, format_count, format_price
 
 
 class _Model(msgspec.Struct, kw_only=True, gc=False):
@@ -404,6 +405,54 @@ class BatchCanceled(_Model, kw_only=True):
 
 class BatchCancelResponse(_Model, kw_only=True):
     orders: list[BatchCanceled]
+
+
+SelfTradePrevention = Literal["taker_at_cross", "maker"]
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """One CreateOrderV2 request (PROTOCOL.md 8) in trading.units integers: ``side`` on the
+    YES book, ``price`` the YES price (1/10,000 $), ``count`` in 1/100 contracts."""
+
+    ticker: str
+    side: BookSide
+    count: int
+    price: int
+    time_in_force: TimeInForce
+    client_order_id: str
+    self_trade_prevention_type: SelfTradePrevention = "taker_at_cross"
+    post_only: bool | None = None
+    reduce_only: bool | None = None
+    expiration_time: int | None = None
+    cancel_order_on_pause: bool | None = None
+    subaccount: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.count <= 0:
+            raise ValueError(f"order count must be positive, got {self.count} (1/100 contracts)")
+        if not 0 < self.price < ONE_DOLLAR:
+            raise ValueError(f"order price must be between $0 and $1 exclusive, got {self.price} (1/10,000 $)")
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "ticker": self.ticker,
+            "client_order_id": self.client_order_id,
+            "side": self.side,
+            "count": format_count(self.count),
+            "price": format_price(self.price),
+            "time_in_force": self.time_in_force,
+            "self_trade_prevention_type": self.self_trade_prevention_type,
+        }
+        optional = {
+            "post_only": self.post_only,
+            "reduce_only": self.reduce_only,
+            "expiration_time": self.expiration_time,
+            "cancel_order_on_pause": self.cancel_order_on_pause,
+            "subaccount": self.subaccount,
+        }
+        body.update((key, value) for key, value in optional.items() if value is not None)
+        return body
 
 
 # One decoder per response body the client reads, made once and reused by every request.
