@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format
+.PHONY: run test test-fast lint format
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -29,6 +29,12 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Everything that needs no service and no browser, on SQLite, over every core: the
+# edit-and-check loop (make test runs it all, Postgres, Redis and Chromium included).
+FAST := not needs_postgres and not needs_redis and not browser and not chaos
+test-fast: $(VENV)/.dev
+	DATABASE_URL= REDIS_URL= V3_REQUIRE_SERVICES= $(PY) -m pytest -n auto -q -m "$(FAST)" $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
