@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 ZYGOTE = r"""
 import json, os, sys, traceback
-import django, django.db, django.http, django.middleware.csrf, channels, celery.app, daphne.server, environ, kombu, msgspec, orjson, httpx
+import django, django.db, django.http, django.middleware.csrf, channels, celery.app, daphne.server
+import environ, kombu, msgspec, orjson, httpx
 for line in sys.stdin:
     request = json.loads(line)
     pid = os.fork()
