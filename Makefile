@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format sdk
+.PHONY: run test test-fast lint format sdk
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -29,6 +29,12 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev sdk
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Everything that needs no service and no browser, on SQLite, over every core: the
+# edit-and-check loop (make test runs it all, Postgres, Redis and Chromium included).
+FAST := not needs_postgres and not needs_redis and not browser and not chaos
+test-fast: $(VENV)/.dev
+	DATABASE_URL= REDIS_URL= V3_REQUIRE_SERVICES= $(PY) -m pytest -n auto -q -m "$(FAST)" $(PYTEST_ARGS)
 
 # Kalshi's official SDK in a Python 3.13 venv (it needs 3.13; on 3.11 pip picks a release
 # of the retired API), for tests/trading/simulator/test_official_sdk.py. The first working

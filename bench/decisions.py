@@ -14,7 +14,7 @@ opened up so the risk checks run but rarely stop a follow). It prints decisions/
 and the p50/p99 of whale detected -> decision persisted (``WhaleDecision.decided_at``
 minus ``WhaleTrade.detected_at``), split into the wait for a worker (detected ->
 ``started_at``) and the decision itself (``started_at`` -> ``decided_at``).
-Target (issue 5): p99 < 250 ms at 20 whales/s. Results: bench/README.md ("decisions").
+Target: p99 < 250 ms at 20 whales/s. Results: bench/README.md ("decisions").
 
 The database in DATABASE_URL is emptied first (created if missing): use a scratch one.
 The Redis database in REDIS_URL is flushed first.

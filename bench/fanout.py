@@ -1,5 +1,5 @@
 """Fan-out to browsers: N logged-in WebSocket clients through daphne and the Redis
-channel layer, broadcasts at a fixed rate (issue 6, DESIGN.md pitfalls on
+channel layer, broadcasts at a fixed rate (docs/architecture.md pitfalls on
 channels_redis fan-out).
 
 Each configuration runs five servers under the same load, one after another:

@@ -34,7 +34,7 @@ from trading.models import (
     WhaleTrade,
 )
 
-# At least the last 20 transitions (issue 6); 50 fill the status history panel.
+# The status history panel shows at least the last 20 transitions; 50 fill it.
 TRANSITIONS = 50
 # A fresh browser's console starts with this many activity lines.
 RECENT_ACTIVITY = 200

@@ -10,8 +10,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from glob import glob
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import httpx
 import psycopg
 
 from tests.browser.server import ROOT, free_port, manage
+from tests.waiting import wait_for
 
 PG_BIN = Path(sorted(glob("/usr/lib/postgresql/*/bin"))[-1]) if glob("/usr/lib/postgresql/*/bin") else Path()
 # initdb and postgres refuse to run as root: the cluster belongs to this user.
@@ -29,14 +28,6 @@ def binaries_missing() -> list[str]:
     """The server programs the stack runs that this machine lacks."""
     needed = [PG_BIN / "initdb", PG_BIN / "pg_ctl", Path(shutil.which("redis-server") or "redis-server")]
     return [path.name for path in needed if not path.exists()]
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def _as_pg_user(argv: list[str]) -> list[str]:
@@ -118,7 +109,7 @@ class Redis:
         argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        wait_until(self._answers, 15, "redis-server")
+        wait_for(self._answers, 15, "redis-server")
 
     def _answers(self) -> bool:
         return subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).returncode == 0
@@ -202,7 +193,7 @@ class Stack:
 
     def simulator(self, *args: str) -> Service:
         service = self.spawn("simulator", "manage.py", "simulate_exchange", "--port", str(self.sim_port), *args)
-        wait_until(self._sim_answers, 30, "the simulator")
+        wait_for(self._sim_answers, 30, "the simulator")
         return service
 
     def _sim_answers(self) -> bool:

@@ -12,8 +12,9 @@ from collections import Counter
 
 import pytest
 
-from tests.chaos.stack import Stack, wait_until
+from tests.chaos.stack import Stack
 from tests.configs import configure
+from tests.waiting import wait_for
 from trading.kalshi import rest
 
 pytestmark = [pytest.mark.chaos]
@@ -61,7 +62,7 @@ class Chaos:
         return bool(self.stack.postgres.query("SELECT 1 FROM trading_whaletrade WHERE trade_id = %s", (trade_id,)))
 
     def wait_recorded(self, trade_id: str, timeout: float = 30.0) -> None:
-        wait_until(lambda: self.recorded(trade_id), timeout, f"whale {trade_id} recorded")
+        wait_for(lambda: self.recorded(trade_id), timeout, f"whale {trade_id} recorded")
 
 
 def exchange_orders(stack: Stack, settings) -> list:
@@ -96,10 +97,10 @@ def test_services_survive_kills_drops_and_restarts(tmp_path, settings):
         orders_pool = stack.worker("orders", "orders")
         stack.beat()
         active = stack.runner("runner-a", chaos.tickers)
-        wait_until(lambda: "this runner is active" in active.output(), 60, "the first runner to be active")
+        wait_for(lambda: "this runner is active" in active.output(), 60, "the first runner to be active")
         standby = stack.runner("runner-b", chaos.tickers)
-        wait_until(lambda: "standby" in standby.output(), 60, "the second runner to stand by")
-        wait_until(
+        wait_for(lambda: "standby" in standby.output(), 60, "the second runner to stand by")
+        wait_for(
             lambda: stack.postgres.query("SELECT 1 FROM trading_statetransition WHERE to_state = 'trading'"),
             60,
             "trading",
@@ -108,10 +109,10 @@ def test_services_survive_kills_drops_and_restarts(tmp_path, settings):
 
         # 1. The placing worker killed mid-placement: the exchange holds the request longer
         # than EXEC_PENDING_GRACE, so reconciliation looks for the order before it lands.
-        wait_until(lambda: not stack.postgres.query(PENDING), 30, "the first follow placed")
+        wait_for(lambda: not stack.postgres.query(PENDING), 30, "the first follow placed")
         stack.control(action="delay", target="orders", ms=15_000)
         chaos.whale()
-        wait_until(lambda: stack.postgres.query(PENDING), 30, "an order in flight")
+        wait_for(lambda: stack.postgres.query(PENDING), 30, "an order in flight")
         time.sleep(0.5)  # the request is on its way
         orders_pool.kill()
         assert stack.postgres.query(PENDING), "the placement ended before its worker was killed"
@@ -121,7 +122,7 @@ def test_services_survive_kills_drops_and_restarts(tmp_path, settings):
         # 2. The active runner killed: the standby takes over; a whale in between is backfilled.
         active.kill()
         chaos.whale()
-        wait_until(lambda: "this runner is active" in standby.output(), 30, "the standby to take over")
+        wait_for(lambda: "this runner is active" in standby.output(), 30, "the standby to take over")
         active = standby
         standby = stack.runner("runner-c", chaos.tickers)
         chaos.wait_recorded(chaos.whale())
@@ -145,7 +146,7 @@ def test_services_survive_kills_drops_and_restarts(tmp_path, settings):
         stack.postgres.restart()
         chaos.wait_recorded(chaos.whale())
 
-        wait_until(lambda: settled(stack, chaos), SETTLE, "every whale decided and no order pending")
+        wait_for(lambda: settled(stack, chaos), SETTLE, "every whale decided and no order pending")
 
         q = stack.postgres.query
         recorded = q("SELECT trade_id FROM trading_whaletrade WHERE trade_id = ANY(%s)", (chaos.whales,))

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import fresh_python
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PROBE = """
@@ -48,7 +50,7 @@ def run_python(code: str, tmp_path: Path, **env: str) -> subprocess.CompletedPro
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG")}
     base.pop("ALLOWED_HOSTS", None)
     base.update({"DJANGO_SETTINGS_MODULE": "v3site.settings", "V3_DATA_DIR": str(tmp_path)}, **env)
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
+    return fresh_python.run_python(code, env=base)
 
 
 def test_embedded_default_needs_no_services(tmp_path):

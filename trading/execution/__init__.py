@@ -1,3 +1,3 @@
-"""Whale execution (issue 5): decision rules, risk limits, orders, fills,
+"""Whale execution: decision rules, risk limits, orders, fills,
 positions, reconciliation and the trading switches. Tasks, commands and the
 admin call the services here; see services.py for the flow of one whale."""

@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 # Health is cheap to compute (counters and clocks), so check often: a dead feed
 # should show within a couple of seconds.
 HEALTH_INTERVAL = 1.0
-# trader_status cadence (issue 4): often enough for a status bar, rare enough to persist.
+# trader_status cadence: often enough for a status bar, rare enough to persist.
 STATUS_INTERVAL = 10.0
 # trading_state at most this often, however fast fills arrive.
 TRADING_STATE_MIN_INTERVAL = 1.0

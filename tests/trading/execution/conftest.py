@@ -17,9 +17,10 @@ import pytest
 
 from tests.configs import configure
 from tests.services import delete_own_redis_keys
+from tests.simulators import quiet_simulator
+from tests.waiting import wait_for
 from trading.execution import services
 from trading.models import WhaleDecision, WhaleTrade
-from trading.simulator.server import SimConfig, SimulatorServer
 from trading.units import ONE_DOLLAR
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -33,7 +34,7 @@ class RunningSimulator:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="simulator", daemon=True)
         self.thread.start()
-        self.server = SimulatorServer(SimConfig(markets=3, seed=7, whale_rate=0.0, paused=True, **config))
+        self.server = quiet_simulator(3, **config)
         self.call(self.server.start())
 
     def call(self, coro):
@@ -200,11 +201,3 @@ def celery_worker(settings, simulator) -> Iterator:
     for worker in workers:
         worker.stop()
     delete_own_redis_keys()
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)

@@ -10,7 +10,8 @@ import redis
 from django.db import connection
 
 from tests.services import delete_own_redis_keys
-from tests.trading.execution.conftest import make_whale, wait_for
+from tests.trading.execution.conftest import make_whale
+from tests.waiting import wait_for
 from trading.models import Order, RiskAccount, WhaleDecision
 from trading.tasks import place_order, process_whale
 

@@ -3,10 +3,11 @@ otherwise every process refuses to start (settings raise ImproperlyConfigured)."
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests import fresh_python
 
 ROOT = Path(__file__).resolve().parents[3]
 PROBE = "import django; django.setup(); from django.conf import settings; print(settings.KALSHI.trading_mode)"
@@ -17,7 +18,7 @@ def start(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
     base.update({"DJANGO_SETTINGS_MODULE": "v3site.settings", "V3_DATA_DIR": str(tmp_path), **env})
     base.pop("DATABASE_URL", None)
     base.pop("REDIS_URL", None)
-    return subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60)
+    return fresh_python.run_python(PROBE, env=base)
 
 
 def key_files(tmp_path: Path) -> dict[str, str]:

@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from tests.trading.execution.conftest import make_whale, wait_for
+from tests.trading.execution.conftest import make_whale
+from tests.waiting import wait_for
 from trading.models import Order
 from trading.tasks import process_whale
 

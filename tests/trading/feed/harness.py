@@ -1,19 +1,19 @@
 """A feed runner wired to a real simulator over a real local WebSocket."""
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from django.conf import settings
 
+from tests.simulators import quiet_simulator
 from trading.config import FeedConfig
 from trading.feed.runner import FeedRunner
 from trading.kalshi.rest import KalshiRestClient
 from trading.kalshi.signing import Signer
 from trading.kalshi.sim_keys import ensure_sim_keys
 from trading.kalshi.ws import KalshiWebSocket
-from trading.simulator.server import SimConfig, SimulatorServer
+from trading.simulator.server import SimulatorServer
 from trading.units import MONEY_SCALE
 
 WAIT = 10.0
@@ -71,7 +71,7 @@ async def running_feed(
     with ``market_set``, one that keeps a heartbeat under that name."""
     own_sim = sim is None
     if sim is None:
-        sim = SimulatorServer(SimConfig(markets=markets, seed=seed, rate=0, paused=True, whale_rate=0.0))
+        sim = quiet_simulator(markets, seed)
         await sim.start()
     rest = sim_rest(sim.rest_url) if backfill else None
     runner = FeedRunner(
@@ -91,16 +91,6 @@ async def running_feed(
             await rest.aclose()
         if own_sim:
             await sim.stop()
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    """Wait until ``condition()`` holds; fail naming ``what`` if it never does."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def books_match(sim: SimulatorServer, runner: FeedRunner) -> bool:

@@ -7,13 +7,15 @@ from datetime import datetime
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.trading.feed.harness import eventually, running_feed, sim_rest
+from tests.simulators import quiet_simulator
+from tests.trading.feed.harness import running_feed, sim_rest
+from tests.waiting import eventually
 from trading import events
 from trading.feed import backfill
 from trading.feed.backfill import missed_trades, rest_public_trade
 from trading.feed.marks import Mark, load_marks
 from trading.models import ActivityEvent, TradeMark, WhaleTrade
-from trading.simulator.server import SimConfig, SimulatorServer
+from trading.simulator.server import SimulatorServer
 from trading.units import MONEY_SCALE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -78,7 +80,7 @@ async def test_whale_missed_while_disconnected_is_recorded_once_with_its_trade_t
 
 
 async def test_takeover_backfills_from_the_persisted_mark_and_records_no_whale_twice(handed):
-    sim = SimulatorServer(SimConfig(markets=2, seed=11, rate=0, paused=True, whale_rate=0.0))
+    sim = quiet_simulator(2, seed=11)
     await sim.start()
     ticker = sim.exchange.tickers[0]
     try:
@@ -107,7 +109,7 @@ async def test_takeover_backfills_from_the_persisted_mark_and_records_no_whale_t
 
 
 async def test_missed_trades_pages_oldest_first_and_says_what_the_limit_cut_off():
-    async with SimulatorServer(SimConfig(markets=1, seed=4, rate=0, paused=True, whale_rate=0.0)) as sim:
+    async with quiet_simulator(1, seed=4) as sim:
         ticker = sim.exchange.tickers[0]
         sim.step(3_000)
         trades = [t for t in sim.exchange.trades if t.ticker == ticker]
@@ -124,7 +126,7 @@ async def test_missed_trades_pages_oldest_first_and_says_what_the_limit_cut_off(
 
 
 async def test_rest_trade_has_the_websocket_trades_values():
-    async with SimulatorServer(SimConfig(markets=1, seed=4, rate=0, paused=True, whale_rate=0.0)) as sim:
+    async with quiet_simulator(1, seed=4) as sim:
         trade = sim.exchange.whale(sim.exchange.tickers[0], count=5_000_000, taker_outcome_side="no")
         async with sim_rest(sim.rest_url) as rest:
             (listed,) = await rest.trades(ticker=trade.ticker)

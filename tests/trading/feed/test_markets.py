@@ -2,10 +2,10 @@
 
 import pytest
 
+from tests.simulators import quiet_simulator
 from tests.trading.feed.harness import sim_client
 from trading.feed.markets import NoMarkets, UnknownMarkets, explicit_markets, select_markets
 from trading.kalshi.rest import KalshiRestClient
-from trading.simulator.server import SimConfig, SimulatorServer
 
 
 def test_explicit_tickers_are_kept_in_order_without_repeats_or_blanks():
@@ -13,7 +13,7 @@ def test_explicit_tickers_are_kept_in_order_without_repeats_or_blanks():
 
 
 async def test_most_active_open_markets_from_rest():
-    async with SimulatorServer(SimConfig(markets=6, seed=5, rate=0, paused=True)) as sim:
+    async with quiet_simulator(6, seed=5) as sim:
         sim.step(3000)
         async with KalshiRestClient(sim.rest_url, sim_client(sim.ws_url).signer) as rest:
             chosen = await select_markets(explicit=(), count=3, rest=rest)

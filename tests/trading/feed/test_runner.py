@@ -8,8 +8,10 @@ import orjson
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.trading.feed.harness import NO_WHALES, books_match, eventually, running_feed
+from tests.simulators import quiet_simulator
+from tests.trading.feed.harness import NO_WHALES, books_match, running_feed
 from tests.trading.feed.listener import GroupListener
+from tests.waiting import eventually
 from trading import events
 from trading.feed.state import State
 from trading.kalshi import messages
@@ -171,12 +173,11 @@ async def test_our_fill_from_the_websocket_is_recorded_once(handed):
 async def test_unreachable_exchange_is_an_error_until_it_connects(handed):
     from tests.trading.feed.harness import feed_config, sim_client
     from trading.feed.runner import FeedRunner
-    from trading.simulator.server import SimConfig, SimulatorServer
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    sim = SimulatorServer(SimConfig(markets=2, seed=7, rate=0, paused=True, whale_rate=0.0, port=port))
+    sim = quiet_simulator(2, port=port)
     client = sim_client(f"ws://127.0.0.1:{port}/trade-api/ws/v2", max_attempts=0)  # nothing listens there yet
     runner = FeedRunner(client, sim.exchange.tickers, feed_config(startup_grace=0.3, **NO_WHALES))
     try:

@@ -10,13 +10,13 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from tests.browser.server import embedded_env, free_port
+from tests.simulators import quiet_simulator
 from tests.trading.feed.harness import WAIT, sim_rest
 from trading.feed.service import StartupFailed, Stop, serve
-from trading.simulator.server import SimConfig, SimulatorServer
 
 
 async def test_unknown_ticker_fails_before_anything_subscribes():
-    async with SimulatorServer(SimConfig(markets=2, rate=0, paused=True)) as sim:
+    async with quiet_simulator(2) as sim:
         async with sim_rest(sim.rest_url) as rest:
             with pytest.raises(StartupFailed, match="the exchange lists no market NOPE-1: check --markets"):
                 await serve(explicit=[sim.exchange.tickers[0], "NOPE-1"], count=1, stop=Stop(), rest=rest)
@@ -36,7 +36,7 @@ def test_count_out_of_range_is_refused():
 
 
 async def test_run_feeds_exits_1_with_one_line_for_an_unknown_ticker(tmp_path):
-    async with SimulatorServer(SimConfig(markets=2, rate=0, paused=True)) as sim:
+    async with quiet_simulator(2) as sim:
         env = embedded_env(tmp_path) | {"KALSHI_ENV": "sim", "SIM_PORT": str(sim.port)}
         process = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -1,8 +1,6 @@
 """A real simulator on an ephemeral port, with a key pair made for the test run."""
 
-import asyncio
 import json
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,12 +34,3 @@ async def sim(key_files: tuple[Path, Path]):
     await server.start()
     yield server
     await server.stop()
-
-
-async def eventually(condition: Callable[[], bool], what: str) -> None:
-    """Wait for an asynchronous outcome (a reconnect, a resync) without assuming how long it takes."""
-    for _ in range(1000):  # 10 s at most
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")

@@ -4,12 +4,11 @@ import asyncio
 
 import pytest
 
+from tests.waiting import eventually
 from trading.kalshi.connection import ConnectionFailed
 from trading.kalshi.messages import OrderbookDelta, Trade, UserFill
 from trading.kalshi.ws import KalshiWebSocket, KalshiWsError
 from trading.units import parse_count
-
-from .conftest import eventually
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import orjson
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
+from tests.waiting import eventually
 from trading.kalshi.messages import Trade
 from trading.kalshi.ws import KalshiWebSocket
-
-from .conftest import eventually
 
 T = "KXBTCD-26DEC3117-T99999.99"
 
