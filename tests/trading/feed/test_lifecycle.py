@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.trading.feed.harness import NO_WHALES, eventually, running_feed
+from tests.trading.feed.harness import NO_WHALES, running_feed
+from tests.waiting import eventually
 from trading import selectors
 from trading.exchange import SettlementReport
 from trading.execution.settlements import record_settlement
