@@ -228,3 +228,20 @@ class FeedHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.market_set}: {self.state} @ {self.beat_at:.1f}"
+
+
+class MarketWatch(models.Model):
+    """A dashboard socket watches a market's panel: the feed runner keeps that market's
+    order book while any unexpired watch names it (trading.feed.book_markets). A watch
+    expires unless its socket renews it, so a web process that dies without removing
+    its sockets' watches does not keep books forever."""
+
+    market_ticker = models.CharField(max_length=100, db_index=True)
+    socket_id = models.CharField(max_length=64)
+    expires_at = models.FloatField(help_text="Unix seconds.", db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["socket_id", "market_ticker"], name="one_watch_per_socket")]
+
+    def __str__(self) -> str:
+        return f"{self.market_ticker} watched by {self.socket_id}"

@@ -22,7 +22,17 @@ from django.db.models import Sum
 from trading import events
 from trading.execution.risk import ACCOUNT, start_of_day
 from trading.health import ComponentHealth, Criticality
-from trading.models import ActivityEvent, FeedHeartbeat, Fill, Order, Position, RiskAccount, StateTransition, WhaleTrade
+from trading.models import (
+    ActivityEvent,
+    FeedHeartbeat,
+    Fill,
+    MarketWatch,
+    Order,
+    Position,
+    RiskAccount,
+    StateTransition,
+    WhaleTrade,
+)
 
 # The status history panel shows at least the last 20 transitions; 50 fill it.
 TRANSITIONS = 50
@@ -309,3 +319,16 @@ def history_replay(last_event_id_seen: int | None = None) -> dict[str, Any]:
         "trading_state": latest_event(events.TRADING_STATE),
         "trader_status": trader_status_now(),
     }
+
+
+def held_markets() -> set[str]:
+    """Markets where the account holds a position or has an order open: the runner keeps their books."""
+    positions = Position.objects.exclude(position=0).values_list("market_ticker", flat=True)
+    orders = Order.objects.filter(status__in=Order.OPEN_STATUSES).values_list("market_ticker", flat=True)
+    return {*positions, *orders}
+
+
+def watched_markets(now: float | None = None) -> set[str]:
+    """Markets a dashboard socket watches now (trading.feed.watches)."""
+    now = time.time() if now is None else now
+    return set(MarketWatch.objects.filter(expires_at__gte=now).values_list("market_ticker", flat=True))

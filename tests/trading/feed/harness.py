@@ -35,6 +35,8 @@ def feed_config(**overrides) -> FeedConfig:
         "heartbeat_ttl": 3.0,
         "whale_min_notional": 1_000 * MONEY_SCALE,
         "whale_relative_factor": 20.0,
+        "book_whale_window": 600.0,
+        "max_books": 200,
     }
     values.update(overrides)
     return FeedConfig(**values)
