@@ -65,18 +65,26 @@ async def running_feed(
     sim: SimulatorServer | None = None,
     backfill: bool = False,
     market_set: str | None = None,
+    booked: int | None = None,
     **config,
 ) -> AsyncIterator[tuple[SimulatorServer, FeedRunner]]:
     """A paused simulator (tests step it; or ``sim``, left running) and a started runner
     following all its markets; with ``backfill``, one that backfills missed trades by REST;
-    with ``market_set``, one that keeps a heartbeat under that name."""
+    with ``market_set``, one that keeps a heartbeat under that name; with ``booked``, one
+    that watches the whole exchange and keeps books for the first ``booked`` markets (and
+    where they matter)."""
     own_sim = sim is None
     if sim is None:
         sim = quiet_simulator(markets, seed)
         await sim.start()
     rest = sim_rest(sim.rest_url) if backfill else None
     runner = FeedRunner(
-        sim_client(sim.ws_url), sim.exchange.tickers, feed_config(**config), rest=rest, market_set=market_set
+        sim_client(sim.ws_url),
+        sim.exchange.tickers[:booked],
+        feed_config(**config),
+        rest=rest,
+        market_set=market_set,
+        exchange_wide=booked is not None,
     )
     try:
         await runner.start()
