@@ -150,7 +150,8 @@ async def run_runner(markets: int, rate: int, seconds: float, count: int) -> dic
 def _summarise(run: dict, received: list[tuple[float, bytes]]) -> dict:
     from trading import events
 
-    injected, statuses, announced = run["injected"], [], {}
+    injected, statuses = run["injected"], []
+    announced: dict[str, float] = {}
     for at, text in received:
         body = orjson.loads(text)
         kind, data = body["type"], body["data"]
@@ -249,6 +250,7 @@ async def run_bare(markets: int, rate: int, seconds: float, count: int) -> dict:
                 args=(ws_url, keys.key_id, str(keys.private_key_path), tickers[:count], os.environ["REDIS_URL"]),
             )
             reader.start()
+            assert reader.pid is not None
             await asyncio.sleep(WARMUP)
             run = await _inject(http, port, tickers[len(tickers) // 5 :], seconds, reader.pid)
             await asyncio.sleep(2.0)
@@ -261,7 +263,8 @@ async def run_bare(markets: int, rate: int, seconds: float, count: int) -> dict:
         await subscriber.aclose()
         sim.send_signal(signal.SIGTERM)
         await sim.wait()
-    statuses, announced = [], {}
+    statuses = []
+    announced: dict[str, float] = {}
     for at, text in received:
         body = orjson.loads(text)
         if body["type"] == "status" and run["start"] <= at <= run["end"]:

@@ -2,13 +2,16 @@
 real REST: whales in markets it keeps no book for, every market's quote, books added
 and removed on the one connection where they matter, and the exchange-wide backfill."""
 
+import asyncio
 import time
 
 import pytest
 
-from tests.trading.feed.harness import NO_WHALES, eventually, running_feed
+from tests.trading.feed.harness import NO_WHALES, eventually, feed_config, running_feed, sim_client, sim_rest
+from trading.feed.service import Stop, serve
 from trading.feed.trades import EXCHANGE_MARK
 from trading.models import MarketWatch, Position, WhaleTrade
+from trading.simulator.server import SimConfig, SimulatorServer
 from trading.units import MONEY_SCALE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -120,3 +123,30 @@ async def test_exchange_wide_backfill_finds_a_whale_missed_in_any_market(handed)
         whale = await WhaleTrade.objects.aget()
         assert (whale.trade_id, whale.market_ticker) == (trade["trade_id"], ticker)
         assert runner.backfill.last["whales"] == 1 and runner.backfill.last["trades"] >= missed
+
+
+async def test_run_feeds_without_markets_subscribes_to_the_whole_exchange_and_with_markets_to_those(handed):
+    async with SimulatorServer(SimConfig(markets=6, seed=5, rate=0, paused=True, whale_rate=0.0)) as sim:
+        for explicit, streamed in (([], None), (sim.exchange.tickers[:2], set(sim.exchange.tickers[:2]))):
+            stop, rest = Stop(), sim_rest(sim.rest_url)
+            run = asyncio.create_task(
+                serve(
+                    explicit=explicit,
+                    count=1,
+                    stop=stop,
+                    client=sim_client(sim.ws_url),
+                    rest=rest,
+                    config=feed_config(**ABSOLUTE_ONLY),
+                )
+            )
+
+            def subscribed() -> dict:
+                channels = ("trade", "ticker")
+                return {c: s.tickers for conn in sim.connections for c in channels for s in conn.by_channel.get(c, ())}
+
+            await eventually(lambda: len(subscribed()) == 2, "trade and ticker subscriptions")
+            assert subscribed() == {"trade": streamed, "ticker": streamed}
+            stop.request("test over")
+            assert await run == "test over"
+            await rest.aclose()
+            await eventually(lambda: not sim.connections, "the runner's connection gone")
