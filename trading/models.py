@@ -61,6 +61,12 @@ class WhaleTrade(models.Model):
     traded_at = models.FloatField(help_text="Unix seconds, from the exchange.")
     detected_at = models.FloatField(help_text="Unix seconds, when the feed saw it.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    quote = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The market's YES bid, ask and last price (1/10,000 $) and their exchange time (Unix s) "
+        "when the whale was detected, from the ticker channel; null when the feed had none.",
+    )
 
     class Meta:
         ordering = ["-id"]

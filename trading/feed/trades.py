@@ -57,9 +57,11 @@ def public_trade(msg: m.Trade) -> TradeReceived:
 
 
 @fresh_connection
-def _record(trade: TradeReceived, verdict: WhaleVerdict, detected_at: float) -> dict[str, Any] | None:
+def _record(
+    trade: TradeReceived, verdict: WhaleVerdict, detected_at: float, quote: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """On the whale thread: record (and, embedded, execute) one whale; its dict, or None if known."""
-    whale = record_whale(trade=trade, verdict=verdict, detected_at=detected_at)
+    whale = record_whale(trade=trade, verdict=verdict, detected_at=detected_at, quote=quote)
     return None if whale is None else selectors.whale_dict(whale)
 
 
@@ -145,7 +147,8 @@ class TradeFeed(ChannelFeed):
     async def _record(self, trade: TradeReceived, verdict: WhaleVerdict) -> None:
         loop = asyncio.get_running_loop()
         try:
-            whale = await loop.run_in_executor(self._executor, _record, trade, verdict, time.time())
+            quote = self.whales.quote_of(trade.ticker)
+            whale = await loop.run_in_executor(self._executor, _record, trade, verdict, time.time(), quote)
         except Exception as exc:
             self.whales.failed(exc)
             logger.exception("whale trade %s on %s could not be recorded", trade.trade_id, trade.ticker)

@@ -186,16 +186,15 @@ class WhaleTracker:
             self.duplicates += 1
             return
         self.whales += 1
-        quote = self.quote(whale["market_ticker"])
         self.queue.add(
-            {
-                **whale,
-                "median_notional": verdict.median,
-                "rule": verdict.reason,
-                "quote": None if quote is None else dict(zip(("bid", "ask", "last", "ts"), quote, strict=True)),
-            },
+            {**whale, "median_notional": verdict.median, "rule": verdict.reason},
             whale["detected_at"],
         )
+
+    def quote_of(self, ticker: str) -> dict[str, Any] | None:
+        """The market's quote now, as recorded with a whale: ``{"bid", "ask", "last", "ts"}`` or None."""
+        quote = self.quote(ticker)
+        return None if quote is None else dict(zip(("bid", "ask", "last", "ts"), quote, strict=True))
 
     def failed(self, exc: BaseException) -> None:
         self.record_failures += 1

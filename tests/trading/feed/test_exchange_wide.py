@@ -41,8 +41,8 @@ async def test_whale_in_a_market_without_a_book_is_detected_and_its_book_added_o
         await eventually(lambda: _in_sync(runner, sim, quiet), "the book kept exact by its deltas")
         assert runner.client.metrics.connects == 1, "added by update_subscription, not by reconnecting"
         assert runner.keeper.added == 1 and quiet in runner.status()["markets"]
-        recent = runner.whales.queue.items()[0]
-        assert recent["quote"] is not None and recent["quote"]["last"] is not None
+        assert set(whale.quote) == {"bid", "ask", "last", "ts"}, "the market's quote when the whale was seen"
+        assert whale.quote["last"] is not None and whale.quote["ts"] <= whale.detected_at
 
 
 async def test_every_market_has_a_quote_without_a_book():
