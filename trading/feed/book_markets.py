@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -61,8 +61,18 @@ def _interest() -> tuple[set[str], set[str]]:
 class BookKeeper:
     """Keeps ``books`` on ``wanted_books``; the runner starts ``run`` once the books feed has started."""
 
-    def __init__(self, books: OrderbookFeed, *, static: Sequence[str], window: float, limit: int) -> None:
+    def __init__(
+        self,
+        books: OrderbookFeed,
+        *,
+        static: Sequence[str],
+        window: float,
+        limit: int,
+        on_removed: Callable[[list[str]], None] = lambda tickers: None,
+    ) -> None:
+        """``on_removed(tickers)`` after books were removed: what else was kept for them can go."""
         self.books = books
+        self.on_removed = on_removed
         self.static = list(static)
         self.window = window
         self.limit = limit
@@ -115,6 +125,8 @@ class BookKeeper:
             return
         self.added += len(new)
         self.removed += len(gone)
+        if gone:
+            self.on_removed(gone)
         if new or gone:
             logger.info("books: +%d -%d, %d kept (%s)", len(new), len(gone), len(self.books.tickers), ", ".join(new))
         self.last_error = ""

@@ -101,7 +101,13 @@ class FeedRunner:
         self.trades = TradeFeed(client, streamed, bus=self.bus, whales=self.whales, max_age=config.trade_max_age)
         self.quotes = TickerFeed(client, streamed, prices=self.prices)
         self.keeper = (
-            BookKeeper(self.books, static=self.tickers, window=config.book_whale_window, limit=config.max_books)
+            BookKeeper(
+                self.books,
+                static=self.tickers,
+                window=config.book_whale_window,
+                limit=config.max_books,
+                on_removed=self.market_events.forget,
+            )
             if exchange_wide
             else None
         )
