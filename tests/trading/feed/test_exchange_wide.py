@@ -7,11 +7,12 @@ import time
 
 import pytest
 
-from tests.trading.feed.harness import NO_WHALES, eventually, feed_config, running_feed, sim_client, sim_rest
+from tests.simulators import quiet_simulator
+from tests.trading.feed.harness import NO_WHALES, feed_config, running_feed, sim_client, sim_rest
+from tests.waiting import eventually
 from trading.feed.service import Stop, serve
 from trading.feed.trades import EXCHANGE_MARK
 from trading.models import MarketWatch, Position, WhaleTrade
-from trading.simulator.server import SimConfig, SimulatorServer
 from trading.units import MONEY_SCALE
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,7 +127,7 @@ async def test_exchange_wide_backfill_finds_a_whale_missed_in_any_market(handed)
 
 
 async def test_run_feeds_without_markets_subscribes_to_the_whole_exchange_and_with_markets_to_those(handed):
-    async with SimulatorServer(SimConfig(markets=6, seed=5, rate=0, paused=True, whale_rate=0.0)) as sim:
+    async with quiet_simulator(6, 5) as sim:
         for explicit, streamed in (([], None), (sim.exchange.tickers[:2], set(sim.exchange.tickers[:2]))):
             stop, rest = Stop(), sim_rest(sim.rest_url)
             run = asyncio.create_task(
