@@ -57,6 +57,7 @@ from dashboard.hub import hub_for
 from dashboard.outbox import Outbox, OutboxOverflow
 from trading import events, selectors
 from trading.execution import control
+from trading.feed import watches
 
 logger = logging.getLogger(__name__)
 
@@ -311,6 +312,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
             stats.open -= 1
             stats.market_superseded += self.outbox.coalesced
             await presence.slots().release(self.user.pk, self.socket_id)
+        if any(group.startswith(events.MARKET_GROUP_PREFIX) for group in self.joined):
+            await self.unwatch()
         for group in list(self.joined):
             await self.leave(group)
 
@@ -326,6 +329,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 await presence.slots().claim(
                     self.user.pk, self.socket_id, limit=settings.DASHBOARD.max_connections_per_user
                 )
+                await self.renew_watches()
             else:
                 return
 
@@ -498,9 +502,33 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if group not in markets and len(markets) >= MAX_MARKETS:
             raise CommandError("too_many_markets", f"at most {MAX_MARKETS} markets at once")
         await self.join(group)
+        await self.watch(ticker)
         return {"ok": True, "ticker": ticker}
 
     async def unsubscribe_market(self, command: dict[str, Any]) -> dict[str, Any]:
         ticker = self.ticker(command)
         await self.leave(events.market_group(ticker))
+        await self.unwatch(ticker)
         return {"ok": True, "ticker": ticker}
+
+    # Watched markets: the feed runner keeps their books (trading.feed.book_markets).
+
+    async def watch(self, ticker: str) -> None:
+        try:
+            await database_sync_to_async(watches.watch_market)(
+                socket_id=self.socket_id, ticker=ticker, ttl=presence.slot_ttl()
+            )
+        except Exception:  # the panel still gets what the runner publishes; the book may come later
+            logger.exception("events socket: recording the watch of %s failed", ticker)
+
+    async def unwatch(self, ticker: str | None = None) -> None:
+        try:
+            await database_sync_to_async(watches.unwatch_market)(socket_id=self.socket_id, ticker=ticker)
+        except Exception:  # the watch expires on its own
+            logger.exception("events socket: removing the watch of %s failed", ticker or "its markets")
+
+    async def renew_watches(self) -> None:
+        try:
+            await database_sync_to_async(watches.renew_watches)(socket_id=self.socket_id, ttl=presence.slot_ttl())
+        except Exception:  # renewed at the next check, before the watches expire
+            logger.exception("events socket: renewing its watches failed")

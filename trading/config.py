@@ -50,6 +50,8 @@ class FeedConfig:
     heartbeat_ttl: float
     whale_min_notional: int
     whale_relative_factor: float
+    book_whale_window: float  # a whale's market keeps its book this long
+    max_books: int  # books one runner keeps at most, its own market set included
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,9 +55,12 @@ EVENTS_GROUP = "events"
 BROADCAST = "broadcast"
 
 
+MARKET_GROUP_PREFIX = "market."
+
+
 def market_group(ticker: str) -> str:
     """Channels group names allow letters, digits, '-', '_' and '.', which covers Kalshi tickers."""
-    return f"market.{ticker}"
+    return f"{MARKET_GROUP_PREFIX}{ticker}"
 
 
 def activity(

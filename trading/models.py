@@ -61,6 +61,12 @@ class WhaleTrade(models.Model):
     traded_at = models.FloatField(help_text="Unix seconds, from the exchange.")
     detected_at = models.FloatField(help_text="Unix seconds, when the feed saw it.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    quote = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The market's YES bid, ask and last price (1/10,000 $) and their exchange time (Unix s) "
+        "when the whale was detected, from the ticker channel; null when the feed had none.",
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -256,3 +262,20 @@ class FeedHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.market_set}: {self.state} @ {self.beat_at:.1f}"
+
+
+class MarketWatch(models.Model):
+    """A dashboard socket watches a market's panel: the feed runner keeps that market's
+    order book while any unexpired watch names it (trading.feed.book_markets). A watch
+    expires unless its socket renews it, so a web process that dies without removing
+    its sockets' watches does not keep books forever."""
+
+    market_ticker = models.CharField(max_length=100, db_index=True)
+    socket_id = models.CharField(max_length=64)
+    expires_at = models.FloatField(help_text="Unix seconds.", db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["socket_id", "market_ticker"], name="one_watch_per_socket")]
+
+    def __str__(self) -> str:
+        return f"{self.market_ticker} watched by {self.socket_id}"

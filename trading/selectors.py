@@ -26,6 +26,7 @@ from trading.models import (
     ActivityEvent,
     FeedHeartbeat,
     Fill,
+    MarketWatch,
     Order,
     Position,
     RiskAccount,
@@ -337,3 +338,16 @@ def history_replay(last_event_id_seen: int | None = None) -> dict[str, Any]:
         "trading_state": latest_event(events.TRADING_STATE),
         "trader_status": trader_status_now(),
     }
+
+
+def held_markets() -> set[str]:
+    """Markets where the account holds a position or has an order open: the runner keeps their books."""
+    positions = Position.objects.exclude(position=0).values_list("market_ticker", flat=True)
+    orders = Order.objects.filter(status__in=Order.OPEN_STATUSES).values_list("market_ticker", flat=True)
+    return {*positions, *orders}
+
+
+def watched_markets(now: float | None = None) -> set[str]:
+    """Markets a dashboard socket watches now (trading.feed.watches)."""
+    now = time.time() if now is None else now
+    return set(MarketWatch.objects.filter(expires_at__gte=now).values_list("market_ticker", flat=True))

@@ -322,22 +322,30 @@
       $("kind-filter").append(el("option", { value: kind, text: kind }));
     }
     const list = $("console");
-    const filter = $("kind-filter").value;
     const line = el(
       "li",
-      { class: `line kind-${kind} level-${level || "info"}`, "data-kind": kind, "data-id": id || null, hidden: !!filter && filter !== kind },
+      { class: `line kind-${kind} level-${level || "info"}`, "data-kind": kind, "data-id": id || null },
       el("time", { datetime: new Date(ts * 1000).toISOString(), title: fmt.dateTime(ts), text: fmt.time(ts) }),
       el("span", { class: "kind", text: kind }),
       el("span", { class: "msg", text: message }),
     );
+    line.hidden = !lineShown(line);
     list.append(line);
     while (list.childElementCount > CONSOLE_LINES) list.firstElementChild.remove();
     if (!scrollPaused) list.scrollTop = list.scrollHeight;
   }
 
-  $("kind-filter").addEventListener("change", (e) => {
-    for (const line of $("console").children) line.hidden = !!e.target.value && line.dataset.kind !== e.target.value;
-  });
+  // With whales from hundreds of markets the console is filtered by source and by text (a ticker, a series).
+  function lineShown(line) {
+    const kind = $("kind-filter").value;
+    const text = $("text-filter").value.trim().toLowerCase();
+    return (!kind || line.dataset.kind === kind) && (!text || line.textContent.toLowerCase().includes(text));
+  }
+  function filterConsole() {
+    for (const line of $("console").children) line.hidden = !lineShown(line);
+  }
+  $("kind-filter").addEventListener("change", filterConsole);
+  $("text-filter").addEventListener("input", filterConsole);
   $("pause-scroll").addEventListener("click", (e) => {
     scrollPaused = !scrollPaused;
     e.target.setAttribute("aria-pressed", String(scrollPaused));
@@ -355,6 +363,7 @@
     const whale = Object.assign(whales.get(data.whale_id) || {}, data);
     whales.set(data.whale_id, whale);
     knowTicker(whale.market_ticker);
+    knowSeries(whale.market_ticker);
     markWhale(whale);
     while (whales.size > WHALE_ROWS) whales.delete(Math.min(...whales.keys()));
     return whale;
@@ -388,9 +397,58 @@
     renderWhales();
   }
 
+  // Whales come from every market of the exchange: the queue is filtered by series (the
+  // ticker's first part) and by a minimum notional, both kept in this browser.
+  const FILTER_KEY = "v3.whaleFilter";
+  const seriesOf = (ticker) => String(ticker || "").split("-")[0];
+  const knownSeries = new Set();
+
+  function knowSeries(ticker) {
+    const series = seriesOf(ticker);
+    if (!series || knownSeries.has(series)) return;
+    knownSeries.add(series);
+    const select = $("whale-series");
+    const options = [...select.options].slice(1);
+    const after = options.find((o) => o.value > series);
+    select.insertBefore(el("option", { value: series, text: series }), after || null);
+  }
+
+  function whaleShown(w) {
+    const series = $("whale-series").value;
+    const min = Math.max(0, Number($("whale-min").value) || 0);
+    return (!series || seriesOf(w.market_ticker) === series) && (w.notional || 0) >= min * 1e6;
+  }
+
+  function saveWhaleFilter() {
+    try {
+      localStorage.setItem(FILTER_KEY, JSON.stringify({ series: $("whale-series").value, min: $("whale-min").value }));
+    } catch (err) {
+      console.warn("dashboard: cannot keep the whale filter", err);
+    }
+    renderWhales();
+  }
+
+  function loadWhaleFilter() {
+    try {
+      const saved = JSON.parse(localStorage.getItem(FILTER_KEY) || "{}");
+      if (saved.series) {
+        knowSeries(saved.series);
+        $("whale-series").value = saved.series;
+      }
+      if (saved.min !== undefined) $("whale-min").value = saved.min;
+    } catch (err) {
+      console.warn("dashboard: cannot read the whale filter", err);
+    }
+  }
+  loadWhaleFilter();
+  $("whale-series").addEventListener("change", saveWhaleFilter);
+  $("whale-min").addEventListener("input", saveWhaleFilter);
+
   function renderWhales() {
-    const rows = [...whales.values()].sort((a, b) => b.whale_id - a.whale_id);
-    $("whale-count").textContent = `${rows.filter(isWaiting).length + waitingNotShown} waiting`;
+    const all = [...whales.values()].sort((a, b) => b.whale_id - a.whale_id);
+    const rows = all.filter(whaleShown);
+    $("whale-count").textContent = `${all.filter(isWaiting).length + waitingNotShown} waiting`;
+    $("whale-shown").textContent = rows.length === all.length ? "" : `showing ${rows.length} of ${all.length}`;
     $("whale-rows").replaceChildren(
       ...rows.map((w) => {
         const d = w.decision;

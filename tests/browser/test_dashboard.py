@@ -300,3 +300,32 @@ def test_status_bar_shows_the_feed_runner_down_when_its_heartbeat_stops(page, tr
     expect(page.locator("#state")).to_have_attribute("data-state", "down", timeout=20_000)
     expect(page.locator("#components")).to_contain_text("feed_runner down")
     expect(page.locator("#exchange")).to_have_attribute("data-ok", "no")
+
+
+def test_whales_from_many_markets_are_filtered_by_series_and_minimum_notional(page, trader):
+    log_in(page, "viewer", PASSWORD)
+    for ticker, dollars in [("KXBTCD-26DEC31-T1", 2_000), ("KXFED-27JAN-T4", 1_200), ("KXFED-27MAR-T4", 9_000)]:
+        make_whale(ticker, notional=dollars * 1_000_000)
+    broadcast.whale_queue()
+    publisher.get_publisher().flush()
+    rows = page.locator("#whale-rows tr")
+    expect(rows).to_have_count(3)
+
+    page.select_option("#whale-series", "KXFED")
+    expect(rows).to_have_count(2)
+    expect(page.locator("#whale-shown")).to_have_text("showing 2 of 3")
+    page.fill("#whale-min", "5000")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("KXFED-27MAR-T4")
+
+    # The filter is the browser's own and survives a reload.
+    page.reload()
+    expect(page.locator("#whale-series")).to_have_value("KXFED")
+    expect(rows).to_have_count(1)
+
+    # The console filters by text too: one market's lines among many.
+    activity("whale on KXFED-27MAR-T4", source="whale")
+    activity("whale on KXBTCD-26DEC31-T1", source="whale")
+    page.fill("#text-filter", "kxbtcd")
+    expect(page.locator("#console li:visible")).to_have_count(1)
+    expect(page.locator("#console li:visible")).to_contain_text("KXBTCD-26DEC31-T1")

@@ -17,6 +17,7 @@ from tests.websocket import events_socket
 from trading import events, publisher
 from trading.feed import heartbeat
 from trading.models import ActivityEvent, Order, StateTransition, WhaleDecision, WhaleTrade
+from trading.selectors import watched_markets
 
 pytestmark = [pytest.mark.needs_redis, pytest.mark.django_db(transaction=True)]
 
@@ -355,3 +356,14 @@ async def test_browsers_are_told_when_the_feed_runner_dies(user, connect, settin
     assert down["data"]["components"][0]["name"] == "feed_runner"
     assert down["data"]["components"][0]["detail"].startswith("down: no heartbeat for")
     await socket.disconnect()
+
+
+async def test_a_watched_market_is_recorded_for_the_feed_runner_until_unwatched_or_closed(user, connect):
+    socket, _, _ = await connect(user)
+    await send(socket, {"type": "subscribe_market", "ticker": "KXTEST-A"})
+    await send(socket, {"type": "subscribe_market", "ticker": "KXTEST-B"})
+    assert await sync_to_async(watched_markets)() == {"KXTEST-A", "KXTEST-B"}
+    await send(socket, {"type": "unsubscribe_market", "ticker": "KXTEST-A"})
+    assert await sync_to_async(watched_markets)() == {"KXTEST-B"}
+    await socket.disconnect()
+    assert await sync_to_async(watched_markets)() == set()

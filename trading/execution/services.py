@@ -109,7 +109,8 @@ def evaluate_whale(whale: WhaleTrade, exchange: Gateway, config: RuleConfig) -> 
     a whale is only worth following now, so there is nothing to retry later."""
     view = whale_view(whale)
     inputs: dict[str, Any] = {
-        "whale": {"yes_price": whale.yes_price, "count": whale.count, "notional": whale.notional},
+        # quote: the market's bid, ask and last when the feed saw the whale (trading.feed.prices).
+        "whale": {"yes_price": whale.yes_price, "count": whale.count, "notional": whale.notional, "quote": whale.quote},
         "book": None,
         "market": None,
     }

@@ -12,8 +12,9 @@ has seen (live trades overlap the backfill by the seconds of a reconnect), and
 recorded again by its standby. A whale found this way keeps its true trade time and
 the decision rules judge its age as usual.
 
-``missed_trades(ticker=None)`` reads the whole exchange's tape the same way, for a
-runner that follows every market under one mark of its own (trading.models.TradeMark).
+A runner of the whole exchange's trade stream (no tickers) keeps one mark,
+``EXCHANGE_MARK``, and reads ``GET /markets/trades`` without a ticker, every cursor
+page, up to ``MAX_EXCHANGE_TRADES``.
 """
 
 import asyncio
@@ -27,7 +28,7 @@ from trading import events, publisher
 from trading.feed.bus import TradeReceived
 from trading.feed.marks import Mark, load_marks, save_marks
 from trading.feed.threads import fresh_connection
-from trading.feed.trades import Taken, TradeFeed
+from trading.feed.trades import EXCHANGE_MARK, Taken, TradeFeed
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi.errors import KalshiApiError, KalshiResponseError, KalshiTransportError
 from trading.kalshi.rest import KalshiRestClient
@@ -39,6 +40,9 @@ logger = logging.getLogger(__name__)
 # a runner down for a day would otherwise replay a whole day of tape, and whales
 # that old are skipped as whale_too_old anyway. What is cut off is counted.
 MAX_TRADES_PER_MARKET = 10_000
+# The whole exchange's tape is one listing: a hundred pages, an hour and more of
+# Kalshi's public trades (tens a second), or 50 s at the 2,000 a second bench/ drives.
+MAX_EXCHANGE_TRADES = 100_000
 # How often the loop looks for a new connection: a backfill starts at most this long
 # after the trade subscription is back, cheap enough to poll.
 POLL_INTERVAL = 0.25
@@ -134,7 +138,7 @@ class TradeBackfill:
         """The persisted marks, before the first backfill; retried while the database is away."""
         while True:
             try:
-                self.marks = await sync_to_async(_load)(self.feed.tickers)
+                self.marks = await sync_to_async(_load)(self.feed.tapes)
                 return
             except Exception as exc:  # any database error: nothing can be backfilled without the marks
                 self._failed(exc)
@@ -151,11 +155,17 @@ class TradeBackfill:
         """Read what was missed since each market's mark and feed it through the whale path."""
         started = time.time()
         markets = trades = whales = cut_off = 0
-        for ticker in self.feed.tickers:
+        for ticker in self.feed.tapes:
             mark = self.marks.get(ticker)
             if mark is None:
                 continue
-            missed, cut = await missed_trades(self.rest, since=mark, ticker=ticker)
+            whole = ticker == EXCHANGE_MARK
+            missed, cut = await missed_trades(
+                self.rest,
+                since=mark,
+                ticker=None if whole else ticker,
+                limit=MAX_EXCHANGE_TRADES if whole else MAX_TRADES_PER_MARKET,
+            )
             markets += 1
             cut_off += cut
             for trade in missed:
@@ -204,11 +214,15 @@ class TradeBackfill:
 
     async def _announce(self, last: dict[str, Any], connection: int) -> None:
         why = "start-up" if connection == 1 else "reconnect"
-        message = f"backfilled {last['trades']} missed trades on {last['markets']} markets after {why}"
+        where = f"on {last['markets']} markets" if self.feed.tickers else "across the exchange"
+        message = f"backfilled {last['trades']} missed trades {where} after {why}"
         if last["whales"]:
             message += f", {last['whales']} of them whales"
         if last["cut_off"]:
-            message += f"; older trades beyond the last {MAX_TRADES_PER_MARKET} per market were not read"
+            limit = MAX_TRADES_PER_MARKET if self.feed.tickers else MAX_EXCHANGE_TRADES
+            message += (
+                f"; older trades beyond the last {limit} {'per market ' if self.feed.tickers else ''}were not read"
+            )
         logger.info("trade backfill: %s", message)
         await publisher.apublish(
             events.SYSTEM_ACTIVITY,

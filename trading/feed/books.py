@@ -3,12 +3,19 @@
 reconnection once every market has re-snapshotted on the new connection, and owns
 the books' health (message age, lag behind the exchange, markets without a snapshot
 after the start-up grace).
+
+The set of markets can change while the runner runs (``add`` / ``remove``: books where
+they matter, trading.feed.book_markets): on the one connection, through
+``update_subscription`` ``add_markets`` / ``delete_markets``, never by reconnecting. An
+added market's book is stale, and so unusable, until its snapshot arrives; it counts
+as unhealthy only when that takes longer than the start-up grace.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from trading.feed.channel import ChannelFeed
@@ -26,6 +33,7 @@ class MarketFeedState:
     deltas: int = 0
     last_message: float | None = None  # monotonic
     exchange_ts: float | None = None  # Unix seconds of the newest applied change, from the exchange
+    added_at: float = field(default_factory=time.monotonic)
 
 
 class OrderbookFeed(ChannelFeed):
@@ -62,8 +70,49 @@ class OrderbookFeed(ChannelFeed):
         self._last_message: float | None = None
 
     async def start(self) -> None:
+        """Subscribe to the markets known now; with none yet, the first ``add`` subscribes."""
         self._started = time.monotonic()
-        await super().start()
+        for state in self.markets.values():
+            state.added_at = self._started
+        if self.tickers:
+            await super().start()
+        else:
+            self._task = asyncio.create_task(self._read(), name="feed-orderbook_delta")
+
+    async def add(self, tickers: Sequence[str]) -> list[str]:
+        """Keep books for ``tickers`` too; returns those that were new. Their snapshots come
+        on the same connection; a ``ConnectionError`` or ``TimeoutError`` leaves them in the
+        subscription, sent with it on the next connection."""
+        new = [t for t in dict.fromkeys(tickers) if t not in self.markets]
+        if not new:
+            return []
+        for ticker in new:
+            self.markets[ticker] = MarketFeedState()
+        self.tickers.extend(new)
+        if self._subscription is not None:
+            await self.client.add_markets(self._subscription, new)
+            return new
+        try:
+            self._subscription = await self.client.subscribe(list(self.channels), new)
+        except (ConnectionError, TimeoutError):
+            # Registered with the client all the same: keep hold of it for later changes.
+            self._subscription = next(s for s in self.client.subscriptions if new[0] in s.market_tickers)
+            raise
+        return new
+
+    async def remove(self, tickers: Sequence[str]) -> list[str]:
+        """Stop keeping the books of ``tickers``; returns those that were kept."""
+        gone = [t for t in dict.fromkeys(tickers) if t in self.markets]
+        if not gone:
+            return []
+        for ticker in gone:
+            del self.markets[ticker]
+        removed = set(gone)
+        self.tickers[:] = [t for t in self.tickers if t not in removed]
+        self._awaiting.difference_update(gone)
+        if self._subscription is not None:
+            await self.client.delete_markets(self._subscription, gone)
+        return gone
 
     async def follow(self, tickers: Sequence[str]) -> None:
         for ticker in tickers:
@@ -121,16 +170,18 @@ class OrderbookFeed(ChannelFeed):
         books = self.client.books
         missing = [t for t in self.tickers if (b := books.get(t)) is None or b.snapshots == 0]
         stale = [t for t in self.tickers if (b := books.get(t)) is not None and b.stale and b.snapshots > 0]
+        # A market added at run time has a grace of its own for its first snapshot.
+        overdue = [t for t in missing if now - self.markets[t].added_at >= self.startup_grace]
         age = None if self._last_message is None else now - self._last_message
         in_grace = now - self._started < self.startup_grace
         problems = []
         if not self.client.connected.is_set():
             problems.append("exchange disconnected")
-        if missing and not in_grace:
-            problems.append(f"no snapshot for {len(missing)} market(s): {', '.join(missing[:5])}")
+        if overdue and not in_grace:
+            problems.append(f"no snapshot for {len(overdue)} market(s): {', '.join(overdue[:5])}")
         if age is not None and age > self.max_age:
             problems.append(f"no book message for {age:.0f} s")
-        elif age is None and not in_grace:
+        elif age is None and not in_grace and self.tickers:
             problems.append("no book message yet")
         if self._lag is not None and self._lag > self.max_lag:
             problems.append(f"{self._lag:.1f} s behind the exchange")

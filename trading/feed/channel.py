@@ -4,7 +4,7 @@ subscription, a reading task, and a clean stop (unsubscribe, stop listening)."""
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from trading.feed.aio import cancel_and_wait
 from trading.kalshi.subscriptions import Subscription
@@ -14,10 +14,12 @@ logger = logging.getLogger(__name__)
 
 
 class ChannelFeed:
-    """Subclasses name ``channels`` and the message ``types`` they read, and implement ``process``."""
+    """Subclasses name ``channels`` and the message ``types`` they read, and implement ``process``;
+    ``options`` go with the subscribe command."""
 
     channels: tuple[str, ...] = ()
     types: tuple[type, ...] = ()
+    options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, client: KalshiWebSocket, tickers: Sequence[str] = ()) -> None:
         self.client = client
@@ -28,7 +30,7 @@ class ChannelFeed:
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._read(), name=f"feed-{'-'.join(self.channels)}")
-        self._subscription = await self.client.subscribe(list(self.channels), self.tickers)
+        self._subscription = await self.client.subscribe(list(self.channels), self.tickers, **self.options)
 
     async def stop(self) -> None:
         if self._subscription is not None and self.client.connected.is_set():

@@ -89,6 +89,16 @@ class MarketPublisher:
         )
         self.mark(trade.ticker)
 
+    def forget(self, tickers: list[str]) -> None:
+        """Markets no longer booked: their tapes and send times go (a whole-exchange runner's
+        books come and go with whales, and these must not grow with every market it ever booked)."""
+        for ticker in tickers:
+            handle = self._scheduled.pop(ticker, None)
+            if handle is not None:
+                handle.cancel()
+            self._tapes.pop(ticker, None)
+            self._last_sent.pop(ticker, None)
+
     def _fire(self, ticker: str) -> None:
         del self._scheduled[ticker]
         self._last_sent[ticker] = time.monotonic()

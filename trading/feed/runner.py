@@ -2,10 +2,16 @@
 Kalshi WebSocket, the order books and the trade tape, detects whales, runs the
 state machine and health monitor, and publishes to the browsers.
 
-    runner = FeedRunner(client, tickers, settings.FEED)
+    runner = FeedRunner(client, tickers, settings.FEED, exchange_wide=True)
     await runner.start()
-    runner.get_orderbook(ticker)      # the live, exact book (trading.orderbook.OrderBook)
+    runner.get_orderbook(ticker)      # the live, exact book (trading.orderbook.OrderBook), or None
+    runner.prices.get(ticker)         # Quote(bid, ask, last, ts) of any market (trading.feed.prices)
     await runner.stop("SIGTERM")      # unsubscribe, flush, ``shutdown`` persisted
+
+With ``exchange_wide`` the runner takes the whole exchange's ``trade`` and ``ticker``
+streams (whales in every market, every market's quote) and keeps books for ``tickers``
+and wherever else they matter (trading.feed.book_markets); without it, trades, quotes
+and books are those of ``tickers`` alone (``V3_MARKETS`` narrows it so).
 
 ``manage.py run_feeds`` and ``run_all`` are thin adapters over this class.
 """
@@ -23,6 +29,7 @@ from trading import events, publisher, selectors
 from trading.config import FeedConfig
 from trading.feed.aio import cancel_and_wait
 from trading.feed.backfill import TradeBackfill
+from trading.feed.book_markets import BookKeeper
 from trading.feed.books import OrderbookFeed
 from trading.feed.bus import EventBus, FeedReconnected, FillReceived, StateChanged, TradeReceived, WhaleDetected
 from trading.feed.fills import FillFeed
@@ -30,6 +37,7 @@ from trading.feed.heartbeat import Heartbeat
 from trading.feed.lifecycle import LifecycleFeed
 from trading.feed.market_events import MarketPublisher
 from trading.feed.monitor import HasHealth, HealthMonitor, StatusReporter
+from trading.feed.prices import PriceCache, TickerFeed
 from trading.feed.state import State, StateMachine
 from trading.feed.trades import TradeFeed
 from trading.feed.whales import WhaleRule, WhaleTracker
@@ -61,6 +69,7 @@ class FeedRunner:
         market_set: str | None = None,
         components: Sequence[HasHealth] = (),
         replace_closed: bool = False,
+        exchange_wide: bool = False,
     ) -> None:
         """``rest`` backfills missed trades and ``market_set`` names the heartbeat; tests
         about the live feed alone may leave them out. A market that closes is no longer
@@ -71,12 +80,16 @@ class FeedRunner:
         self.replace_closed = replace_closed
         self._market_count = len(self.tickers)
         self.config = config
+        self.exchange_wide = exchange_wide
         self.started_at = time.time()
         self.bus = EventBus()
         self.machine = StateMachine(on_change=self._state_changed)
+        self.prices = PriceCache()
         self.whales = WhaleTracker(
-            WhaleRule(min_notional=config.whale_min_notional, relative_factor=config.whale_relative_factor)
+            WhaleRule(min_notional=config.whale_min_notional, relative_factor=config.whale_relative_factor),
+            quote=self.prices.get,
         )
+        streamed = () if exchange_wide else self.tickers  # no tickers: the whole exchange
         self.books = OrderbookFeed(
             client,
             self.tickers,
@@ -89,9 +102,21 @@ class FeedRunner:
         self.market_events = MarketPublisher(
             self.get_orderbook,
             rate=config.market_events_per_second,
-            source_ts=lambda ticker: self.books.markets[ticker].exchange_ts,
+            source_ts=self._exchange_ts,
         )
-        self.trades = TradeFeed(client, self.tickers, bus=self.bus, whales=self.whales, max_age=config.trade_max_age)
+        self.trades = TradeFeed(client, streamed, bus=self.bus, whales=self.whales, max_age=config.trade_max_age)
+        self.quotes = TickerFeed(client, streamed, prices=self.prices)
+        self.keeper = (
+            BookKeeper(
+                self.books,
+                static=self.tickers,
+                window=config.book_whale_window,
+                limit=config.max_books,
+                on_removed=self.market_events.forget,
+            )
+            if exchange_wide
+            else None
+        )
         self.backfill = TradeBackfill(self.trades, rest) if rest is not None else None
         self.fills = FillFeed(client, bus=self.bus)
         self.lifecycle = LifecycleFeed(client, rest=rest, on_closed=self._market_closed, on_created=self._market_listed)
@@ -105,12 +130,14 @@ class FeedRunner:
                 client,
                 self.books,
                 self.trades,
+                self.quotes,
                 self.fills,
                 self.lifecycle,
                 self.whales,
                 self.bus,
                 publisher.get_publisher(),
                 *([self.backfill] if self.backfill else []),
+                *([self.keeper] if self.keeper else []),
                 *components,
             ],
             self.machine,
@@ -125,8 +152,13 @@ class FeedRunner:
     # ---- reading
 
     def get_orderbook(self, ticker: str) -> OrderBook | None:
-        """The live book of ``ticker`` (None for a market this runner does not follow)."""
+        """The live book of ``ticker`` (None for a market this runner keeps no book for);
+        stale, and not to be used, until its snapshot came."""
         return self.books.get(ticker)
+
+    def _exchange_ts(self, ticker: str) -> float | None:
+        state = self.books.markets.get(ticker)
+        return None if state is None else state.exchange_ts
 
     def status(self) -> dict[str, Any]:
         """The ``trader_status`` payload."""
@@ -137,7 +169,8 @@ class FeedRunner:
             "uptime": round(time.time() - self.started_at, 1),
             "started_at": self.started_at,
             "exchange_connected": self.client.connected.is_set(),
-            "markets": self.tickers,
+            "markets": list(self.books.tickers),
+            "exchange_wide": self.exchange_wide,
             "components": [c.to_dict() for c in components],
             "feed": {**self.client.metrics.to_dict(), **self.market_events.metrics()},
             "bus": {
@@ -147,6 +180,8 @@ class FeedRunner:
             },
             "whales": {"detected": self.whales.whales, "recent": self.whales.queue.items()[:10]},
             "backfill": self.backfill.to_dict() if self.backfill else None,
+            "books": self.keeper.to_dict() if self.keeper else None,
+            "prices": self.prices.to_dict(),
         }
 
     # ---- lifecycle
@@ -154,10 +189,14 @@ class FeedRunner:
     async def start(self) -> None:
         self.started_at = time.time()
         await self.machine.transition(
-            State.INITIALIZING, "connecting to the exchange", {"markets": self.tickers, "url": self.client.url}
+            State.INITIALIZING,
+            "connecting to the exchange",
+            {"markets": self.tickers, "exchange_wide": self.exchange_wide, "url": self.client.url},
         )
         self.bus.start()
-        self.bus.subscribe(TradeReceived, self.market_events.add_trade, owner=OWNER, name="market_tape")
+        self.bus.subscribe(TradeReceived, self._tape, owner=OWNER, name="market_tape")
+        if self.keeper is not None:
+            self.bus.subscribe(WhaleDetected, self.keeper.whale_seen, owner=OWNER, name="whale_books")
         self.bus.subscribe(WhaleDetected, self.reporter.trading_changed, owner=OWNER, name="trading_state")
         self.bus.subscribe(FillReceived, self.reporter.trading_changed, owner=OWNER, name="trading_state_fills")
         self.bus.subscribe(StateChanged, self._send_status, owner=OWNER, name="trader_status")
@@ -184,12 +223,14 @@ class FeedRunner:
         except TimeoutError:
             await self.machine.transition(State.ERROR, "exchange not reachable within the start-up grace")
             await self.client.connected.wait()
-        for feed in (self.books, self.trades, self.fills, self.lifecycle):
+        for feed in (self.books, self.trades, self.quotes, self.fills, self.lifecycle):
             try:
                 await feed.start()
             except (ConnectionError, TimeoutError) as exc:
                 # The client keeps the subscription and sends it again on its next connection.
                 logger.warning("subscribing %s failed (%s); it is sent again on reconnect", feed.channels, exc)
+        if self.keeper is not None:
+            self._tasks.append(asyncio.create_task(self.keeper.run(), name="book-keeper"))
         try:
             await asyncio.wait_for(self._synced.wait(), self.config.startup_grace)
             reason = f"all {len(self.tickers)} order books in sync"
@@ -206,6 +247,7 @@ class FeedRunner:
         steps = [
             ("trades", self.trades.stop()),
             *([("trade marks", self.backfill.close())] if self.backfill else []),
+            ("quotes", self.quotes.stop()),
             ("fills", self.fills.stop()),
             ("lifecycle", self.lifecycle.stop()),
             ("orderbooks", self.books.stop()),
@@ -228,6 +270,12 @@ class FeedRunner:
         await self.bus.stop()
 
     # ---- reactions
+
+    def _tape(self, trade: TradeReceived) -> None:
+        """Market events go out for the markets with books (the ones browsers watch among
+        them), not for every market of the exchange's trade stream."""
+        if trade.ticker in self.books.markets:
+            self.market_events.add_trade(trade)
 
     def _book_changed(self, ticker: str) -> None:
         self.market_events.mark(ticker)

@@ -84,6 +84,8 @@ async def serve(
             market_set=market_set,
             components=[lock] if lock else [],
             replace_closed=not explicit,
+            # Given tickers narrow everything to them; else the whole exchange's trades and quotes.
+            exchange_wide=not explicit,
         )
         if lock is not None and not await _acquire(lock, stop):
             return "stopped while standing by"

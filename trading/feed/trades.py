@@ -28,6 +28,9 @@ from trading.kalshi.ws import KalshiWebSocket
 logger = logging.getLogger(__name__)
 
 TRADE_CHANNEL = "trade"
+# The mark key of a feed of the whole exchange's trades (no tickers): one tape, one
+# mark, a ticker no market has (trading.models.TradeMark).
+EXCHANGE_MARK = "*"
 # Trades dropped by a full listener queue keep this component unhealthy this long.
 DROP_WINDOW = 60.0
 # Trade ids remembered to drop a trade seen twice: live trades and a backfill overlap
@@ -54,9 +57,11 @@ def public_trade(msg: m.Trade) -> TradeReceived:
 
 
 @fresh_connection
-def _record(trade: TradeReceived, verdict: WhaleVerdict, detected_at: float) -> dict[str, Any] | None:
+def _record(
+    trade: TradeReceived, verdict: WhaleVerdict, detected_at: float, quote: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """On the whale thread: record (and, embedded, execute) one whale; its dict, or None if known."""
-    whale = record_whale(trade=trade, verdict=verdict, detected_at=detected_at)
+    whale = record_whale(trade=trade, verdict=verdict, detected_at=detected_at, quote=quote)
     return None if whale is None else selectors.whale_dict(whale)
 
 
@@ -79,8 +84,10 @@ class TradeFeed(ChannelFeed):
         self.max_age = max_age
         self.trades = 0
         self.duplicates = 0
-        # The newest trade of each market, live or backfilled (trading.feed.backfill makes marks of them).
+        # The newest trade of each market, live or backfilled (trading.feed.backfill makes marks
+        # of them); of the whole exchange under EXCHANGE_MARK when the feed has no tickers.
         self.latest: dict[str, Mark] = {}
+        self.tapes = self.tickers or [EXCHANGE_MARK]
         self._seen: dict[str, None] = {}  # insertion-ordered: the oldest id is forgotten first
         self._started = time.monotonic()
         self._last_trade: float | None = None
@@ -125,9 +132,10 @@ class TradeFeed(ChannelFeed):
         if len(self._seen) > SEEN_IDS:
             del self._seen[next(iter(self._seen))]
         self.trades += 1
-        latest = self.latest.get(trade.ticker)
+        tape = trade.ticker if self.tickers else EXCHANGE_MARK
+        latest = self.latest.get(tape)
         if latest is None or trade.ts > latest.traded_at:
-            self.latest[trade.ticker] = Mark(trade.trade_id, trade.ts)
+            self.latest[tape] = Mark(trade.trade_id, trade.ts)
         verdict = self.whales.judge(trade)
         if verdict is not None:
             task = asyncio.create_task(self._record(trade, verdict), name=f"whale-{trade.trade_id}")
@@ -139,7 +147,8 @@ class TradeFeed(ChannelFeed):
     async def _record(self, trade: TradeReceived, verdict: WhaleVerdict) -> None:
         loop = asyncio.get_running_loop()
         try:
-            whale = await loop.run_in_executor(self._executor, _record, trade, verdict, time.time())
+            quote = self.whales.quote_of(trade.ticker)
+            whale = await loop.run_in_executor(self._executor, _record, trade, verdict, time.time(), quote)
         except Exception as exc:
             self.whales.failed(exc)
             logger.exception("whale trade %s on %s could not be recorded", trade.trade_id, trade.ticker)

@@ -7,6 +7,7 @@ second whale, and each whale goes to execution exactly once, after commit.
 """
 
 import logging
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -19,8 +20,11 @@ from trading.models import WhaleTrade
 logger = logging.getLogger(__name__)
 
 
-def record_whale(*, trade: TradeReceived, verdict: WhaleVerdict, detected_at: float) -> WhaleTrade | None:
-    """Persist a whale and queue its execution after commit; None when the trade id is known already."""
+def record_whale(
+    *, trade: TradeReceived, verdict: WhaleVerdict, detected_at: float, quote: dict[str, Any] | None = None
+) -> WhaleTrade | None:
+    """Persist a whale (with the market's ``quote`` at detection, trading.feed.prices) and queue
+    its execution after commit; None when the trade id is known already."""
     try:
         with transaction.atomic():
             whale = WhaleTrade.objects.create(
@@ -32,6 +36,7 @@ def record_whale(*, trade: TradeReceived, verdict: WhaleVerdict, detected_at: fl
                 notional=verdict.notional,
                 traded_at=trade.ts,
                 detected_at=detected_at,
+                quote=quote,
             )
             _announce(whale, verdict)
             # Registered after the announcements, so browsers see "detected" before any stage.

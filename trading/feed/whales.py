@@ -12,6 +12,7 @@ plain Python; persisting a whale and handing it to execution is the service
 import time
 from bisect import bisect_left, insort
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,12 @@ from trading.health import ComponentHealth, Criticality
 MEDIAN_WINDOW = 200
 # Below this many trades in the window the relative rule does not apply.
 MIN_SAMPLES = 20
+# Markets whose windows are kept at once: watching the whole exchange, every market
+# that trades gets a window (~9 KB each), so the least recently traded market's
+# window goes first beyond this (~45 MB). Kalshi lists a few thousand open markets,
+# and far fewer trade in any hour: an evicted market is one quiet for a long while,
+# and it only loses its median for its next MIN_SAMPLES trades.
+MAX_MARKETS = 5_000
 # Whales the feed shows as "recent": at most this many, none older than this.
 QUEUE_SIZE = 200
 QUEUE_MAX_AGE = 15 * 60.0
@@ -72,20 +79,38 @@ class RollingMedian:
 class WhaleRule:
     """Per-market rolling medians and the two thresholds. No Django, no I/O."""
 
-    def __init__(self, *, min_notional: int, relative_factor: float, window: int = MEDIAN_WINDOW) -> None:
+    def __init__(
+        self,
+        *,
+        min_notional: int,
+        relative_factor: float,
+        window: int = MEDIAN_WINDOW,
+        max_markets: int = MAX_MARKETS,
+    ) -> None:
         if min_notional <= 0 or relative_factor <= 1:
             raise ValueError("whale thresholds: min_notional must be > 0 and relative_factor > 1")
         self.min_notional = min_notional
         self.relative_factor = relative_factor
         self.window = window
+        self.max_markets = max_markets
+        self.evicted = 0  # market windows dropped to stay within max_markets
+        # Insertion-ordered by last trade: the first entry is the least recently traded market.
         self._history: dict[str, RollingMedian] = {}
+
+    def __len__(self) -> int:
+        """Markets with a window now."""
+        return len(self._history)
 
     def observe(self, trade: TradeReceived) -> WhaleVerdict | None:
         """Judge ``trade`` against the market's past trades, then add it to them."""
         notional = trade_notional(trade)
-        history = self._history.get(trade.ticker)
+        history = self._history.pop(trade.ticker, None)
         if history is None:
-            history = self._history[trade.ticker] = RollingMedian(self.window)
+            history = RollingMedian(self.window)
+            if len(self._history) >= self.max_markets:
+                del self._history[next(iter(self._history))]
+                self.evicted += 1
+        self._history[trade.ticker] = history
         median = history.median() if len(history) >= MIN_SAMPLES else None
         history.add(notional)
         if notional >= self.min_notional:
@@ -133,9 +158,17 @@ class WhaleQueue:
 class WhaleTracker:
     """Applies the rule to the feed's trades; owns the recent-whale queue and its health."""
 
-    def __init__(self, rule: WhaleRule, queue: WhaleQueue | None = None) -> None:
+    def __init__(
+        self,
+        rule: WhaleRule,
+        queue: WhaleQueue | None = None,
+        *,
+        quote: Callable[[str], tuple[Any, ...] | None] = lambda ticker: None,
+    ) -> None:
+        """``quote(ticker)``: the market's (bid, ask, last, ts) now (trading.feed.prices), shown with its whales."""
         self.rule = rule
         self.queue = queue or WhaleQueue()
+        self.quote = quote
         self.trades_seen = 0
         self.whales = 0
         self.duplicates = 0
@@ -153,7 +186,15 @@ class WhaleTracker:
             self.duplicates += 1
             return
         self.whales += 1
-        self.queue.add({**whale, "median_notional": verdict.median, "rule": verdict.reason}, whale["detected_at"])
+        self.queue.add(
+            {**whale, "median_notional": verdict.median, "rule": verdict.reason},
+            whale["detected_at"],
+        )
+
+    def quote_of(self, ticker: str) -> dict[str, Any] | None:
+        """The market's quote now, as recorded with a whale: ``{"bid", "ask", "last", "ts"}`` or None."""
+        quote = self.quote(ticker)
+        return None if quote is None else dict(zip(("bid", "ask", "last", "ts"), quote, strict=True))
 
     def failed(self, exc: BaseException) -> None:
         self.record_failures += 1
@@ -175,6 +216,8 @@ class WhaleTracker:
                 "record_failures": self.record_failures,
                 "queue": len(self.queue),
                 "queue_overflow": self.queue.overflow,
+                "markets": len(self.rule),
+                "markets_evicted": self.rule.evicted,
                 "min_notional": self.rule.min_notional,
                 "relative_factor": self.rule.relative_factor,
             },

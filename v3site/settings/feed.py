@@ -22,6 +22,13 @@ _heartbeat_ttl = number("FEED_HEARTBEAT_TTL", 3.0)
 if _heartbeat_ttl < 2 * _heartbeat_interval:
     raise ImproperlyConfigured("FEED_HEARTBEAT_TTL must be at least twice FEED_HEARTBEAT_INTERVAL")
 
+_book_whale_window = number("FEED_BOOK_WHALE_WINDOW", 600.0)
+if _book_whale_window < 0:
+    raise ImproperlyConfigured(f"FEED_BOOK_WHALE_WINDOW={_book_whale_window} must not be negative")
+_max_books = integer("FEED_MAX_BOOKS", 200)
+if _max_books < 1:
+    raise ImproperlyConfigured(f"FEED_MAX_BOOKS={_max_books} must be at least 1")
+
 FEED = FeedConfig(
     # Markets to follow: explicit tickers (comma-separated), else the N most active open ones from REST.
     markets=tuple(env.list("V3_MARKETS", default=[])),
@@ -45,4 +52,13 @@ FEED = FeedConfig(
     status_interval=number("FEED_STATUS_INTERVAL", 10.0),
     heartbeat_interval=_heartbeat_interval,
     heartbeat_ttl=_heartbeat_ttl,
+    # A whale's market keeps its order book this long after the whale (10 min): past the
+    # decision (EXEC_MAX_WHALE_AGE, 30 s) and a follow order's life (EXEC_ORDER_TTL, 5 min,
+    # and a position then keeps it anyway), long enough for a user to look at the market.
+    book_whale_window=_book_whale_window,
+    # Books one runner keeps at most (its own market set first, then held, watched, whale
+    # markets). Each book is a snapshot plus every delta of its market: 200 of Kalshi's
+    # markets are a few thousand deltas a second at the busiest, which one core applies
+    # with room to spare (bench/README.md). Split more across runners by market set.
+    max_books=_max_books,
 )

@@ -35,6 +35,8 @@ def feed_config(**overrides) -> FeedConfig:
         "heartbeat_ttl": 3.0,
         "whale_min_notional": 1_000 * MONEY_SCALE,
         "whale_relative_factor": 20.0,
+        "book_whale_window": 600.0,
+        "max_books": 200,
     }
     values.update(overrides)
     return FeedConfig(**values)
@@ -64,11 +66,14 @@ async def running_feed(
     backfill: bool = False,
     market_set: str | None = None,
     replace_closed: bool = False,
+    booked: int | None = None,
     **config,
 ) -> AsyncIterator[tuple[SimulatorServer, FeedRunner]]:
     """A paused simulator (tests step it; or ``sim``, left running) and a started runner
     following all its markets; with ``backfill``, one that backfills missed trades by REST;
-    with ``market_set``, one that keeps a heartbeat under that name."""
+    with ``market_set``, one that keeps a heartbeat under that name; with ``booked``, one
+    that watches the whole exchange and keeps books for the first ``booked`` markets (and
+    where they matter)."""
     own_sim = sim is None
     if sim is None:
         sim = quiet_simulator(markets, seed)
@@ -76,11 +81,12 @@ async def running_feed(
     rest = sim_rest(sim.rest_url) if backfill else None
     runner = FeedRunner(
         sim_client(sim.ws_url),
-        sim.exchange.tickers,
+        sim.exchange.tickers[:booked],
         feed_config(**config),
         rest=rest,
         market_set=market_set,
         replace_closed=replace_closed,
+        exchange_wide=booked is not None,
     )
     try:
         await runner.start()

@@ -116,3 +116,15 @@ def test_the_whale_rule_needs_no_django():
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "[]"
+
+
+def test_relative_rule_keeps_windows_for_a_bounded_number_of_markets():
+    rule = WhaleRule(min_notional=1_000_000 * DOLLARS, relative_factor=20, max_markets=3)
+    for n in range(MIN_SAMPLES):
+        for ticker in ("A", "B", "C"):
+            rule.observe(_trade(10, n=n, ticker=ticker))
+    rule.observe(_trade(10, ticker="A", n=99))  # A traded last: B is now the least recent
+    rule.observe(_trade(10, ticker="D"))
+    assert len(rule) == 3 and rule.evicted == 1
+    assert rule.observe(_trade(1_000, ticker="A", n=100)) is not None, "A kept its window"
+    assert rule.observe(_trade(1_000, ticker="B", n=100)) is None, "B's window went first"

@@ -79,3 +79,15 @@ def test_whale_on_a_named_market():
     trade = exchange.whale(ticker, count=25_000 * COUNT_SCALE, taker_outcome_side=YES)
     assert (trade.ticker, trade.count, trade.taker_outcome_side) == (ticker, 2_500_000, YES)
     assert exchange.books[ticker].top().yes_bid < exchange.books[ticker].top().yes_ask
+
+
+def test_hundreds_of_markets_with_a_few_busy_ones_and_a_long_quiet_tail():
+    exchange = Exchange(markets=500, seed=3)
+    assert len(set(exchange.tickers)) == 500
+    exchange.step(50_000)
+    trades = Counter(event.ticker for event in exchange.take_events() if isinstance(event, SimTrade))
+    by_rank = [trades[ticker] for ticker in exchange.tickers]
+    total = sum(by_rank)
+    assert sum(by_rank[:10]) > 0.3 * total, "the ten busiest markets carry a large share"
+    assert sum(by_rank[400:]) < 0.06 * total, "the last hundred are quiet"
+    assert len(trades) > 250, "yet most markets trade now and then"

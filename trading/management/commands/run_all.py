@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--markets", default="", help="comma-separated tickers (default: the most active)")
         parser.add_argument("--count", type=int, default=settings.FEED.market_count, help="markets to follow")
-        parser.add_argument("--sim-markets", type=int, default=8, help="markets the simulator lists")
+        parser.add_argument("--sim-markets", type=int, default=100, help="markets the simulator lists")
         parser.add_argument("--sim-rate", type=float, default=100.0, help="simulated market-data messages/s")
         parser.add_argument("--whale-rate", type=float, default=0.01, help="share of simulated trades that are whales")
 
