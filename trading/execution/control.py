@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
-from trading import selectors
+from trading import alerts, selectors
 from trading.exchange import ExchangeError
 from trading.execution import broadcast, loop, risk, services
 from trading.models import Order, RiskAccount
@@ -87,6 +87,11 @@ def kill(*, user: Any = None) -> KillResult:
             canceled=result.canceled,
             failed=result.failed,
         )
+    alerts.alert(
+        alerts.KILL_SWITCH,
+        f"Kill switch turned on by {_actor(user)}: no new orders; {len(result.canceled)} orders canceled"
+        + (f", {len(result.failed)} not canceled yet (reconciliation retries)." if result.failed else "."),
+    )
     return result
 
 

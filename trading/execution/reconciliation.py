@@ -34,6 +34,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 
+from trading import alerts
 from trading.exchange import ExchangeError, ExchangePosition, Gateway
 from trading.execution import broadcast, loop, risk, services
 from trading.models import Order, Position, RiskAccount, WhaleTrade
@@ -249,4 +250,10 @@ def _reconcile(grace: float | None) -> Report:
                 changes=report.changes,
             )
         broadcast.trading_state()
+    if report.changes:
+        alerts.alert(
+            alerts.RECONCILIATION,
+            f"Reconciliation fixed {len(report.changes)} differences with the exchange: "
+            + ", ".join(sorted({str(change["what"]) for change in report.changes})),
+        )
     return report

@@ -37,6 +37,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from trading import alerts
 from trading.accounting import PositionState, apply_fill
 from trading.exchange import (
     BookView,
@@ -187,6 +188,8 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         if order is None:
             broadcast.whale_stage(broadcast.SKIPPED, whale, decision)
         broadcast.whale_queue(whale.pk)
+    if decision.reason_code == Reason.DAILY_LOSS_LIMIT:
+        alerts.alert(alerts.DAILY_LOSS_LIMIT, f"Daily loss limit reached: {decision.reason_text} No new orders today.")
     if order is not None:
         place(order.pk)
     return decision
@@ -294,6 +297,12 @@ def reject_order(*, order: Order, error: str) -> Order:
         order.refresh_from_db()
         if updated:
             bump_version()
+            if order.mode == WhaleDecision.Mode.LIVE:
+                transaction.on_commit(
+                    lambda: alerts.alert(
+                        alerts.ORDER_REJECTED, f"Live order {order.client_order_id} rejected: {order.error}"
+                    )
+                )
             if order.decision is not None:
                 broadcast.whale_stage(broadcast.FAILED, order.decision.whale, order.decision, order, detail=order.error)
             broadcast.trading_state()
