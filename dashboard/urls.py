@@ -9,4 +9,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", views.healthz, name="healthz"),
     path("api/status", views.api_status, name="api-status"),
+    path("metrics", views.metrics_view, name="metrics"),
 ]

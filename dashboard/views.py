@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from dashboard import metrics
 from dashboard.health import stats
 from trading.status import system_status, trading_destination
 
@@ -23,6 +24,16 @@ def api_status(request: HttpRequest) -> JsonResponse:
     status = system_status()
     status["components"].append(stats.health().to_dict())
     return JsonResponse(status)
+
+
+@require_GET
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    """Prometheus' scrape: a staff session or the METRICS_TOKEN bearer token; 401 otherwise."""
+    if not metrics.allowed(request):
+        return HttpResponse(
+            "staff session or METRICS_TOKEN bearer token required\n", status=401, content_type="text/plain"
+        )
+    return HttpResponse(metrics.render(), content_type=metrics.CONTENT_TYPE)
 
 
 @login_required

@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from trading import events
 from trading.execution.risk import ACCOUNT, start_of_day
@@ -331,6 +331,30 @@ def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
         "open_orders": Order.objects.filter(status__in=Order.OPEN_STATUSES).count(),
         "positions": positions,
         "reconciled_at": account.reconciled_at,
+    }
+
+
+def metrics_counts() -> dict[str, Any]:
+    """What /metrics reports from the database: totals the whole site shares, whichever
+    process is scraped (each counter a few grouped rows)."""
+
+    def by(model: Any, field: str) -> dict[str, int]:
+        return dict(model.objects.order_by().values_list(field).annotate(n=Count("id")).values_list(field, "n"))
+
+    return {
+        "whales": by(WhaleTrade, "status"),
+        "decisions": {
+            (decision, reason): n
+            for decision, reason, n in WhaleDecision.objects.order_by()
+            .values_list("decision", "reason_code")
+            .annotate(n=Count("id"))
+            .values_list("decision", "reason_code", "n")
+        },
+        "orders": by(Order, "status"),
+        "fills": Fill.objects.count(),
+        "realized_pnl": Position.objects.aggregate(total=Sum("realized_pnl", default=0))["total"],
+        "fees": Position.objects.aggregate(total=Sum("fees_paid", default=0))["total"],
+        "activity_events": ActivityEvent.objects.count(),
     }
 
 
