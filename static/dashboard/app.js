@@ -483,7 +483,7 @@
           "tr",
           {},
           el("td", { text: p.market_ticker }),
-          el("td", { class: "num", text: fmt.count(p.position) }),
+          el("td", { class: "num", text: p.position > 0 ? `YES ${fmt.count(p.position)}` : `NO ${fmt.count(-p.position)}` }),
           el("td", { class: "num", text: fmt.money(p.cost) }),
           pnl(unrealized(p)),
           pnl(p.realized_pnl),

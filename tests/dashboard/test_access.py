@@ -29,6 +29,11 @@ def test_login_page_serves_form_and_local_assets(client):
     assert "http://" not in body and "https://" not in body, "no CDN or outside asset"
 
 
+def test_favicon_ico_leads_to_the_svg_icon(client):
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200 and response.redirect_chain[0][0].endswith("favicon.svg")
+
+
 def test_logged_in_user_sees_dashboard(client, user):
     client.force_login(user)
     response = client.get("/")
