@@ -334,6 +334,11 @@ def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
     }
 
 
+def replay_log_size() -> int:
+    """Events kept in the replay log (ActivityEvent)."""
+    return ActivityEvent.objects.count()
+
+
 def metrics_counts() -> dict[str, Any]:
     """What /metrics reports from the database: totals the whole site shares, whichever
     process is scraped (each counter a few grouped rows)."""
@@ -354,7 +359,7 @@ def metrics_counts() -> dict[str, Any]:
         "fills": Fill.objects.count(),
         "realized_pnl": Position.objects.aggregate(total=Sum("realized_pnl", default=0))["total"],
         "fees": Position.objects.aggregate(total=Sum("fees_paid", default=0))["total"],
-        "activity_events": ActivityEvent.objects.count(),
+        "activity_events": replay_log_size(),
     }
 
 
