@@ -265,7 +265,25 @@
 
   // ---- status bar --------------------------------------------------------------------------
 
+  // The runner's state, as it last said. Pause, resume and kill take effect on the next
+  // decision, and trading_state says so at once; the runner follows on its next report
+  // (up to FEED_STATUS_INTERVAL later), so until then the pill shows the switch's state.
+  let runnerState = null;
+  const BASE_STATES = new Set(["ready", "trading", "paused"]);
+
   function setState(state) {
+    runnerState = state;
+    showState();
+  }
+
+  function showState() {
+    let state = runnerState;
+    if (state === null) return;
+    if (tradingState && BASE_STATES.has(state)) {
+      const halted = tradingState.paused || tradingState.killed;
+      if (halted) state = "paused";
+      else if (state === "paused") state = "trading";
+    }
     const pill = $("state");
     pill.dataset.state = state;
     pill.querySelector("b").textContent = state;
@@ -439,6 +457,7 @@
   function onTradingState(data) {
     if (tradingState && data.version !== undefined && data.version < tradingState.version) return;
     tradingState = data;
+    showState();
     const switches = $("switches");
     switches.textContent = data.killed ? "KILLED: no new orders" : data.paused ? "paused: no new orders" : "";
     switches.hidden = !data.killed && !data.paused;

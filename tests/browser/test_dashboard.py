@@ -14,6 +14,7 @@ from tests.trading.execution.conftest import make_whale
 from trading import events, publisher
 from trading.execution import broadcast
 from trading.feed import heartbeat
+from trading.feed.state import record_transition
 from trading.models import ActivityEvent, WhaleDecision, WhaleTrade
 
 pytestmark = [
@@ -271,6 +272,20 @@ def test_kill_asks_for_confirmation_and_cancel_does_nothing(page, boss):
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(page.locator("#control-result")).to_have_text("pause: done")
     expect(page.locator("#console")).to_contain_text("Trading paused by boss.")
+
+
+def test_pause_and_resume_show_on_the_state_pill_before_the_runner_reports(page, boss):
+    """The switch takes effect on the next decision; the pill says so at once, not when the
+    feed runner next reports (no runner runs here, so without that it would never change)."""
+    record_transition(from_state="ready", to_state="trading", reason="trading enabled", metadata={})
+    publisher.get_publisher().flush()
+    log_in(page, "boss", PASSWORD)
+    pill = page.locator("#state")
+    expect(pill).to_have_attribute("data-state", "trading")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(pill).to_have_attribute("data-state", "paused")
+    page.get_by_role("button", name="Resume", exact=True).click()
+    expect(pill).to_have_attribute("data-state", "trading")
 
 
 def test_phone_width_has_no_sideways_scrolling(page, boss):
