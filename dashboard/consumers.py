@@ -492,7 +492,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
         return ticker
 
     async def subscribe_market(self, command: dict[str, Any]) -> dict[str, Any]:
-        ticker = self.ticker(command)
+        # Kalshi's tickers are upper case: "kxbtc-26" typed in the watch box means KXBTC-26.
+        ticker = self.ticker(command).upper()
+        followed = await database_sync_to_async(selectors.followed_markets)()
+        if followed and ticker not in followed:
+            raise CommandError(
+                "unknown_market", f"{ticker} is not one of the {len(followed)} markets the feed runner follows"
+            )
         group = events.market_group(ticker)
         markets = self.joined - {events.EVENTS_GROUP, revocation.user_group(self.user.pk)}
         if group not in markets and len(markets) >= MAX_MARKETS:
@@ -501,6 +507,6 @@ class EventsConsumer(AsyncWebsocketConsumer):
         return {"ok": True, "ticker": ticker}
 
     async def unsubscribe_market(self, command: dict[str, Any]) -> dict[str, Any]:
-        ticker = self.ticker(command)
+        ticker = self.ticker(command).upper()
         await self.leave(events.market_group(ticker))
         return {"ok": True, "ticker": ticker}

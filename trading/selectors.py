@@ -228,6 +228,13 @@ def feed_status(now: float | None = None) -> tuple[ComponentHealth, dict[str, An
     return ComponentHealth("feed_runner", healthy, Criticality.CRITICAL, detail), report
 
 
+def followed_markets() -> frozenset[str]:
+    """The tickers the feed runner said it follows in its latest report (empty before any)."""
+    event = latest_event(events.TRADER_STATUS)
+    listed = [] if event is None else event["data"].get("markets", [])
+    return frozenset(m if isinstance(m, str) else m.get("ticker", "") for m in listed)
+
+
 def trader_status_now() -> dict[str, Any] | None:
     """The latest ``trader_status``; while the runner is dead, a ``down`` one made here
     (id 0: not persisted, so a browser that saw the last real one still takes it)."""

@@ -195,6 +195,13 @@
         }
         break;
       case "error":
+        if (event.data.code === "unknown_market" || event.data.code === "bad_ticker") {
+          // A watched ticker the server refused: no empty panel left waiting for data.
+          const ref = String(event.data.ref || "");
+          if (ref.startsWith("watch:")) unwatch(ref.slice(6), false);
+          $("market-error").textContent = event.data.message;
+          break;
+        }
         localLine("error", `${event.data.code}: ${event.data.message}`, event.ts);
         if ($("control-result")) $("control-result").textContent = event.data.message;
         break;
@@ -549,7 +556,7 @@
   }
 
   function watch(ticker) {
-    ticker = ticker.trim();
+    ticker = ticker.trim().toUpperCase();
     if (!ticker || markets.has(ticker)) return;
     const node = $("market-template").content.firstElementChild.cloneNode(true);
     node.setAttribute("aria-label", `Market ${ticker}`);
@@ -560,17 +567,18 @@
     const state = { node, points: [], trades: [], marks: [] };
     markets.set(ticker, state);
     for (const whale of whales.values()) if (whale.market_ticker === ticker) markWhale(whale);
-    send({ type: "subscribe_market", ticker });
+    send({ type: "subscribe_market", ticker, ref: `watch:${ticker}` });
     saveWatched();
     drawChart(state);
   }
 
-  function unwatch(ticker) {
+  // subscribed: false when the server refused the subscription (nothing to leave).
+  function unwatch(ticker, subscribed = true) {
     const state = markets.get(ticker);
     if (!state) return;
     state.node.remove();
     markets.delete(ticker);
-    send({ type: "unsubscribe_market", ticker });
+    if (subscribed) send({ type: "unsubscribe_market", ticker });
     saveWatched();
   }
 
@@ -714,6 +722,7 @@
 
   $("market-form").addEventListener("submit", (e) => {
     e.preventDefault();
+    $("market-error").textContent = "";
     watch($("market-input").value);
     $("market-input").value = "";
   });

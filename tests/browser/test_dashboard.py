@@ -288,6 +288,21 @@ def test_pause_and_resume_show_on_the_state_pill_before_the_runner_reports(page,
     expect(pill).to_have_attribute("data-state", "trading")
 
 
+def test_watch_box_takes_any_case_and_says_when_a_ticker_is_unknown(page, trader):
+    publisher.publish(events.TRADER_STATUS, {"state": "trading", "markets": ["KXWATCH-26"], "components": []})
+    publisher.get_publisher().flush()
+    log_in(page, "viewer", PASSWORD)
+    expect(page.locator("#market-list option[value='KXWATCH-26']")).to_have_count(1)
+    page.fill("#market-input", " kxwatch-26 ")
+    page.click("#market-form button")
+    expect(page.locator('.market[data-ticker="KXWATCH-26"]')).to_have_count(1)
+    page.fill("#market-input", "KXNOSUCH-1")
+    page.click("#market-form button")
+    expect(page.locator("#market-error")).to_have_text("KXNOSUCH-1 is not one of the 1 markets the feed runner follows")
+    expect(page.locator('.market[data-ticker="KXNOSUCH-1"]')).to_have_count(0)
+    expect(page.locator('.market[data-ticker="KXWATCH-26"]')).to_have_count(1)
+
+
 def test_phone_width_has_no_sideways_scrolling(page, boss):
     page.set_viewport_size({"width": 390, "height": 844})
     log_in(page, "boss", PASSWORD)
