@@ -749,5 +749,21 @@
     });
   }
 
+  // ---- wide tables -------------------------------------------------------------------------
+
+  // A table wider than its box (a phone) scrolls sideways; say so under it while more is
+  // to the right, since a touch screen shows no scroll bar until one scrolls.
+  function markOverflow(box) {
+    const more = box.scrollLeft + box.clientWidth < box.scrollWidth - 1;
+    box.toggleAttribute("data-more-right", more);
+  }
+
+  for (const box of document.querySelectorAll(".scroll")) {
+    box.after(el("p", { class: "scroll-hint", "aria-hidden": "true", text: "Scroll sideways for more →" }));
+    box.addEventListener("scroll", () => markOverflow(box), { passive: true });
+    new ResizeObserver(() => markOverflow(box)).observe(box.firstElementChild);
+    new ResizeObserver(() => markOverflow(box)).observe(box);
+  }
+
   connect();
 })();

@@ -309,6 +309,11 @@ def test_phone_width_has_no_sideways_scrolling(page, boss):
     whale_through_execution()
     expect(page.locator("#whale-rows tr")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # The whale table is wider than the phone: a hint says it scrolls, until scrolled to its end.
+    hint = page.locator(".whales .scroll-hint")
+    expect(hint).to_be_visible()
+    page.locator(".whales .scroll").evaluate("box => box.scrollTo({ left: box.scrollWidth })")
+    expect(hint).to_be_hidden()
     expect(page.get_by_role("button", name="Kill…")).to_be_in_viewport()
 
 
