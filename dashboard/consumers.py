@@ -57,6 +57,7 @@ from dashboard.hub import hub_for
 from dashboard.outbox import Outbox, OutboxOverflow
 from trading import events, selectors
 from trading.execution import control
+from trading.feed import price_history
 
 logger = logging.getLogger(__name__)
 
@@ -504,7 +505,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if group not in markets and len(markets) >= MAX_MARKETS:
             raise CommandError("too_many_markets", f"at most {MAX_MARKETS} markets at once")
         await self.join(group)
-        return {"ok": True, "ticker": ticker}
+        return {"ok": True, "ticker": ticker, "history": await price_history.load(ticker)}
 
     async def unsubscribe_market(self, command: dict[str, Any]) -> dict[str, Any]:
         ticker = self.ticker(command).upper()

@@ -190,6 +190,7 @@
         onMarket(event.data);
         break;
       case "command_result":
+        if (event.data.command === "subscribe_market") takeHistory(event.data.ticker, event.data.history || []);
         if (["pause", "resume", "kill"].includes(event.data.command)) {
           $("control-result").textContent = `${event.data.command}: done`;
         }
@@ -595,6 +596,18 @@
     picks.forEach(watch);
   }
 
+  // The runner's recent prices of a market just subscribed, [ts, yes_price] oldest first:
+  // the chart is full at once, and live market events carry on from there.
+  function takeHistory(ticker, history) {
+    const state = markets.get(ticker);
+    if (!state || !history.length) return;
+    const seen = new Set(state.points.map((p) => p.ts));
+    for (const [ts, price] of history) if (!seen.has(ts)) state.points.push({ ts, price });
+    state.points.sort((a, b) => a.ts - b.ts);
+    if (state.points.length > CHART_POINTS) state.points.splice(0, state.points.length - CHART_POINTS);
+    drawChart(state);
+  }
+
   function markWhale(whale) {
     const state = markets.get(whale.market_ticker);
     if (!state || state.marks.some((m) => m.id === whale.whale_id)) return;
@@ -679,6 +692,7 @@
     const styles = getComputedStyle(document.documentElement);
     const since = Date.now() / 1000 - CHART_SECONDS;
     const points = state.points.filter((p) => p.ts >= since);
+    canvas.dataset.points = String(points.length);
     const marks = state.marks.filter((m) => m.ts >= since);
     const all = points.concat(marks);
     if (!all.length) {

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import caches
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
 from tests.trading.execution.conftest import make_whale
 from trading import events, publisher
 from trading.execution import broadcast
-from trading.feed import heartbeat
+from trading.feed import heartbeat, price_history
 from trading.feed.state import record_transition
 from trading.models import ActivityEvent, WhaleDecision, WhaleTrade
 
@@ -301,6 +302,23 @@ def test_watch_box_takes_any_case_and_says_when_a_ticker_is_unknown(page, trader
     expect(page.locator("#market-error")).to_have_text("KXNOSUCH-1 is not one of the 1 markets the feed runner follows")
     expect(page.locator('.market[data-ticker="KXNOSUCH-1"]')).to_have_count(0)
     expect(page.locator('.market[data-ticker="KXWATCH-26"]')).to_have_count(1)
+
+
+def test_a_watched_markets_chart_starts_with_the_runners_recent_prices(page, trader):
+    """Not "waiting for trades…": the subscription brings the history the feed runner saved."""
+    ticker = "KXCHART-26"
+    now = time.time()
+    key = price_history.key(ticker)
+    caches[price_history.CACHE].set(key, [[now - 500 + 2 * n, 4_000 + n] for n in range(240)])
+    try:
+        publisher.publish(events.TRADER_STATUS, {"state": "trading", "markets": [ticker], "components": []})
+        publisher.get_publisher().flush()
+        log_in(page, "viewer", PASSWORD)
+        page.fill("#market-input", ticker)
+        page.click("#market-form button")
+        expect(page.locator(f'.market[data-ticker="{ticker}"] .chart')).to_have_attribute("data-points", "240")
+    finally:
+        caches[price_history.CACHE].delete(key)
 
 
 def test_phone_width_has_no_sideways_scrolling(page, boss):
