@@ -7,7 +7,6 @@ from django.core.cache import caches
 from trading.feed import price_history
 from trading.feed.price_history import POINTS, SPACING, PriceHistory
 
-
 TICKERS = ("KXH-26", "KXNONE-26")
 
 
