@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.http import HttpRequest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -106,6 +107,24 @@ class FeedRunnerCollector(Collector):
             ("events_sent", "Coalesced market events sent to browsers."),
         ):
             yield _counter(f"v3_feed_{key}", doc, feed.get(key, 0))
+        components = {c.get("name"): c for c in data.get("components", [])}
+        healthy = GaugeMetricFamily("v3_component_healthy", "1 when the component is healthy.", labels=["component"])
+        for name, component in sorted(components.items()):
+            healthy.add_metric([str(name)], 1.0 if component.get("healthy") else 0.0)
+        yield healthy
+        books = components.get("orderbooks", {}).get("metrics", {})
+        trades = components.get("trades", {}).get("metrics", {})
+        frames = CounterMetricFamily("v3_feed_channel_messages", "Messages applied, by channel.", labels=["channel"])
+        frames.add_metric(["orderbook_snapshot"], books.get("snapshots", 0))
+        frames.add_metric(["orderbook_delta"], books.get("deltas", 0))
+        frames.add_metric(["trade"], trades.get("trades", 0))
+        yield frames
+        if books.get("lag_s") is not None:
+            yield _gauge(
+                "v3_book_lag_seconds",
+                "How far the newest book change applied trails the exchange's clock.",
+                books["lag_s"],
+            )
         bus = data.get("bus", {})
         yield _gauge(
             "v3_bus_utilization_ratio",
@@ -126,6 +145,25 @@ class FeedRunnerCollector(Collector):
             "1 when the feed runner is connected to the exchange.",
             1.0 if data.get("exchange_connected") else 0.0,
         )
+
+
+class CeleryQueueCollector(Collector):
+    """Tasks waiting in each Celery queue (services shape): a backlog here is whales
+    waiting for a decision, or follows waiting to be placed."""
+
+    def collect(self) -> Iterator[Metric]:
+        if not settings.REDIS_URL:
+            return
+        family = GaugeMetricFamily("v3_celery_queue_length", "Tasks waiting in a Celery queue.", labels=["queue"])
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        try:
+            for queue in settings.CELERY_TASK_QUEUES:
+                family.add_metric([queue.name], client.llen(f"{settings.REDIS_KEY_PREFIX}{queue.name}"))
+        except redis.RedisError:
+            return  # Redis away: the gauge is missing from this scrape, which Prometheus shows as a gap
+        finally:
+            client.close()
+        yield family
 
 
 class ProcessCollector(Collector):
@@ -165,6 +203,6 @@ class ProcessCollector(Collector):
 
 def render() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    for collector in (DatabaseCollector(), FeedRunnerCollector(), ProcessCollector()):
+    for collector in (DatabaseCollector(), FeedRunnerCollector(), CeleryQueueCollector(), ProcessCollector()):
         registry.register(collector)
     return generate_latest(registry)

@@ -40,7 +40,7 @@ def test_no_token_configured_means_no_token_works(client, settings):
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
 
 
-def test_metrics_with_the_token_parse_and_count_decisions_and_state(client, token):
+def test_metrics_with_the_token_parse_and_count_decisions_and_state(client, token, settings):
     whale = make_whale("KXMETRICS-26")
     WhaleDecision.objects.create(
         whale=whale, decision="skip", reason_code="cooldown", reason_text="Cooldown.", mode="paper",
@@ -48,7 +48,15 @@ def test_metrics_with_the_token_parse_and_count_decisions_and_state(client, toke
     )  # fmt: skip
     publisher.publish(
         events.TRADER_STATUS,
-        {"state": "trading", "feed": {"messages": 1234, "gaps": 2}, "bus": {"queue_utilization": 0.25, "dropped": 7}},
+        {
+            "state": "trading",
+            "feed": {"messages": 1234, "gaps": 2},
+            "bus": {"queue_utilization": 0.25, "dropped": 7},
+            "components": [
+                {"name": "orderbooks", "healthy": True, "metrics": {"snapshots": 10, "deltas": 500, "lag_s": 0.4}},
+                {"name": "trades", "healthy": False, "metrics": {"trades": 80}},
+            ],
+        },
     )
 
     response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
@@ -60,7 +68,13 @@ def test_metrics_with_the_token_parse_and_count_decisions_and_state(client, toke
     assert found[("v3_feed_messages_total", ())] == 1234 and found[("v3_feed_gaps_total", ())] == 2
     assert found[("v3_bus_utilization_ratio", ())] == 0.25 and found[("v3_bus_dropped_total", ())] == 7
     assert found[("v3_state", (("state", "trading"),))] == 1 and found[("v3_state", (("state", "error"),))] == 0
+    assert found[("v3_book_lag_seconds", ())] == 0.4
+    assert found[("v3_feed_channel_messages_total", (("channel", "orderbook_delta"),))] == 500
+    assert found[("v3_feed_channel_messages_total", (("channel", "trade"),))] == 80
+    assert found[("v3_component_healthy", (("component", "trades"),))] == 0
     assert ("v3_open_sockets", ()) in found
+    if settings.REDIS_URL:
+        assert found[("v3_celery_queue_length", (("queue", "orders"),))] >= 0
 
 
 def test_staff_session_may_read_metrics(client, django_user_model):
