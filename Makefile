@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint format sdk
+.PHONY: run services-run test test-fast lint format sdk
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Python 3.11 or newer is needed")'
@@ -26,6 +26,11 @@ run: $(VENV)/.runtime
 	@echo "V3 Trader: http://$(HOST):$(PORT)/  (log in as 'demo', password in data/demo_password)"
 	@echo "Starting the web server, the exchange simulator, the feed runner and whale execution in one process."
 	$(PY) manage.py run_all --host $(HOST) --port $(PORT)
+
+# The services shape (Postgres, Redis, every process of the Procfile), settings from .env.
+services-run: $(VENV)/.dev
+	$(PY) manage.py migrate --noinput -v0
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho start
 
 test: $(VENV)/.dev sdk
 	$(PY) -m pytest $(PYTEST_ARGS)

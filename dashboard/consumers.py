@@ -57,7 +57,7 @@ from dashboard.hub import hub_for
 from dashboard.outbox import Outbox, OutboxOverflow
 from trading import events, selectors
 from trading.execution import control
-from trading.feed import watches
+from trading.feed import price_history, watches
 
 logger = logging.getLogger(__name__)
 
@@ -496,17 +496,23 @@ class EventsConsumer(AsyncWebsocketConsumer):
         return ticker
 
     async def subscribe_market(self, command: dict[str, Any]) -> dict[str, Any]:
-        ticker = self.ticker(command)
+        # Kalshi's tickers are upper case: "kxbtc-26" typed in the watch box means KXBTC-26.
+        ticker = self.ticker(command).upper()
+        followed = await database_sync_to_async(selectors.followed_markets)()
+        if followed and ticker not in followed:
+            raise CommandError(
+                "unknown_market", f"{ticker} is not one of the {len(followed)} markets the feed runner follows"
+            )
         group = events.market_group(ticker)
         markets = self.joined - {events.EVENTS_GROUP, revocation.user_group(self.user.pk)}
         if group not in markets and len(markets) >= MAX_MARKETS:
             raise CommandError("too_many_markets", f"at most {MAX_MARKETS} markets at once")
         await self.join(group)
         await self.watch(ticker)
-        return {"ok": True, "ticker": ticker}
+        return {"ok": True, "ticker": ticker, "history": await price_history.load(ticker)}
 
     async def unsubscribe_market(self, command: dict[str, Any]) -> dict[str, Any]:
-        ticker = self.ticker(command)
+        ticker = self.ticker(command).upper()
         await self.leave(events.market_group(ticker))
         await self.unwatch(ticker)
         return {"ok": True, "ticker": ticker}

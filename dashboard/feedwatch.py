@@ -14,7 +14,7 @@ import weakref
 from channels.db import database_sync_to_async
 
 from dashboard.hub import GroupHub
-from trading import events
+from trading import alerts, events
 from trading.selectors import runner_down_status
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ async def watch(hub: GroupHub, *, interval: float = WATCH_INTERVAL) -> None:
             logger.exception("feed watch: reading the heartbeat failed")
             down = None
         if down is not None and not was_down:
-            logger.warning("feed runner is down: %s", down["components"][0]["detail"])
+            detail = down["components"][0]["detail"]
+            alerts.alert(alerts.FEED_RUNNER_DOWN, f"Feed runner is down: {detail}")
             hub.deliver(events.EVENTS_GROUP, events.group_message(events.envelope(events.TRADER_STATUS, down)))
         was_down = down is not None
         await asyncio.sleep(interval)

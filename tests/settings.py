@@ -13,6 +13,8 @@ os.environ.setdefault("CHANNELS_PREFIX", f"test{os.getpid()}")
 # Celery's keys too, so the run can delete its own keys and nobody else's (tests.services).
 os.environ.setdefault("REDIS_KEY_PREFIX", f"v3test{os.getpid()}:")
 os.environ.setdefault("ALLOWED_HOSTS", "localhost,127.0.0.1")
+# An operator's .env beside manage.py is not the tests' settings (nor their subprocesses').
+os.environ.setdefault("V3_ENV_FILE", os.devnull)
 os.environ.setdefault("V3_DATA_DIR", tempfile.mkdtemp(prefix="v3-test-data-"))
 
 from v3site.settings import *  # noqa: E402,F403

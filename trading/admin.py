@@ -37,7 +37,7 @@ from trading.models import (
     WhaleDecision,
     WhaleTrade,
 )
-from trading.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE
+from trading.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, human_count, human_money, human_price
 
 logger = logging.getLogger(__name__)
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV
@@ -64,6 +64,39 @@ def spreadsheet_safe(text: str) -> str:
 
 def unix(ts: float | None) -> str:
     return "" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+
+
+# How the decision inputs' fields read (trading.execution.services.book_inputs,
+# risk.AccountView, the rule and limit configs), by field name; the rest are shown as they are.
+_INPUT_MONEY = {"notional", "exposure", "daily_pnl", "max_exposure", "max_daily_loss", "min_whale_notional"}
+_INPUT_CONTRACTS = {
+    "count", "yes_bid_size", "yes_ask_size", "long_exposure", "short_exposure", "max_position", "fixed_count",
+    "max_count",
+}  # fmt: skip
+_INPUT_PRICES = {"yes_price", "yes_bid", "yes_ask", "spread", "max_spread", "slippage", "max_cross"}
+_INPUT_TIMES = {"close_ts", "last_follow_at"}
+_INPUT_SECONDS = {"age", "max_book_age", "max_whale_age", "min_time_to_close", "cooldown", "order_ttl"}
+
+
+def input_value(name: str, value: Any) -> str:
+    """One decision input as a person reads it: dollars, contracts, cents, UTC times, seconds."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if name in _INPUT_MONEY:
+        return human_money(int(value))
+    if name in _INPUT_CONTRACTS:
+        return f"{human_count(int(value))} contracts"
+    if name in _INPUT_PRICES:
+        return human_price(int(value))
+    if name in _INPUT_TIMES:
+        return unix(value)
+    if name in _INPUT_SECONDS:
+        return f"{value:g} s"
+    if name == "whale_fraction_ppm":
+        return f"{value / 10_000:g} %"
+    return f"{value:g}"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -132,8 +165,7 @@ def _check_regex_filters(params: QueryDict) -> None:
 @admin.register(WhaleDecision)
 class WhaleDecisionAdmin(admin.ModelAdmin):
     list_display = [
-        "id",
-        "created_at",
+        "when",
         "market",
         "whale_size",
         "decision",
@@ -143,6 +175,7 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         "realized",
         "reviewed",
     ]
+    list_display_links = ["when"]
     list_filter = ["decision", "reason_code", MarketFilter, "mode", "created_at", "reviewed"]
     search_fields = ["whale__market_ticker"]
     date_hierarchy = "created_at"
@@ -156,7 +189,7 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         "mode",
         "started",
         "decided",
-        "inputs",
+        "inputs_table",
         "order_details",
         "fills_table",
         "settlement_details",
@@ -167,6 +200,9 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [f for f in fields if f != "review_note"]
     change_list_template = "admin/trading/whaledecision/change_list.html"
+
+    class Media:
+        css = {"all": ["admin/trading/decisions.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return (
@@ -188,13 +224,17 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
 
     # Columns.
 
+    @admin.display(description="decided (UTC)", ordering="created_at")
+    def when(self, obj: WhaleDecision) -> str:
+        return datetime.fromtimestamp(obj.decided_at, UTC).strftime("%m-%d %H:%M:%S")
+
     @admin.display(description="market", ordering="whale__market_ticker")
     def market(self, obj: WhaleDecision) -> str:
         return obj.whale.market_ticker
 
     @admin.display(description="whale size", ordering="whale__notional")
     def whale_size(self, obj: WhaleDecision) -> str:
-        return f"{money(obj.whale.notional)} ({obj.whale.taker_side.upper()} {contracts(obj.whale.count)})"
+        return f"{human_money(obj.whale.notional)} {obj.whale.taker_side.upper()} {human_count(obj.whale.count)}"
 
     @admin.display(description="order status", ordering="order__status")
     def order_status(self, obj: WhaleDecision) -> str:
@@ -263,6 +303,21 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
             money(settlement.cost),
             money(settlement.realized_pnl),
             money(settlement.fees),
+        )
+
+    @admin.display(description="inputs")
+    def inputs_table(self, obj: WhaleDecision) -> str:
+        """What the decision was based on, one row per fact (the raw JSON is in the CSV and the API)."""
+        rows = [
+            (section, name, input_value(name, value))
+            for section, facts in obj.inputs.items()
+            for name, value in (facts.items() if isinstance(facts, dict) else [("", facts)])
+        ]
+        if not rows:
+            return "-"
+        return format_html(
+            '<table class="decision-inputs"><tr><th>of</th><th>input</th><th>value</th></tr>{}</table>',
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
         )
 
     @admin.display(description="fills")

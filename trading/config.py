@@ -121,3 +121,13 @@ class RetentionConfig:
 
     activity_retention: float
     prune_interval: float
+
+
+@dataclass(frozen=True, slots=True)
+class OperationsConfig:
+    """What an operator watches the system with: alerts and the metrics endpoint."""
+
+    alert_webhook_url: str = field(repr=False)  # may carry a token in its path (Slack's do)
+    alert_interval: float  # seconds between two alerts of one kind from one process
+    alert_timeout: float  # seconds one webhook POST may take
+    metrics_token: str = field(repr=False)  # bearer token for /metrics; empty = staff sessions only

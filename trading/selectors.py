@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Sum
+from django.db.models import Count, Sum
 
 from trading import events
 from trading.execution.risk import ACCOUNT, start_of_day
@@ -32,6 +32,7 @@ from trading.models import (
     RiskAccount,
     Settlement,
     StateTransition,
+    WhaleDecision,
     WhaleTrade,
 )
 
@@ -91,7 +92,35 @@ _WHALE_FIELDS = (
     "status",
 )
 _DECISION_FIELDS = ("id", "decision", "reason_code", "reason_text", "mode", "decided_at")
-_ROW_FIELDS = _WHALE_FIELDS + tuple(f"decision__{f}" for f in _DECISION_FIELDS)
+_ORDER_FIELDS = ("status", "filled_count")
+_ROW_FIELDS = (
+    _WHALE_FIELDS
+    + tuple(f"decision__{f}" for f in _DECISION_FIELDS)
+    + tuple(f"decision__order__{f}" for f in _ORDER_FIELDS)
+)
+
+# The whale_processing stage a whale's rows say it is at: a browser that loads the
+# queue after the stages were sent (a reload) shows the same stage as one that saw them.
+_STATUS_STAGES = {
+    WhaleTrade.Status.QUEUED: "queued",
+    WhaleTrade.Status.PROCESSING: "evaluating",
+    WhaleTrade.Status.DECIDED: "decided",
+    WhaleTrade.Status.FAILED: "failed",
+}
+
+
+def whale_stage(row: dict[str, Any]) -> str:
+    """The stage of one whale (the names of trading.execution.broadcast) from its row."""
+    if row["decision__id"] is None:
+        return _STATUS_STAGES.get(row["status"], row["status"])
+    if row["decision__decision"] == WhaleDecision.Decision.SKIP:
+        return "skipped"
+    order_status = row["decision__order__status"]
+    if order_status is None or order_status == Order.Status.PENDING:
+        return "decided"
+    if order_status == Order.Status.REJECTED:
+        return "failed"
+    return "filled" if row["decision__order__filled_count"] else "order_placed"
 
 
 def whale_row_dict(row: dict[str, Any]) -> dict[str, Any]:
@@ -100,14 +129,16 @@ def whale_row_dict(row: dict[str, Any]) -> dict[str, Any]:
     decision = None
     if row["decision__id"] is not None:
         decision = {name: row[f"decision__{name}"] for name in _DECISION_FIELDS}
-    return {"whale_id": row["id"], **data, "decision": decision}
+    return {"whale_id": row["id"], **data, "stage": whale_stage(row), "decision": decision}
 
 
 def whale_dict(whale: WhaleTrade) -> dict[str, Any]:
     """One whale with its decision, if made. Integers in trading.units, times in Unix seconds."""
     decision = getattr(whale, "decision", None)
+    order = getattr(decision, "order", None) if decision is not None else None
     row = {name: getattr(whale, name) for name in _WHALE_FIELDS}
     row.update({f"decision__{name}": getattr(decision, name, None) for name in _DECISION_FIELDS})
+    row.update({f"decision__order__{name}": getattr(order, name, None) for name in _ORDER_FIELDS})
     return whale_row_dict(row)
 
 
@@ -202,6 +233,13 @@ def feed_status(now: float | None = None) -> tuple[ComponentHealth, dict[str, An
     return ComponentHealth("feed_runner", healthy, Criticality.CRITICAL, detail), report
 
 
+def followed_markets() -> frozenset[str]:
+    """The tickers the feed runner said it follows in its latest report (empty before any)."""
+    event = latest_event(events.TRADER_STATUS)
+    listed = [] if event is None else event["data"].get("markets", [])
+    return frozenset(m if isinstance(m, str) else m.get("ticker", "") for m in listed)
+
+
 def trader_status_now() -> dict[str, Any] | None:
     """The latest ``trader_status``; while the runner is dead, a ``down`` one made here
     (id 0: not persisted, so a browser that saw the last real one still takes it)."""
@@ -245,10 +283,24 @@ def whale_queue_data(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_W
     waiting = len(pending)
     if waiting > waiting_limit:
         pending = pending[:waiting_limit]
-        waiting = WhaleTrade.objects.filter(status__in=_WAITING_STATUSES).count()
+        waiting = waiting_whales()
     done = _rows(*done_query)
     whales = [whale_row_dict(row) for row in sorted(pending + done, key=lambda row: row["id"], reverse=True)]
     return {"whales": whales, "waiting": waiting}
+
+
+def waiting_whales() -> int:
+    """How many whales are queued or being decided."""
+    return WhaleTrade.objects.filter(status__in=_WAITING_STATUSES).count()
+
+
+def whale_change_data(whale_id: int) -> dict[str, Any]:
+    """A ``whale_queue`` event for one whale that changed: its row and the waiting total.
+    The browser merges it into the queue it holds; a snapshot of the whole queue per
+    change (up to 130 whales, ~14 KB) was most of what the replay log stored."""
+    rows = WhaleTrade.objects.filter(pk=whale_id).values_list(*_ROW_FIELDS)
+    whales = [whale_row_dict(dict(zip(_ROW_FIELDS, row, strict=True))) for row in rows]
+    return {"whales": whales, "waiting": waiting_whales()}
 
 
 def open_orders() -> list[dict[str, Any]]:
@@ -306,6 +358,35 @@ def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
         "open_orders": Order.objects.filter(status__in=Order.OPEN_STATUSES).count(),
         "positions": positions,
         "reconciled_at": account.reconciled_at,
+    }
+
+
+def replay_log_size() -> int:
+    """Events kept in the replay log (ActivityEvent)."""
+    return ActivityEvent.objects.count()
+
+
+def metrics_counts() -> dict[str, Any]:
+    """What /metrics reports from the database: totals the whole site shares, whichever
+    process is scraped (each counter a few grouped rows)."""
+
+    def by(model: Any, field: str) -> dict[str, int]:
+        return dict(model.objects.order_by().values_list(field).annotate(n=Count("id")).values_list(field, "n"))
+
+    return {
+        "whales": by(WhaleTrade, "status"),
+        "decisions": {
+            (decision, reason): n
+            for decision, reason, n in WhaleDecision.objects.order_by()
+            .values_list("decision", "reason_code")
+            .annotate(n=Count("id"))
+            .values_list("decision", "reason_code", "n")
+        },
+        "orders": by(Order, "status"),
+        "fills": Fill.objects.count(),
+        "realized_pnl": Position.objects.aggregate(total=Sum("realized_pnl", default=0))["total"],
+        "fees": Position.objects.aggregate(total=Sum("fees_paid", default=0))["total"],
+        "activity_events": replay_log_size(),
     }
 
 

@@ -6,6 +6,7 @@ Whether the runner is alive at all comes from its heartbeat (trading.feed.heartb
 which expires within seconds, not from that report's age. The reads themselves are
 selectors (``trading.selectors.feed_status``); this module assembles the answer."""
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +32,35 @@ def trading_destination() -> dict[str, Any]:
     return {"mode": settings.KALSHI.trading_mode, "kalshi_env": settings.KALSHI.env, "orders_to": order_host()}
 
 
+def folder_bytes(path: Path) -> int:
+    """Bytes in the files under ``path`` (0 when it is gone); files vanishing meanwhile are skipped."""
+    total = 0
+    for file in path.rglob("*"):
+        try:
+            if file.is_file():
+                total += file.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def storage() -> dict[str, Any]:
+    """How much the system keeps, and for how long: the data folder (the SQLite database
+    in the embedded default), Postgres' database when in use, and the replay log."""
+    database = None
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_database_size(current_database())")
+            database = cursor.fetchone()[0]
+    return {
+        "data_dir_bytes": folder_bytes(settings.DATA_DIR),
+        "database_bytes": database,
+        "replay_log_events": selectors.replay_log_size(),
+        "activity_retention_s": settings.RETENTION.activity_retention,
+        "activity_prune_interval_s": settings.RETENTION.prune_interval,
+    }
+
+
 def system_status() -> dict[str, Any]:
     feed, report = selectors.feed_status()
     components = [database_health(), feed]
@@ -39,4 +69,5 @@ def system_status() -> dict[str, Any]:
         "components": [c.to_dict() for c in components],
         "feed": report,
         "trading": trading_destination(),
+        "storage": storage(),
     }

@@ -63,6 +63,32 @@ def format_money(amount: int, places: int = 6) -> str:
     return _fixed(amount, MONEY_SCALE, 6)
 
 
+def human_count(count: int) -> str:
+    """Contracts as people read them: 3_361_700 -> ``"33,617"``, 150 -> ``"1.5"``."""
+    whole, frac = divmod(abs(count), COUNT_SCALE)
+    text = f"{whole:,}" + (f".{frac:02d}".rstrip("0") if frac else "")
+    return f"-{text}" if count < 0 else text
+
+
+def human_price(price: int) -> str:
+    """A price in cents, as Kalshi shows it: 5330 -> ``"53.3¢"``, 4500 -> ``"45¢"``."""
+    whole, frac = divmod(price, 100)
+    return f"{whole}" + (f".{frac:02d}".rstrip("0") if frac else "") + "¢"
+
+
+def human_money(amount: int) -> str:
+    """Dollars to the cent with thousands separators: 954_983_700 -> ``"$954.98"``."""
+    cents = (abs(amount) + 5_000) // 10_000
+    return f"{'-' if amount < 0 and cents else ''}${cents // 100:,}.{cents % 100:02d}"
+
+
+def human_position(position: int) -> str:
+    """A signed position as the side held: 5000 -> ``"YES 50"``, -250 -> ``"NO 2.5"``, 0 -> ``"flat"``."""
+    if position == 0:
+        return "flat"
+    return f"{'YES' if position > 0 else 'NO'} {human_count(abs(position))}"
+
+
 def _fixed(value: int, scale: int, places: int) -> str:
     sign = "-" if value < 0 else ""
     whole, frac = divmod(abs(value), scale)

@@ -190,11 +190,19 @@
         onMarket(event.data);
         break;
       case "command_result":
+        if (event.data.command === "subscribe_market") takeHistory(event.data.ticker, event.data.history || []);
         if (["pause", "resume", "kill"].includes(event.data.command)) {
           $("control-result").textContent = `${event.data.command}: done`;
         }
         break;
       case "error":
+        if (event.data.code === "unknown_market" || event.data.code === "bad_ticker") {
+          // A watched ticker the server refused: no empty panel left waiting for data.
+          const ref = String(event.data.ref || "");
+          if (ref.startsWith("watch:")) unwatch(ref.slice(6), false);
+          $("market-error").textContent = event.data.message;
+          break;
+        }
         localLine("error", `${event.data.code}: ${event.data.message}`, event.ts);
         if ($("control-result")) $("control-result").textContent = event.data.message;
         break;
@@ -265,7 +273,25 @@
 
   // ---- status bar --------------------------------------------------------------------------
 
+  // The runner's state, as it last said. Pause, resume and kill take effect on the next
+  // decision, and trading_state says so at once; the runner follows on its next report
+  // (up to FEED_STATUS_INTERVAL later), so until then the pill shows the switch's state.
+  let runnerState = null;
+  const BASE_STATES = new Set(["ready", "trading", "paused"]);
+
   function setState(state) {
+    runnerState = state;
+    showState();
+  }
+
+  function showState() {
+    let state = runnerState;
+    if (state === null) return;
+    if (tradingState && BASE_STATES.has(state)) {
+      const halted = tradingState.paused || tradingState.killed;
+      if (halted) state = "paused";
+      else if (state === "paused") state = "trading";
+    }
     const pill = $("state");
     pill.dataset.state = state;
     pill.querySelector("b").textContent = state;
@@ -356,7 +382,7 @@
   // ---- whales ------------------------------------------------------------------------------
 
   const whales = new Map(); // whale_id -> whale (selectors.whale_dict shape) + stage
-  let waitingNotShown = 0; // waiting whales beyond the rows a whale_queue event carries
+  let waiting = 0; // whales queued or being decided, as the latest queue event counted them
 
   function upsertWhale(data) {
     if (!data || data.whale_id === undefined) return null;
@@ -369,12 +395,11 @@
     return whale;
   }
 
-  const isWaiting = (w) => !w.decision && w.status !== "failed";
-
-  // The queue as a whale_queue event or a history_replay carries it: rows and the waiting total.
+  // Rows and the waiting total: the whole queue from a history_replay, the whale that
+  // changed from a whale_queue event; either way merged into the rows already shown.
   function takeQueue(data) {
     for (const whale of data.whales) upsertWhale(whale);
-    waitingNotShown = Math.max(0, data.waiting - data.whales.filter(isWaiting).length);
+    waiting = data.waiting;
   }
 
   function onWhaleQueue(data) {
@@ -447,7 +472,7 @@
   function renderWhales() {
     const all = [...whales.values()].sort((a, b) => b.whale_id - a.whale_id);
     const rows = all.filter(whaleShown);
-    $("whale-count").textContent = `${all.filter(isWaiting).length + waitingNotShown} waiting`;
+    $("whale-count").textContent = `${waiting} waiting`;
     $("whale-shown").textContent = rows.length === all.length ? "" : `showing ${rows.length} of ${all.length}`;
     $("whale-rows").replaceChildren(
       ...rows.map((w) => {
@@ -498,6 +523,7 @@
   function onTradingState(data) {
     if (tradingState && data.version !== undefined && data.version < tradingState.version) return;
     tradingState = data;
+    showState();
     const switches = $("switches");
     switches.textContent = data.killed ? "KILLED: no new orders" : data.paused ? "paused: no new orders" : "";
     switches.hidden = !data.killed && !data.paused;
@@ -543,7 +569,7 @@
           "tr",
           {},
           el("td", { text: p.market_ticker }),
-          el("td", { class: "num", text: fmt.count(p.position) }),
+          el("td", { class: "num", text: p.position > 0 ? `YES ${fmt.count(p.position)}` : `NO ${fmt.count(-p.position)}` }),
           el("td", { class: "num", text: fmt.money(p.cost) }),
           pnl(unrealized(p)),
           pnl(p.realized_pnl),
@@ -604,7 +630,7 @@
   }
 
   function watch(ticker) {
-    ticker = ticker.trim();
+    ticker = ticker.trim().toUpperCase();
     if (!ticker || markets.has(ticker)) return;
     const node = $("market-template").content.firstElementChild.cloneNode(true);
     node.setAttribute("aria-label", `Market ${ticker}`);
@@ -615,17 +641,18 @@
     const state = { node, points: [], trades: [], marks: [] };
     markets.set(ticker, state);
     for (const whale of whales.values()) if (whale.market_ticker === ticker) markWhale(whale);
-    send({ type: "subscribe_market", ticker });
+    send({ type: "subscribe_market", ticker, ref: `watch:${ticker}` });
     saveWatched();
     drawChart(state);
   }
 
-  function unwatch(ticker) {
+  // subscribed: false when the server refused the subscription (nothing to leave).
+  function unwatch(ticker, subscribed = true) {
     const state = markets.get(ticker);
     if (!state) return;
     state.node.remove();
     markets.delete(ticker);
-    send({ type: "unsubscribe_market", ticker });
+    if (subscribed) send({ type: "unsubscribe_market", ticker });
     saveWatched();
   }
 
@@ -640,6 +667,18 @@
     const held = tradingState ? (tradingState.positions || []).filter((p) => p.position).map((p) => p.market_ticker) : [];
     const picks = stored.length ? stored : [...new Set(held.concat(fromWhales, [...knownTickers]))].slice(0, AUTO_WATCH);
     picks.forEach(watch);
+  }
+
+  // The runner's recent prices of a market just subscribed, [ts, yes_price] oldest first:
+  // the chart is full at once, and live market events carry on from there.
+  function takeHistory(ticker, history) {
+    const state = markets.get(ticker);
+    if (!state || !history.length) return;
+    const seen = new Set(state.points.map((p) => p.ts));
+    for (const [ts, price] of history) if (!seen.has(ts)) state.points.push({ ts, price });
+    state.points.sort((a, b) => a.ts - b.ts);
+    if (state.points.length > CHART_POINTS) state.points.splice(0, state.points.length - CHART_POINTS);
+    drawChart(state);
   }
 
   function markWhale(whale) {
@@ -726,6 +765,7 @@
     const styles = getComputedStyle(document.documentElement);
     const since = Date.now() / 1000 - CHART_SECONDS;
     const points = state.points.filter((p) => p.ts >= since);
+    canvas.dataset.points = String(points.length);
     const marks = state.marks.filter((m) => m.ts >= since);
     const all = points.concat(marks);
     if (!all.length) {
@@ -769,6 +809,7 @@
 
   $("market-form").addEventListener("submit", (e) => {
     e.preventDefault();
+    $("market-error").textContent = "";
     watch($("market-input").value);
     $("market-input").value = "";
   });
@@ -793,6 +834,22 @@
         $("control-result").textContent = send({ type: "kill", ref: "kill" }) ? "kill…" : "offline";
       }
     });
+  }
+
+  // ---- wide tables -------------------------------------------------------------------------
+
+  // A table wider than its box (a phone) scrolls sideways; say so under it while more is
+  // to the right, since a touch screen shows no scroll bar until one scrolls.
+  function markOverflow(box) {
+    const more = box.scrollLeft + box.clientWidth < box.scrollWidth - 1;
+    box.toggleAttribute("data-more-right", more);
+  }
+
+  for (const box of document.querySelectorAll(".scroll")) {
+    box.after(el("p", { class: "scroll-hint", "aria-hidden": "true", text: "Scroll sideways for more →" }));
+    box.addEventListener("scroll", () => markOverflow(box), { passive: true });
+    new ResizeObserver(() => markOverflow(box)).observe(box.firstElementChild);
+    new ResizeObserver(() => markOverflow(box)).observe(box);
   }
 
   connect();

@@ -48,3 +48,25 @@ def test_staff_review_a_decision_in_the_admin_under_the_policy(page, django_user
     expect(page.locator("#id_user_permissions_from")).to_be_visible()
     page.click("#id_user_permissions_add_all")
     expect(page.locator("#id_user_permissions_to option").first).to_be_attached()
+
+
+def test_decision_list_fits_a_1400_pixel_screen(page, django_user_model):
+    """Long tickers stay on one line, and order status, P&L and reviewed are on screen."""
+    django_user_model.objects.create_superuser(username="boss", password=PASSWORD)
+    decision("KXBTCD-26DEC3117-T99999.99", follow=True, reason="follow")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    page.goto("/admin/login/")
+    page.fill("#id_username", "boss")
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.goto("/admin/trading/whaledecision/")
+    market = page.locator("#result_list td.field-market").first
+    expect(market).to_have_text("KXBTCD-26DEC3117-T99999.99")
+    lines = (
+        "cell => { const r = document.createRange(); r.selectNodeContents(cell); return r.getClientRects().length; }"
+    )
+    assert market.evaluate(lines) == 1, "the ticker wraps"
+    shown = page.locator("#changelist .results").bounding_box()
+    for column in ("order_status", "realized", "reviewed"):
+        box = page.locator(f"#result_list td.field-{column}").first.bounding_box()
+        assert box["x"] + box["width"] <= min(1400, shown["x"] + shown["width"]), f"{column} is off screen"

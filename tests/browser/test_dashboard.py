@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.cache import caches
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
 from tests.trading.execution.conftest import make_whale
 from trading import events, publisher
 from trading.execution import broadcast
-from trading.feed import heartbeat
+from trading.feed import heartbeat, price_history
+from trading.feed.state import record_transition
 from trading.models import ActivityEvent, WhaleDecision, WhaleTrade
 
 pytestmark = [
@@ -58,7 +60,7 @@ def whale_through_execution() -> WhaleTrade:
         traded_at=now - 2,
         detected_at=now - 1,
     )
-    broadcast.whale_queue()
+    broadcast.whale_queue(whale.pk)
     broadcast.whale_stage(broadcast.RECEIVED, whale)
     broadcast.whale_stage(broadcast.EVALUATING, whale)
     decision = WhaleDecision.objects.create(
@@ -121,11 +123,22 @@ def test_console_fills_and_a_whale_arrives_with_its_decision(page, boss):
         page.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
+def test_reloaded_page_shows_each_whales_current_stage(page, trader):
+    """The replay carries each whale's stage: a skipped whale is still "skipped" after a
+    reload, not the "decided" of its row's status."""
+    log_in(page, "viewer", PASSWORD)
+    whale = whale_through_execution()
+    stage = page.locator(f'#whale-rows tr[data-whale="{whale.pk}"] .stage')
+    expect(stage).to_have_text("skipped")
+    page.reload()
+    expect(stage).to_have_text("skipped")
+
+
 def test_whale_queue_counts_waiting_whales_beyond_the_rows_it_shows(page, trader):
     log_in(page, "viewer", PASSWORD)
-    for _ in range(130):
-        make_whale("KXBACKLOG-26")
-    broadcast.whale_queue()
+    made = [make_whale("KXBACKLOG-26") for _ in range(130)]
+    for whale in made:
+        broadcast.whale_queue(whale.pk)
     publisher.get_publisher().flush()
     expect(page.locator("#whale-count")).to_have_text("130 waiting")
     expect(page.locator("#whale-rows tr")).to_have_count(100)
@@ -280,12 +293,63 @@ def test_kill_asks_for_confirmation_and_cancel_does_nothing(page, boss):
     expect(page.locator("#console")).to_contain_text("Trading paused by boss.")
 
 
+def test_pause_and_resume_show_on_the_state_pill_before_the_runner_reports(page, boss):
+    """The switch takes effect on the next decision; the pill says so at once, not when the
+    feed runner next reports (no runner runs here, so without that it would never change)."""
+    record_transition(from_state="ready", to_state="trading", reason="trading enabled", metadata={})
+    publisher.get_publisher().flush()
+    log_in(page, "boss", PASSWORD)
+    pill = page.locator("#state")
+    expect(pill).to_have_attribute("data-state", "trading")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(pill).to_have_attribute("data-state", "paused")
+    page.get_by_role("button", name="Resume", exact=True).click()
+    expect(pill).to_have_attribute("data-state", "trading")
+
+
+def test_watch_box_takes_any_case_and_says_when_a_ticker_is_unknown(page, trader):
+    publisher.publish(events.TRADER_STATUS, {"state": "trading", "markets": ["KXWATCH-26"], "components": []})
+    publisher.get_publisher().flush()
+    log_in(page, "viewer", PASSWORD)
+    expect(page.locator("#market-list option[value='KXWATCH-26']")).to_have_count(1)
+    page.fill("#market-input", " kxwatch-26 ")
+    page.click("#market-form button")
+    expect(page.locator('.market[data-ticker="KXWATCH-26"]')).to_have_count(1)
+    page.fill("#market-input", "KXNOSUCH-1")
+    page.click("#market-form button")
+    expect(page.locator("#market-error")).to_have_text("KXNOSUCH-1 is not one of the 1 markets the feed runner follows")
+    expect(page.locator('.market[data-ticker="KXNOSUCH-1"]')).to_have_count(0)
+    expect(page.locator('.market[data-ticker="KXWATCH-26"]')).to_have_count(1)
+
+
+def test_a_watched_markets_chart_starts_with_the_runners_recent_prices(page, trader):
+    """Not "waiting for trades…": the subscription brings the history the feed runner saved."""
+    ticker = "KXCHART-26"
+    now = time.time()
+    key = price_history.key(ticker)
+    caches[price_history.CACHE].set(key, [[now - 500 + 2 * n, 4_000 + n] for n in range(240)])
+    try:
+        publisher.publish(events.TRADER_STATUS, {"state": "trading", "markets": [ticker], "components": []})
+        publisher.get_publisher().flush()
+        log_in(page, "viewer", PASSWORD)
+        page.fill("#market-input", ticker)
+        page.click("#market-form button")
+        expect(page.locator(f'.market[data-ticker="{ticker}"] .chart')).to_have_attribute("data-points", "240")
+    finally:
+        caches[price_history.CACHE].delete(key)
+
+
 def test_phone_width_has_no_sideways_scrolling(page, boss):
     page.set_viewport_size({"width": 390, "height": 844})
     log_in(page, "boss", PASSWORD)
     whale_through_execution()
     expect(page.locator("#whale-rows tr")).to_have_count(1)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # The whale table is wider than the phone: a hint says it scrolls, until scrolled to its end.
+    hint = page.locator(".whales .scroll-hint")
+    expect(hint).to_be_visible()
+    page.locator(".whales .scroll").evaluate("box => box.scrollTo({ left: box.scrollWidth })")
+    expect(hint).to_be_hidden()
     expect(page.get_by_role("button", name="Kill…")).to_be_in_viewport()
 
 

@@ -6,6 +6,7 @@ import re
 import orjson
 import pytest
 from channels.layers import get_channel_layer
+from django.db import connection
 
 from dashboard.consumers import CLOSE_UNAUTHENTICATED
 from tests.configs import configure
@@ -27,6 +28,11 @@ def test_login_page_serves_form_and_local_assets(client):
     body = response.content.decode()
     assert 'name="username"' in body and 'name="password"' in body
     assert "http://" not in body and "https://" not in body, "no CDN or outside asset"
+
+
+def test_favicon_ico_leads_to_the_svg_icon(client):
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200 and response.redirect_chain[0][0].endswith("favicon.svg")
 
 
 def test_logged_in_user_sees_dashboard(client, user):
@@ -52,6 +58,23 @@ def test_api_status_requires_login(client, user):
     components = {c["name"]: c for c in response.json()["components"]}
     assert "database" in components
     assert re.fullmatch(rf"\d+ open in web process {os.getpid()}", components["browser_sockets"]["detail"])
+
+
+def test_api_status_shows_storage_and_retention(client, user, settings, tmp_path):
+    settings.DATA_DIR = tmp_path
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "key").write_bytes(b"k" * 1000)
+    (tmp_path / "v3trader.sqlite3").write_bytes(b"d" * 24)
+    configure(settings, "RETENTION", activity_retention=3600.0)
+    client.force_login(user)
+    storage = client.get("/api/status").json()["storage"]
+    assert storage["data_dir_bytes"] == 1024
+    assert storage["activity_retention_s"] == 3600.0
+    assert storage["replay_log_events"] >= 0
+    if connection.vendor == "postgresql":
+        assert storage["database_bytes"] > 0
+    else:
+        assert storage["database_bytes"] is None, "SQLite's file is in the data folder"
 
 
 @pytest.mark.parametrize(

@@ -227,7 +227,7 @@ async def test_commands_are_rate_limited_per_connection(user, connect, settings)
 async def test_market_events_reach_only_subscribed_sockets(user, connect):
     socket, _, _ = await connect(user)
     reply = await send(socket, {"type": "subscribe_market", "ticker": "KXTEST-A", "ref": 1})
-    assert reply["data"] == {"command": "subscribe_market", "ref": 1, "ok": True, "ticker": "KXTEST-A"}
+    assert reply["data"] == {"command": "subscribe_market", "ref": 1, "ok": True, "ticker": "KXTEST-A", "history": []}
     await publisher.apublish_market("KXTEST-A", {"market_ticker": "KXTEST-A", "yes_bid": 4400})
     market = await receive(socket)
     assert (market["type"], market["data"]["yes_bid"]) == (events.MARKET, 4400)

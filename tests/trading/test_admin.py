@@ -3,6 +3,7 @@ page, the review action and the CSV export; and nobody else gets in."""
 
 import csv
 import io
+import re
 import time
 from urllib.parse import urlencode
 
@@ -144,6 +145,26 @@ def test_decision_page_shows_how_its_market_settled(client, staff, decisions):
     body = client.get(page).content.decode()
     assert "settled NO" in body and "realized -$4.50" in body and "fees $0.17" in body
     assert "not settled yet" in client.get(f"{CHANGELIST}{decisions[2].pk}/change/").content.decode()
+
+
+def test_decision_page_shows_its_inputs_in_dollars_and_contracts(client, staff, decisions):
+    decision = decisions[0]
+    decision.inputs = {
+        "whale": {"yes_price": 5330, "count": 3_300, "notional": 30_426_000},
+        "account": {"exposure": 954_983_700, "long_exposure": 5_000, "paused": False},
+        "rules": {"whale_fraction_ppm": 10_000, "cooldown": 60.0},
+    }
+    decision.save()
+    client.force_login(staff)
+    body = client.get(f"{CHANGELIST}{decision.pk}/change/").content.decode()
+    cells = re.findall(r"<tr><td>(\w+)</td><td>(\w+)</td><td>([^<]*)</td></tr>", body)
+    assert ("whale", "count", "33 contracts") in cells
+    assert ("whale", "notional", "$30.43") in cells
+    assert ("whale", "yes_price", "53.3¢") in cells
+    assert ("account", "exposure", "$954.98") in cells and ("account", "long_exposure", "50 contracts") in cells
+    assert ("account", "paused", "False") in cells
+    assert ("rules", "whale_fraction_ppm", "1 %") in cells and ("rules", "cooldown", "60 s") in cells
+    assert '"count": 3300' not in body
 
 
 def test_mark_reviewed_action_records_reviewer_time_and_note(client, staff, decisions):

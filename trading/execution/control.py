@@ -13,14 +13,16 @@ that starts after a switch returns sees it (``paused`` / ``kill_switch`` skips).
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
 
-from trading import selectors
+from trading import alerts, selectors
 from trading.exchange import ExchangeError
 from trading.execution import broadcast, loop, risk, services
 from trading.models import Order, RiskAccount
+from trading.units import human_money, human_position
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +89,37 @@ def kill(*, user: Any = None) -> KillResult:
             canceled=result.canceled,
             failed=result.failed,
         )
+    alerts.alert(
+        alerts.KILL_SWITCH,
+        f"Kill switch turned on by {_actor(user)}: no new orders; {len(result.canceled)} orders canceled"
+        + (f", {len(result.failed)} not canceled yet (reconciliation retries)." if result.failed else "."),
+    )
     return result
 
 
 def status() -> dict[str, Any]:
     """The switches, balance, positions and open orders, as ``trading_state`` carries them."""
     return selectors.trading_state_data()
+
+
+def status_text(data: dict[str, Any]) -> str:
+    """``status()`` as a person reads it: dollars, and positions as the side held."""
+    switch = "KILLED (no new orders)" if data["killed"] else "paused (no new orders)" if data["paused"] else "on"
+    reconciled = data["reconciled_at"]
+    lines = [
+        f"Trading: {switch}, {data['mode']} mode",
+        f"Balance: {human_money(data['balance'])}   Exposure: {human_money(data['exposure'])}",
+        f"Realized P&L: {human_money(data['realized_pnl'])}   Today, net of fees: {human_money(data['daily_pnl'])}",
+        f"Open orders: {data['open_orders']}",
+        "Last reconciled: "
+        + (datetime.fromtimestamp(reconciled, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if reconciled else "never"),
+    ]
+    positions = data["positions"]
+    lines.append(f"Positions: {len(positions) or 'none'}")
+    width = max((len(p["market_ticker"]) for p in positions), default=0)
+    for p in positions:
+        lines.append(
+            f"  {p['market_ticker']:<{width}}  {human_position(p['position']):>12}  cost {human_money(p['cost'])}"
+            f"  realized {human_money(p['realized_pnl'])}  fees {human_money(p['fees_paid'])}"
+        )
+    return "\n".join(lines)

@@ -36,6 +36,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 
+from trading import alerts
 from trading.exchange import ExchangeError, ExchangePosition, Gateway, SettlementReport
 from trading.execution import broadcast, loop, risk, services
 from trading.execution.settlements import record_settlement
@@ -267,4 +268,10 @@ def _reconcile(grace: float | None) -> Report:
                 changes=report.changes,
             )
         broadcast.trading_state()
+    if report.changes:
+        alerts.alert(
+            alerts.RECONCILIATION,
+            f"Reconciliation fixed {len(report.changes)} differences with the exchange: "
+            + ", ".join(sorted({str(change["what"]) for change in report.changes})),
+        )
     return report

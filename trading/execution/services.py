@@ -37,6 +37,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from trading import alerts
 from trading.accounting import PositionState, apply_fill
 from trading.exchange import (
     BookView,
@@ -155,9 +156,7 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         WhaleTrade.objects.filter(pk=whale.pk, decision__isnull=True).update(status=WhaleTrade.Status.PROCESSING)
         whale.status = WhaleTrade.Status.PROCESSING
         # No whale_queue here: the "received" stage tells browsers the whale is being
-        # processed, and the queue is re-sent when the whale leaves it (decided or failed).
-        # A whale_queue reads and serializes every waiting whale; a second one per whale
-        # was a fifth of a decision's CPU in bench/decisions.py.
+        # processed, and its row is re-sent when it leaves the queue (decided or failed).
         broadcast.whale_stage(broadcast.RECEIVED, whale)
         broadcast.whale_stage(broadcast.EVALUATING, whale)
     exchange = current_gateway()
@@ -177,7 +176,7 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         with transaction.atomic():
             WhaleTrade.objects.filter(pk=whale.pk, decision__isnull=True).update(status=WhaleTrade.Status.FAILED)
             broadcast.whale_stage(broadcast.FAILED, whale, detail="evaluation failed")
-            broadcast.whale_queue()
+            broadcast.whale_queue(whale.pk)
         raise
     decision, order = decided.decision, decided.order
     if not decided.created:
@@ -189,7 +188,9 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         broadcast.whale_stage(broadcast.DECIDED, whale, decision, order)
         if order is None:
             broadcast.whale_stage(broadcast.SKIPPED, whale, decision)
-        broadcast.whale_queue()
+        broadcast.whale_queue(whale.pk)
+    if decision.reason_code == Reason.DAILY_LOSS_LIMIT:
+        alerts.alert(alerts.DAILY_LOSS_LIMIT, f"Daily loss limit reached: {decision.reason_text} No new orders today.")
     if order is not None:
         place(order.pk)
     return decision
@@ -297,6 +298,12 @@ def reject_order(*, order: Order, error: str) -> Order:
         order.refresh_from_db()
         if updated:
             bump_version()
+            if order.mode == WhaleDecision.Mode.LIVE:
+                transaction.on_commit(
+                    lambda: alerts.alert(
+                        alerts.ORDER_REJECTED, f"Live order {order.client_order_id} rejected: {order.error}"
+                    )
+                )
             if order.decision is not None:
                 broadcast.whale_stage(broadcast.FAILED, order.decision.whale, order.decision, order, detail=order.error)
             broadcast.trading_state()

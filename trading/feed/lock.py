@@ -10,11 +10,13 @@ default, one process) needs no lock.
 import asyncio
 import hashlib
 import logging
+import os
 from collections.abc import Sequence
 
 import psycopg
 from django.conf import settings
 
+from trading import alerts
 from trading.health import ComponentHealth, Criticality
 
 logger = logging.getLogger(__name__)
@@ -74,6 +76,11 @@ class AdvisoryLock:
                 if row is not None and row[0]:
                     self.held, self.lost = True, False
                     logger.info("feed lock for %s acquired: this runner is active", self.market_set)
+                    if waiting_logged:
+                        alerts.alert(
+                            alerts.FEED_FAILOVER,
+                            f"Feed runner failed over: the standby (pid {os.getpid()}) took over {self.market_set}.",
+                        )
                     return
             except psycopg.OperationalError as exc:
                 logger.warning("feed lock: database unavailable (%s); retrying", exc)

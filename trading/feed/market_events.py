@@ -16,6 +16,7 @@ from typing import Any
 
 from trading import publisher
 from trading.feed.bus import TradeReceived
+from trading.feed.price_history import PriceHistory
 from trading.orderbook import OrderBook
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class MarketPublisher:
         self._scheduled: dict[str, asyncio.TimerHandle] = {}
         self._tapes: dict[str, deque[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task] = set()
+        self.history = PriceHistory()
         self.changes = 0
         self.sent = 0
 
@@ -78,6 +80,7 @@ class MarketPublisher:
 
     def add_trade(self, trade: TradeReceived) -> None:
         tape = self._tapes.setdefault(trade.ticker, deque(maxlen=TAPE_SIZE))
+        self.history.add(trade.ticker, trade.ts, trade.yes_price)
         tape.appendleft(
             {
                 "trade_id": trade.trade_id,
@@ -103,10 +106,18 @@ class MarketPublisher:
         del self._scheduled[ticker]
         self._last_sent[ticker] = time.monotonic()
         data = market_data(ticker, self.get_book(ticker), list(self._tapes.get(ticker, ())), self.source_ts(ticker))
-        task = asyncio.create_task(publisher.apublish_market(ticker, data))
+        top = data["top"]
+        if top is not None and top["yes_bid"] is not None and top["yes_ask"] is not None:
+            self.history.add(ticker, time.time(), (top["yes_bid"] + top["yes_ask"]) // 2)
+        self._spawn(publisher.apublish_market(ticker, data))
+        if self.history.due(ticker):
+            self._spawn(self.history.save(ticker))
+        self.sent += 1
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        self.sent += 1
 
     async def flush(self) -> None:
         """Send what is due now and wait for sends in flight (shutdown)."""

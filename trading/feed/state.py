@@ -17,7 +17,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import transaction
 
-from trading import events, publisher
+from trading import alerts, events, publisher
 from trading.health import ComponentHealth, Criticality
 from trading.models import StateTransition
 
@@ -54,6 +54,10 @@ def record_transition(*, from_state: str, to_state: str, reason: str, metadata: 
     """Persist one transition and its ``system_activity`` line together; returns the event id."""
     with transaction.atomic():
         StateTransition.objects.create(from_state=from_state, to_state=to_state, reason=reason, metadata=metadata)
+        if to_state == State.ERROR:
+            transaction.on_commit(
+                lambda: alerts.alert(alerts.STATE_ERROR, f"Trader in error ({from_state} → error): {reason}")
+            )
         return publisher.publish(
             events.SYSTEM_ACTIVITY,
             events.activity(

@@ -56,8 +56,8 @@ def _announce(whale: WhaleTrade, verdict: WhaleVerdict) -> None:
         events.activity(
             source="whale",
             message=(
-                f"whale on {whale.market_ticker}: {whale.taker_side.upper()} {units.format_count(whale.count)}"
-                f" @ {units.format_price(side_price)} = ${units.format_money(whale.notional, 2)} ({verdict.reason})"
+                f"whale on {whale.market_ticker}: {whale.taker_side.upper()} {units.human_count(whale.count)}"
+                f" @ {units.human_price(side_price)} = {units.human_money(whale.notional)} ({verdict.reason})"
             ),
             details={
                 "whale_id": whale.pk,
@@ -69,7 +69,7 @@ def _announce(whale: WhaleTrade, verdict: WhaleVerdict) -> None:
             },
         ),
     )
-    broadcast.whale_queue()
+    broadcast.whale_queue(whale.pk)
 
 
 def _hand_to_execution(whale_id: int) -> None:

@@ -13,7 +13,7 @@ Two shapes, chosen by the environment alone:
 One module per area. Django's and Celery's own settings keep the names they
 expect; each of the project's areas is one frozen typed object (trading.config)
 that the rest of the code takes: ``KALSHI``, ``EXECUTION``, ``FEED``,
-``DASHBOARD``, ``RETENTION``.
+``DASHBOARD``, ``RETENTION``, ``OPERATIONS``.
 """
 
 from v3site.settings.core import *  # noqa: F403
@@ -21,6 +21,7 @@ from v3site.settings.dashboard import *  # noqa: F403
 from v3site.settings.execution import *  # noqa: F403
 from v3site.settings.feed import *  # noqa: F403
 from v3site.settings.kalshi import *  # noqa: F403
+from v3site.settings.operations import *  # noqa: F403
 from v3site.settings.retention import *  # noqa: F403
 from v3site.settings.security import *  # noqa: F403
 from v3site.settings.services import *  # noqa: F403

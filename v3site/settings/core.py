@@ -4,7 +4,7 @@ and logging. The data folder is made here, private, before anything writes to it
 from pathlib import Path
 
 from trading.private_files import create_private_file, make_private_dir
-from v3site.settings.environment import env, integer
+from v3site.settings.environment import choice, env, integer
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -101,16 +101,24 @@ STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+LOG_LEVEL = choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+CHATTY_LEVEL = "WARNING" if LOG_LEVEL == "INFO" else LOG_LEVEL
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
         # Login failures and lockouts are warnings; axes' INFO lines are chatter (one per process start).
         "axes": {"level": "WARNING"},
+        # One INFO line per REST request (httpx) or task (Celery): on almost every whale,
+        # 250 lines in 10 minutes of the demo. Quiet at INFO; LOG_LEVEL=DEBUG brings them back.
+        **{
+            name: {"level": CHATTY_LEVEL}
+            for name in ("httpx", "httpcore", "celery.app.trace", "celery.worker.strategy")
+        },
     },
 }

@@ -2,7 +2,9 @@
 ``ImproperlyConfigured`` naming the variable rather than a bare ``ValueError``
 deep in an import."""
 
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import environ
@@ -11,6 +13,13 @@ from django.core.exceptions import ImproperlyConfigured
 from trading import units
 
 env = environ.Env()
+
+# An operator's settings file (``.env`` beside manage.py, or ``V3_ENV_FILE``), the one
+# honcho reads for the Procfile: read here too, so a ``manage.py`` command run by hand
+# sees the same settings. A variable already in the environment wins over the file.
+ENV_FILE = Path(os.environ.get("V3_ENV_FILE", Path(__file__).resolve().parents[2] / ".env"))
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE)
 
 T = TypeVar("T")
 

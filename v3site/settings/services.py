@@ -23,6 +23,19 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# Caches: Django's default in this process; "market_history" (trading.feed.price_history)
+# where the feed runner leaves each market's recent prices for every web process, so
+# Redis in the services shape (under CHANNELS_PREFIX, like the layer's names).
+_MARKET_HISTORY = (
+    {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": CHANNELS_PREFIX}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "market-history"}
+)
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "market_history": _MARKET_HISTORY,
+}
+
 # Celery: Redis in the services shape; in the embedded default tasks run eagerly
 # in the calling process, since nothing else would pick them up.
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"

@@ -1,6 +1,6 @@
 """``manage.py trading pause|resume|kill|status``: the trading switches from a shell."""
 
-import json
+from json import dumps
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -13,8 +13,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["pause", "resume", "kill", "status"])
+        parser.add_argument(
+            "--json", action="store_true", help="status as JSON in trading.units' integers, for scripts"
+        )
 
-    def handle(self, *args: object, action: str, **options: Any) -> None:
+    def handle(self, *args: object, action: str, json: bool = False, **options: Any) -> None:
         if action == "pause":
             control.pause(user="manage.py")
             self.stdout.write("Trading paused: no new orders; open orders stay.")
@@ -26,5 +29,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Kill switch on: {len(result.canceled)} orders canceled.")
             if result.failed:
                 self.stderr.write(f"Not canceled (reconciliation will retry): {', '.join(result.failed)}")
+        elif json:
+            self.stdout.write(dumps(control.status(), indent=2))
         else:
-            self.stdout.write(json.dumps(control.status(), indent=2))
+            self.stdout.write(control.status_text(control.status()))
