@@ -1,20 +1,20 @@
-"""Fan-out to browsers: N logged-in WebSocket clients through daphne and the Redis
-channel layer, broadcasts at a fixed rate (issue 6, DESIGN.md pitfalls on
-channels_redis fan-out).
+"""Fan-out to browsers: N logged-in WebSocket clients through the web process's ASGI
+server (``--server``: uvicorn, the default, or daphne) and the Redis channel layer,
+broadcasts at a fixed rate (DESIGN.md pitfalls on channels_redis fan-out).
 
 Each configuration runs five servers under the same load, one after another:
 
 * ``once``: the project's path. The publisher serializes each event once
   (trading.events.envelope) and every consumer forwards the finished text.
-* ``per_client``: the same daphne, Redis layer and consumer, but the group message
+* ``per_client``: the same server, Redis layer and consumer, but the group message
   carries the event as data and every consumer serializes it (stdlib json, as
   Channels' ``send_json`` does): the cost the project's design avoids.
 * ``stock``: the textbook Channels way, for comparison: each browser's own channel
   in the group (channels_redis decodes and dispatches every message once per
   browser) and ``send_json`` per browser.
-* ``daphne``: daphne with a bare ASGI application (bench/fanout_floor.py) that
-  serializes once and awaits every socket's ``send``: no Django, no Channels, no
-  Redis, no auth. daphne's own cost, the floor under the first three.
+* ``floor``: the same ASGI server with a bare application (bench/fanout_floor.py)
+  that serializes once and awaits every socket's ``send``: no Django, no Channels,
+  no Redis, no auth. The server's own cost, the floor under the first three.
 * ``bare``: a ``websockets`` server that serializes once and calls
   ``websockets.broadcast``: no Django, no Redis, no auth. The limit of this
   machine for this many sockets, with the load generator on the same cores.
@@ -29,7 +29,7 @@ Needs DATABASE_URL (Postgres) and REDIS_URL; migrates that database and adds a
 ``bench`` user. Usage::
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/v3_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
-        .venv/bin/python bench/fanout.py --clients 100 500 1000 --rate 10 --seconds 10
+        .venv/bin/python bench/fanout.py --clients 100 500 1000 --rate 10 --seconds 10 [--server daphne]
 """
 
 import argparse
@@ -52,7 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.measure import cpu_seconds, machine_cpu, percentile  # noqa: E402
 
-MODES = ("once", "per_client", "stock", "daphne", "bare")
+MODES = ("once", "per_client", "stock", "floor", "bare")
+SERVERS = ("uvicorn", "daphne")
 # Client processes: one per core, so the load generator can use the whole machine.
 WORKERS = 2
 # Handshakes in flight per client process while connecting. Each one costs the
@@ -176,7 +177,7 @@ async def _clients(url: str, headers: list[tuple[str, str]], count: int, replay:
 
 
 def bare_text(seq: int) -> str:
-    """Broadcast ``seq`` serialized once, as the ``daphne`` and ``bare`` servers send it."""
+    """Broadcast ``seq`` serialized once, as the ``floor`` and ``bare`` servers send it."""
     data = {"bench_seq": seq, "sent": time.time(), **PAYLOAD}
     return orjson.dumps({"type": "system_activity", "id": 0, "ts": time.time(), "data": data}).decode()
 
@@ -276,8 +277,8 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         for server in servers:
             server.start()
         base = servers[0].url
-        url = base.replace("http", "ws") + {"stock": "/ws/stock/", "daphne": "/"}.get(mode, "/ws/events/")
-        headers = [] if mode == "daphne" else [("Cookie", cookie), ("Origin", base)]
+        url = base.replace("http", "ws") + {"stock": "/ws/stock/", "floor": "/"}.get(mode, "/ws/events/")
+        headers = [] if mode == "floor" else [("Cookie", cookie), ("Origin", base)]
         pids = [server.pid for server in servers]
 
     counters = [ctx.RawValue("q", 0) for _ in range(WORKERS)]
@@ -301,7 +302,7 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
     if mode == "bare":
         bare_conn.send((messages, rate))
         bare_conn.recv()
-    elif mode == "daphne":
+    elif mode == "floor":
         httpx.post(f"{base}/broadcast", params={"messages": messages, "rate": rate}, timeout=seconds + 60)
     else:
         asyncio.run(publish(mode, messages, rate))
@@ -347,9 +348,9 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
     )
 
 
-def prepare(processes: int) -> tuple[str, list, list]:
-    """Django on the services shape, the bench user's session cookie, the project's daphnes
-    and the bare ASGI application's."""
+def prepare(server: str, processes: int) -> tuple[str, list, list]:
+    """Django on the services shape, the bench user's session cookie, the project's web
+    processes under ``server`` and the bare ASGI application's."""
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("bench/fanout.py needs DATABASE_URL (Postgres) and REDIS_URL")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
@@ -367,7 +368,7 @@ def prepare(processes: int) -> tuple[str, list, list]:
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
 
-    from tests.browser.server import daphne_servers
+    from tests.browser.server import web_servers
 
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench")
@@ -376,9 +377,10 @@ def prepare(processes: int) -> tuple[str, list, list]:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
-    log = Path(os.environ["V3_DATA_DIR"]) / "daphne.log"
-    servers = daphne_servers(dict(os.environ), log=log, app="bench.fanout_server:application", processes=processes)
-    floor = daphne_servers(dict(os.environ), log=log, app="bench.fanout_floor:application")
+    log = Path(os.environ["V3_DATA_DIR"]) / "web.log"
+    env = dict(os.environ)
+    servers = web_servers(env, log=log, server=server, app="bench.fanout_server:application", processes=processes)
+    floor = web_servers(env, log=log, server=server, app="bench.fanout_floor:application")
     return f"sessionid={session.session_key}", servers, floor
 
 
@@ -388,10 +390,17 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="broadcasts a second")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each broadcast run")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--processes", type=int, default=1, help="daphne processes sharing the listening socket")
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=os.environ.get("WEB_SERVER", "uvicorn"),
+        help="the ASGI server (WEB_SERVER)",
+    )
+    parser.add_argument("--processes", type=int, default=1, help="web processes sharing the listening socket")
     args = parser.parse_args()
 
-    cookie, servers, floor = prepare(args.processes)
+    cookie, servers, floor = prepare(args.server, args.processes)
+    print(f"server: {args.server}, {args.processes} process(es)")
     header = (
         f"{'mode':<11}{'clients':>8}{'rate/s':>7}{'sent':>6}{'delivered':>10}{'lost':>7}"
         f"{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'CPU s':>7}{'us/msg':>7}{'load %':>7}{'all %':>7}"
@@ -402,7 +411,7 @@ def main() -> None:
         for clients in args.clients:
             for mode in args.modes:
                 r = results[mode, clients] = run_one(
-                    mode, clients, args.rate, args.seconds, floor if mode == "daphne" else servers, cookie
+                    mode, clients, args.rate, args.seconds, floor if mode == "floor" else servers, cookie
                 )
                 note = f"  ({r.failed_connects} clients failed to connect)" if r.failed_connects else ""
                 print(
@@ -429,11 +438,11 @@ def main() -> None:
         if stock:
             ratios.append(f"server CPU stock / once = {stock.cpu_us_per_message / once.cpu_us_per_message:.2f}x")
         if per_client and floor_run:
-            # What per-client serialization adds, over daphne alone: the ratio if the
+            # What per-client serialization adds, over the server alone: the ratio if the
             # project's own path cost nothing.
             added = per_client.cpu_us_per_message - once.cpu_us_per_message
             ceiling = (floor_run.cpu_us_per_message + added) / floor_run.cpu_us_per_message
-            ratios.append(f"per_client / once at most {ceiling:.2f}x over this daphne")
+            ratios.append(f"per_client / once at most {ceiling:.2f}x over this server")
         print(f"{clients} clients: " + "; ".join(ratios))
 
 
