@@ -123,7 +123,7 @@ async def _clients(url: str, headers: list[tuple[str, str]], count: int, replay:
     from websockets.asyncio.client import connect
 
     latencies: list[float] = []
-    unique = [set() for _ in range(count)]
+    unique: list[set[int]] = [set() for _ in range(count)]
     ready = 0
     failed = 0
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -155,8 +155,9 @@ async def _clients(url: str, headers: list[tuple[str, str]], count: int, replay:
             if ready == count:
                 all_ready.set()
         async with ws:
-            async for raw in ws:
+            async for frame in ws:
                 now = time.time()
+                raw = frame if isinstance(frame, str) else frame.decode()
                 if stamp := STAMP.search(raw, 0, 200):
                     latencies.append(now - float(stamp.group(2)))
                     seen.add(int(stamp.group(1)))
@@ -202,7 +203,7 @@ async def _bare_server(conn) -> None:
             clients.discard(ws)
 
     async with serve(handler, "127.0.0.1", 0, compression=None, ping_interval=None, max_queue=None) as server:
-        conn.send(server.sockets[0].getsockname()[1])
+        conn.send(next(iter(server.sockets)).getsockname()[1])
         loop = asyncio.get_running_loop()
         while True:
             command = await loop.run_in_executor(None, conn.recv)
@@ -272,14 +273,14 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         bare = ctx.Process(target=bare_server_process, args=(child,), daemon=True)
         bare.start()
         port = bare_conn.recv()
-        url, headers, pids = f"ws://127.0.0.1:{port}/", [], [bare.pid]
+        url, headers, pids = f"ws://127.0.0.1:{port}/", [], [pid for pid in [bare.pid] if pid is not None]
     else:
         for server in servers:
             server.start()
         base = servers[0].url
         url = base.replace("http", "ws") + {"stock": "/ws/stock/", "floor": "/"}.get(mode, "/ws/events/")
         headers = [] if mode == "floor" else [("Cookie", cookie), ("Origin", base)]
-        pids = [server.pid for server in servers]
+        pids = [server.pid for server in servers if server.pid is not None]
 
     counters = [ctx.RawValue("q", 0) for _ in range(WORKERS)]
     pipes, workers = [], []
@@ -297,9 +298,10 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
     messages = int(rate * seconds)
     expected = messages * (clients - failed)
     cpu_before, wall_before = cpu_seconds(pids), time.monotonic()
-    load_before = cpu_seconds([p.pid for p in workers])
+    load_pids = [p.pid for p in workers if p.pid is not None]
+    load_before = cpu_seconds(load_pids)
     busy_before, total_before = machine_cpu()
-    if mode == "bare":
+    if bare_conn is not None:
         bare_conn.send((messages, rate))
         bare_conn.recv()
     elif mode == "floor":
@@ -311,9 +313,9 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         time.sleep(0.05)
     wall = time.monotonic() - wall_before
     cpu = cpu_seconds(pids) - cpu_before
-    load = cpu_seconds([p.pid for p in workers]) - load_before
+    load = cpu_seconds(load_pids) - load_before
     busy_after, total_after = machine_cpu()
-    machine = 100 * os.cpu_count() * (busy_after - busy_before) / (total_after - total_before)
+    machine = 100 * (os.cpu_count() or 1) * (busy_after - busy_before) / (total_after - total_before)
 
     results = []
     for pipe in pipes:
@@ -321,7 +323,7 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         results.append(pipe.recv())
     for proc in workers:
         proc.join(30)
-    if mode == "bare":
+    if bare_conn is not None:
         bare_conn.send(None)
         bare.join(10)
     else:
