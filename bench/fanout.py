@@ -23,7 +23,8 @@ Prints, per run: deliveries expected and made, messages lost, delivered
 messages/s, p50/p99 publish -> receive latency, the server process's CPU (share
 of one core, seconds, and microseconds per delivered message), the load
 generator's CPU (``load %``) and the whole machine's (``all %``, of 200 on two
-cores): the clients share the two cores with the server they measure.
+cores): the clients share the two cores with the server they measure; and the
+server processes' resident memory with every client connected (``RSS MB``).
 
 Needs DATABASE_URL (Postgres) and REDIS_URL; migrates that database and adds a
 ``bench`` user. Usage::
@@ -50,7 +51,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import cpu_seconds, machine_cpu, percentile  # noqa: E402
+from bench.measure import cpu_seconds, machine_cpu, memory_mb, percentile  # noqa: E402
 
 MODES = ("once", "per_client", "stock", "floor", "bare")
 SERVERS = ("uvicorn", "daphne")
@@ -236,6 +237,8 @@ class Result:
     load_percent: float
     machine_percent: float
     failed_connects: int
+    # Resident memory of the server processes with every client connected, after the broadcasts.
+    rss_mb: float
 
     @property
     def cpu_us_per_message(self) -> float:
@@ -313,6 +316,7 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         time.sleep(0.05)
     wall = time.monotonic() - wall_before
     cpu = cpu_seconds(pids) - cpu_before
+    rss = sum(memory_mb(pid)[0] for pid in pids)
     load = cpu_seconds(load_pids) - load_before
     busy_after, total_after = machine_cpu()
     machine = 100 * (os.cpu_count() or 1) * (busy_after - busy_before) / (total_after - total_before)
@@ -346,6 +350,7 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         cpu_seconds=cpu,
         load_percent=100 * load / wall,
         machine_percent=machine,
+        rss_mb=rss,
         failed_connects=failed,
     )
 
@@ -405,7 +410,8 @@ def main() -> None:
     print(f"server: {args.server}, {args.processes} process(es)")
     header = (
         f"{'mode':<11}{'clients':>8}{'rate/s':>7}{'sent':>6}{'delivered':>10}{'lost':>7}"
-        f"{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'CPU s':>7}{'us/msg':>7}{'load %':>7}{'all %':>7}"
+        f"{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'CPU s':>7}{'us/msg':>7}"
+        f"{'load %':>7}{'all %':>7}{'RSS MB':>7}"
     )
     print(header)
     results: dict[tuple[str, int], Result] = {}
@@ -419,7 +425,7 @@ def main() -> None:
                 print(
                     f"{r.mode:<11}{r.clients:>8}{r.rate:>7g}{r.messages:>6}{r.delivered:>10}{r.lost:>7}"
                     f"{r.per_second:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.cpu_percent:>7.0f}{r.cpu_seconds:>7.2f}"
-                    f"{r.cpu_us_per_message:>7.0f}{r.load_percent:>7.0f}{r.machine_percent:>7.0f}{note}",
+                    f"{r.cpu_us_per_message:>7.0f}{r.load_percent:>7.0f}{r.machine_percent:>7.0f}{r.rss_mb:>7.0f}{note}",
                     flush=True,
                 )
     finally:
