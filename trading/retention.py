@@ -1,7 +1,7 @@
 """How long the browsers' replay log (``ActivityEvent``) is kept.
 
 Every persisted event is a row: a ``trader_status`` of ~5 KB every 10 s alone is
-~40 MB a day, and a ``whale_queue`` per decision carries up to 100 whales. A
+~40 MB a day (a ``whale_queue`` carries only the whale that changed). A
 browser resumes "as far as history reaches" and the dashboard shows recent
 activity, so rows older than ``ACTIVITY_RETENTION`` are deleted, except the newest
 of each type: the replay's latest ``trading_state`` and ``trader_status`` may be

@@ -22,7 +22,17 @@ from django.db.models import Sum
 from trading import events
 from trading.execution.risk import ACCOUNT, start_of_day
 from trading.health import ComponentHealth, Criticality
-from trading.models import ActivityEvent, FeedHeartbeat, Fill, Order, Position, RiskAccount, StateTransition, WhaleTrade
+from trading.models import (
+    ActivityEvent,
+    FeedHeartbeat,
+    Fill,
+    Order,
+    Position,
+    RiskAccount,
+    StateTransition,
+    WhaleDecision,
+    WhaleTrade,
+)
 
 # At least the last 20 transitions (issue 6); 50 fill the status history panel.
 TRANSITIONS = 50
@@ -77,7 +87,35 @@ _WHALE_FIELDS = (
     "status",
 )
 _DECISION_FIELDS = ("id", "decision", "reason_code", "reason_text", "mode", "decided_at")
-_ROW_FIELDS = _WHALE_FIELDS + tuple(f"decision__{f}" for f in _DECISION_FIELDS)
+_ORDER_FIELDS = ("status", "filled_count")
+_ROW_FIELDS = (
+    _WHALE_FIELDS
+    + tuple(f"decision__{f}" for f in _DECISION_FIELDS)
+    + tuple(f"decision__order__{f}" for f in _ORDER_FIELDS)
+)
+
+# The whale_processing stage a whale's rows say it is at: a browser that loads the
+# queue after the stages were sent (a reload) shows the same stage as one that saw them.
+_STATUS_STAGES = {
+    WhaleTrade.Status.QUEUED: "queued",
+    WhaleTrade.Status.PROCESSING: "evaluating",
+    WhaleTrade.Status.DECIDED: "decided",
+    WhaleTrade.Status.FAILED: "failed",
+}
+
+
+def whale_stage(row: dict[str, Any]) -> str:
+    """The stage of one whale (the names of trading.execution.broadcast) from its row."""
+    if row["decision__id"] is None:
+        return _STATUS_STAGES.get(row["status"], row["status"])
+    if row["decision__decision"] == WhaleDecision.Decision.SKIP:
+        return "skipped"
+    order_status = row["decision__order__status"]
+    if order_status is None or order_status == Order.Status.PENDING:
+        return "decided"
+    if order_status == Order.Status.REJECTED:
+        return "failed"
+    return "filled" if row["decision__order__filled_count"] else "order_placed"
 
 
 def whale_row_dict(row: dict[str, Any]) -> dict[str, Any]:
@@ -86,14 +124,16 @@ def whale_row_dict(row: dict[str, Any]) -> dict[str, Any]:
     decision = None
     if row["decision__id"] is not None:
         decision = {name: row[f"decision__{name}"] for name in _DECISION_FIELDS}
-    return {"whale_id": row["id"], **data, "decision": decision}
+    return {"whale_id": row["id"], **data, "stage": whale_stage(row), "decision": decision}
 
 
 def whale_dict(whale: WhaleTrade) -> dict[str, Any]:
     """One whale with its decision, if made. Integers in trading.units, times in Unix seconds."""
     decision = getattr(whale, "decision", None)
+    order = getattr(decision, "order", None) if decision is not None else None
     row = {name: getattr(whale, name) for name in _WHALE_FIELDS}
     row.update({f"decision__{name}": getattr(decision, name, None) for name in _DECISION_FIELDS})
+    row.update({f"decision__order__{name}": getattr(order, name, None) for name in _ORDER_FIELDS})
     return whale_row_dict(row)
 
 
@@ -231,10 +271,24 @@ def whale_queue_data(recent: int = RECENT_WHALES, waiting_limit: int = WAITING_W
     waiting = len(pending)
     if waiting > waiting_limit:
         pending = pending[:waiting_limit]
-        waiting = WhaleTrade.objects.filter(status__in=_WAITING_STATUSES).count()
+        waiting = waiting_whales()
     done = _rows(*done_query)
     whales = [whale_row_dict(row) for row in sorted(pending + done, key=lambda row: row["id"], reverse=True)]
     return {"whales": whales, "waiting": waiting}
+
+
+def waiting_whales() -> int:
+    """How many whales are queued or being decided."""
+    return WhaleTrade.objects.filter(status__in=_WAITING_STATUSES).count()
+
+
+def whale_change_data(whale_id: int) -> dict[str, Any]:
+    """A ``whale_queue`` event for one whale that changed: its row and the waiting total.
+    The browser merges it into the queue it holds; a snapshot of the whole queue per
+    change (up to 130 whales, ~14 KB) was most of what the replay log stored."""
+    rows = WhaleTrade.objects.filter(pk=whale_id).values_list(*_ROW_FIELDS)
+    whales = [whale_row_dict(dict(zip(_ROW_FIELDS, row, strict=True))) for row in rows]
+    return {"whales": whales, "waiting": waiting_whales()}
 
 
 def open_orders() -> list[dict[str, Any]]:

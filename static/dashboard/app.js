@@ -348,7 +348,7 @@
   // ---- whales ------------------------------------------------------------------------------
 
   const whales = new Map(); // whale_id -> whale (selectors.whale_dict shape) + stage
-  let waitingNotShown = 0; // waiting whales beyond the rows a whale_queue event carries
+  let waiting = 0; // whales queued or being decided, as the latest queue event counted them
 
   function upsertWhale(data) {
     if (!data || data.whale_id === undefined) return null;
@@ -360,12 +360,11 @@
     return whale;
   }
 
-  const isWaiting = (w) => !w.decision && w.status !== "failed";
-
-  // The queue as a whale_queue event or a history_replay carries it: rows and the waiting total.
+  // Rows and the waiting total: the whole queue from a history_replay, the whale that
+  // changed from a whale_queue event; either way merged into the rows already shown.
   function takeQueue(data) {
     for (const whale of data.whales) upsertWhale(whale);
-    waitingNotShown = Math.max(0, data.waiting - data.whales.filter(isWaiting).length);
+    waiting = data.waiting;
   }
 
   function onWhaleQueue(data) {
@@ -390,7 +389,7 @@
 
   function renderWhales() {
     const rows = [...whales.values()].sort((a, b) => b.whale_id - a.whale_id);
-    $("whale-count").textContent = `${rows.filter(isWaiting).length + waitingNotShown} waiting`;
+    $("whale-count").textContent = `${waiting} waiting`;
     $("whale-rows").replaceChildren(
       ...rows.map((w) => {
         const d = w.decision;

@@ -58,7 +58,7 @@ def whale_through_execution() -> WhaleTrade:
         traded_at=now - 2,
         detected_at=now - 1,
     )
-    broadcast.whale_queue()
+    broadcast.whale_queue(whale.pk)
     broadcast.whale_stage(broadcast.RECEIVED, whale)
     broadcast.whale_stage(broadcast.EVALUATING, whale)
     decision = WhaleDecision.objects.create(
@@ -121,11 +121,22 @@ def test_console_fills_and_a_whale_arrives_with_its_decision(page, boss):
         page.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
+def test_reloaded_page_shows_each_whales_current_stage(page, trader):
+    """The replay carries each whale's stage: a skipped whale is still "skipped" after a
+    reload, not the "decided" of its row's status."""
+    log_in(page, "viewer", PASSWORD)
+    whale = whale_through_execution()
+    stage = page.locator(f'#whale-rows tr[data-whale="{whale.pk}"] .stage')
+    expect(stage).to_have_text("skipped")
+    page.reload()
+    expect(stage).to_have_text("skipped")
+
+
 def test_whale_queue_counts_waiting_whales_beyond_the_rows_it_shows(page, trader):
     log_in(page, "viewer", PASSWORD)
-    for _ in range(130):
-        make_whale("KXBACKLOG-26")
-    broadcast.whale_queue()
+    made = [make_whale("KXBACKLOG-26") for _ in range(130)]
+    for whale in made:
+        broadcast.whale_queue(whale.pk)
     publisher.get_publisher().flush()
     expect(page.locator("#whale-count")).to_have_text("130 waiting")
     expect(page.locator("#whale-rows tr")).to_have_count(100)

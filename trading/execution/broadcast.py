@@ -63,8 +63,10 @@ def whale_stage(
     )
 
 
-def whale_queue() -> None:
-    publisher.publish(events.WHALE_QUEUE, selectors.whale_queue_data())
+def whale_queue(whale_id: int) -> None:
+    """One whale joined, or left, the queue: its row and the waiting total, not the whole
+    queue (browsers merge it; the replay carries the full queue)."""
+    publisher.publish(events.WHALE_QUEUE, selectors.whale_change_data(whale_id))
 
 
 def trading_state(account: RiskAccount | None = None) -> None:

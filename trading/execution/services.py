@@ -154,9 +154,7 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         WhaleTrade.objects.filter(pk=whale.pk, decision__isnull=True).update(status=WhaleTrade.Status.PROCESSING)
         whale.status = WhaleTrade.Status.PROCESSING
         # No whale_queue here: the "received" stage tells browsers the whale is being
-        # processed, and the queue is re-sent when the whale leaves it (decided or failed).
-        # A whale_queue reads and serializes every waiting whale; a second one per whale
-        # was a fifth of a decision's CPU in bench/decisions.py.
+        # processed, and its row is re-sent when it leaves the queue (decided or failed).
         broadcast.whale_stage(broadcast.RECEIVED, whale)
         broadcast.whale_stage(broadcast.EVALUATING, whale)
     exchange = current_gateway()
@@ -176,7 +174,7 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         with transaction.atomic():
             WhaleTrade.objects.filter(pk=whale.pk, decision__isnull=True).update(status=WhaleTrade.Status.FAILED)
             broadcast.whale_stage(broadcast.FAILED, whale, detail="evaluation failed")
-            broadcast.whale_queue()
+            broadcast.whale_queue(whale.pk)
         raise
     decision, order = decided.decision, decided.order
     if not decided.created:
@@ -188,7 +186,7 @@ def process_whale(*, whale_id: int, place: Callable[[int], object] = place_now) 
         broadcast.whale_stage(broadcast.DECIDED, whale, decision, order)
         if order is None:
             broadcast.whale_stage(broadcast.SKIPPED, whale, decision)
-        broadcast.whale_queue()
+        broadcast.whale_queue(whale.pk)
     if order is not None:
         place(order.pk)
     return decision

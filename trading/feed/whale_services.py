@@ -64,7 +64,7 @@ def _announce(whale: WhaleTrade, verdict: WhaleVerdict) -> None:
             },
         ),
     )
-    broadcast.whale_queue()
+    broadcast.whale_queue(whale.pk)
 
 
 def _hand_to_execution(whale_id: int) -> None:
