@@ -2,8 +2,8 @@
 
 uvicorn with its ``websockets`` protocol is the default. Per delivered message
 daphne's own send (Twisted under its asyncio reactor, autobahn framing) costs
-~90 us of CPU on this project's 2-core machine and uvicorn's ~35 us, with p99
-fan-out latency equal to a bare ``websockets`` server's (bench/README.md, fanout).
+40-90 us of CPU on this project's 2-core machine and uvicorn's 16-35 us, and the
+project's whole path half as much under uvicorn (bench/README.md, fanout).
 uvicorn's ``send`` also waits while the socket's write buffer is over its limit,
 so a browser that stops reading fills its outbox and is closed (4409) instead of
 growing the server's buffer: daphne never makes ``send`` wait.
