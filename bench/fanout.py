@@ -1,20 +1,20 @@
-"""Fan-out to browsers: N logged-in WebSocket clients through daphne and the Redis
-channel layer, broadcasts at a fixed rate (docs/architecture.md pitfalls on
-channels_redis fan-out).
+"""Fan-out to browsers: N logged-in WebSocket clients through the web process's ASGI
+server (``--server``: uvicorn, the default, or daphne) and the Redis channel layer,
+broadcasts at a fixed rate (docs/architecture.md pitfalls on channels_redis fan-out).
 
 Each configuration runs five servers under the same load, one after another:
 
 * ``once``: the project's path. The publisher serializes each event once
   (trading.events.envelope) and every consumer forwards the finished text.
-* ``per_client``: the same daphne, Redis layer and consumer, but the group message
+* ``per_client``: the same server, Redis layer and consumer, but the group message
   carries the event as data and every consumer serializes it (stdlib json, as
   Channels' ``send_json`` does): the cost the project's design avoids.
 * ``stock``: the textbook Channels way, for comparison: each browser's own channel
   in the group (channels_redis decodes and dispatches every message once per
   browser) and ``send_json`` per browser.
-* ``daphne``: daphne with a bare ASGI application (bench/fanout_floor.py) that
-  serializes once and awaits every socket's ``send``: no Django, no Channels, no
-  Redis, no auth. daphne's own cost, the floor under the first three.
+* ``floor``: the same ASGI server with a bare application (bench/fanout_floor.py)
+  that serializes once and awaits every socket's ``send``: no Django, no Channels,
+  no Redis, no auth. The server's own cost, the floor under the first three.
 * ``bare``: a ``websockets`` server that serializes once and calls
   ``websockets.broadcast``: no Django, no Redis, no auth. The limit of this
   machine for this many sockets, with the load generator on the same cores.
@@ -23,13 +23,14 @@ Prints, per run: deliveries expected and made, messages lost, delivered
 messages/s, p50/p99 publish -> receive latency, the server process's CPU (share
 of one core, seconds, and microseconds per delivered message), the load
 generator's CPU (``load %``) and the whole machine's (``all %``, of 200 on two
-cores): the clients share the two cores with the server they measure.
+cores): the clients share the two cores with the server they measure; and the
+server processes' resident memory with every client connected (``RSS MB``).
 
 Needs DATABASE_URL (Postgres) and REDIS_URL; migrates that database and adds a
 ``bench`` user. Usage::
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/v3_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
-        .venv/bin/python bench/fanout.py --clients 100 500 1000 --rate 10 --seconds 10
+        .venv/bin/python bench/fanout.py --clients 100 500 1000 --rate 10 --seconds 10 [--server daphne]
 """
 
 import argparse
@@ -50,9 +51,10 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.measure import cpu_seconds, machine_cpu, percentile  # noqa: E402
+from bench.measure import cpu_seconds, machine_cpu, memory_mb, percentile  # noqa: E402
 
-MODES = ("once", "per_client", "stock", "daphne", "bare")
+MODES = ("once", "per_client", "stock", "floor", "bare")
+SERVERS = ("uvicorn", "daphne")
 # Client processes: one per core, so the load generator can use the whole machine.
 WORKERS = 2
 # Handshakes in flight per client process while connecting. Each one costs the
@@ -122,7 +124,7 @@ async def _clients(url: str, headers: list[tuple[str, str]], count: int, replay:
     from websockets.asyncio.client import connect
 
     latencies: list[float] = []
-    unique = [set() for _ in range(count)]
+    unique: list[set[int]] = [set() for _ in range(count)]
     ready = 0
     failed = 0
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -154,8 +156,9 @@ async def _clients(url: str, headers: list[tuple[str, str]], count: int, replay:
             if ready == count:
                 all_ready.set()
         async with ws:
-            async for raw in ws:
+            async for frame in ws:
                 now = time.time()
+                raw = frame if isinstance(frame, str) else frame.decode()
                 if stamp := STAMP.search(raw, 0, 200):
                     latencies.append(now - float(stamp.group(2)))
                     seen.add(int(stamp.group(1)))
@@ -176,7 +179,7 @@ async def _clients(url: str, headers: list[tuple[str, str]], count: int, replay:
 
 
 def bare_text(seq: int) -> str:
-    """Broadcast ``seq`` serialized once, as the ``daphne`` and ``bare`` servers send it."""
+    """Broadcast ``seq`` serialized once, as the ``floor`` and ``bare`` servers send it."""
     data = {"bench_seq": seq, "sent": time.time(), **PAYLOAD}
     return orjson.dumps({"type": "system_activity", "id": 0, "ts": time.time(), "data": data}).decode()
 
@@ -201,7 +204,7 @@ async def _bare_server(conn) -> None:
             clients.discard(ws)
 
     async with serve(handler, "127.0.0.1", 0, compression=None, ping_interval=None, max_queue=None) as server:
-        conn.send(server.sockets[0].getsockname()[1])
+        conn.send(next(iter(server.sockets)).getsockname()[1])
         loop = asyncio.get_running_loop()
         while True:
             command = await loop.run_in_executor(None, conn.recv)
@@ -234,6 +237,8 @@ class Result:
     load_percent: float
     machine_percent: float
     failed_connects: int
+    # Resident memory of the server processes with every client connected, after the broadcasts.
+    rss_mb: float
 
     @property
     def cpu_us_per_message(self) -> float:
@@ -271,14 +276,14 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         bare = ctx.Process(target=bare_server_process, args=(child,), daemon=True)
         bare.start()
         port = bare_conn.recv()
-        url, headers, pids = f"ws://127.0.0.1:{port}/", [], [bare.pid]
+        url, headers, pids = f"ws://127.0.0.1:{port}/", [], [pid for pid in [bare.pid] if pid is not None]
     else:
         for server in servers:
             server.start()
         base = servers[0].url
-        url = base.replace("http", "ws") + {"stock": "/ws/stock/", "daphne": "/"}.get(mode, "/ws/events/")
-        headers = [] if mode == "daphne" else [("Cookie", cookie), ("Origin", base)]
-        pids = [server.pid for server in servers]
+        url = base.replace("http", "ws") + {"stock": "/ws/stock/", "floor": "/"}.get(mode, "/ws/events/")
+        headers = [] if mode == "floor" else [("Cookie", cookie), ("Origin", base)]
+        pids = [server.pid for server in servers if server.pid is not None]
 
     counters = [ctx.RawValue("q", 0) for _ in range(WORKERS)]
     pipes, workers = [], []
@@ -296,12 +301,13 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
     messages = int(rate * seconds)
     expected = messages * (clients - failed)
     cpu_before, wall_before = cpu_seconds(pids), time.monotonic()
-    load_before = cpu_seconds([p.pid for p in workers])
+    load_pids = [p.pid for p in workers if p.pid is not None]
+    load_before = cpu_seconds(load_pids)
     busy_before, total_before = machine_cpu()
-    if mode == "bare":
+    if bare_conn is not None:
         bare_conn.send((messages, rate))
         bare_conn.recv()
-    elif mode == "daphne":
+    elif mode == "floor":
         httpx.post(f"{base}/broadcast", params={"messages": messages, "rate": rate}, timeout=seconds + 60)
     else:
         asyncio.run(publish(mode, messages, rate))
@@ -310,9 +316,10 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         time.sleep(0.05)
     wall = time.monotonic() - wall_before
     cpu = cpu_seconds(pids) - cpu_before
-    load = cpu_seconds([p.pid for p in workers]) - load_before
+    rss = sum(memory_mb(pid)[0] for pid in pids)
+    load = cpu_seconds(load_pids) - load_before
     busy_after, total_after = machine_cpu()
-    machine = 100 * os.cpu_count() * (busy_after - busy_before) / (total_after - total_before)
+    machine = 100 * (os.cpu_count() or 1) * (busy_after - busy_before) / (total_after - total_before)
 
     results = []
     for pipe in pipes:
@@ -320,7 +327,7 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         results.append(pipe.recv())
     for proc in workers:
         proc.join(30)
-    if mode == "bare":
+    if bare_conn is not None:
         bare_conn.send(None)
         bare.join(10)
     else:
@@ -343,13 +350,14 @@ def run_one(mode: str, clients: int, rate: float, seconds: float, servers: list,
         cpu_seconds=cpu,
         load_percent=100 * load / wall,
         machine_percent=machine,
+        rss_mb=rss,
         failed_connects=failed,
     )
 
 
-def prepare(processes: int) -> tuple[str, list, list]:
-    """Django on the services shape, the bench user's session cookie, the project's daphnes
-    and the bare ASGI application's."""
+def prepare(server: str, processes: int) -> tuple[str, list, list]:
+    """Django on the services shape, the bench user's session cookie, the project's web
+    processes under ``server`` and the bare ASGI application's."""
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("bench/fanout.py needs DATABASE_URL (Postgres) and REDIS_URL")
     os.environ.setdefault("SECRET_KEY", secrets.token_urlsafe(40))
@@ -367,7 +375,7 @@ def prepare(processes: int) -> tuple[str, list, list]:
     from django.contrib.sessions.backends.db import SessionStore
     from django.core.management import call_command
 
-    from tests.browser.server import daphne_servers
+    from tests.browser.server import web_servers
 
     call_command("migrate", verbosity=0)
     user, _ = get_user_model().objects.get_or_create(username="bench")
@@ -376,9 +384,10 @@ def prepare(processes: int) -> tuple[str, list, list]:
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.create()
-    log = Path(os.environ["V3_DATA_DIR"]) / "daphne.log"
-    servers = daphne_servers(dict(os.environ), log=log, app="bench.fanout_server:application", processes=processes)
-    floor = daphne_servers(dict(os.environ), log=log, app="bench.fanout_floor:application")
+    log = Path(os.environ["V3_DATA_DIR"]) / "web.log"
+    env = dict(os.environ)
+    servers = web_servers(env, log=log, server=server, app="bench.fanout_server:application", processes=processes)
+    floor = web_servers(env, log=log, server=server, app="bench.fanout_floor:application")
     return f"sessionid={session.session_key}", servers, floor
 
 
@@ -388,13 +397,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=10.0, help="broadcasts a second")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each broadcast run")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--processes", type=int, default=1, help="daphne processes sharing the listening socket")
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default=os.environ.get("WEB_SERVER", "uvicorn"),
+        help="the ASGI server (WEB_SERVER)",
+    )
+    parser.add_argument("--processes", type=int, default=1, help="web processes sharing the listening socket")
     args = parser.parse_args()
 
-    cookie, servers, floor = prepare(args.processes)
+    cookie, servers, floor = prepare(args.server, args.processes)
+    print(f"server: {args.server}, {args.processes} process(es)")
     header = (
         f"{'mode':<11}{'clients':>8}{'rate/s':>7}{'sent':>6}{'delivered':>10}{'lost':>7}"
-        f"{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'CPU s':>7}{'us/msg':>7}{'load %':>7}{'all %':>7}"
+        f"{'msgs/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU %':>7}{'CPU s':>7}{'us/msg':>7}"
+        f"{'load %':>7}{'all %':>7}{'RSS MB':>7}"
     )
     print(header)
     results: dict[tuple[str, int], Result] = {}
@@ -402,13 +419,13 @@ def main() -> None:
         for clients in args.clients:
             for mode in args.modes:
                 r = results[mode, clients] = run_one(
-                    mode, clients, args.rate, args.seconds, floor if mode == "daphne" else servers, cookie
+                    mode, clients, args.rate, args.seconds, floor if mode == "floor" else servers, cookie
                 )
                 note = f"  ({r.failed_connects} clients failed to connect)" if r.failed_connects else ""
                 print(
                     f"{r.mode:<11}{r.clients:>8}{r.rate:>7g}{r.messages:>6}{r.delivered:>10}{r.lost:>7}"
                     f"{r.per_second:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{r.cpu_percent:>7.0f}{r.cpu_seconds:>7.2f}"
-                    f"{r.cpu_us_per_message:>7.0f}{r.load_percent:>7.0f}{r.machine_percent:>7.0f}{note}",
+                    f"{r.cpu_us_per_message:>7.0f}{r.load_percent:>7.0f}{r.machine_percent:>7.0f}{r.rss_mb:>7.0f}{note}",
                     flush=True,
                 )
     finally:
@@ -429,11 +446,11 @@ def main() -> None:
         if stock:
             ratios.append(f"server CPU stock / once = {stock.cpu_us_per_message / once.cpu_us_per_message:.2f}x")
         if per_client and floor_run:
-            # What per-client serialization adds, over daphne alone: the ratio if the
+            # What per-client serialization adds, over the server alone: the ratio if the
             # project's own path cost nothing.
             added = per_client.cpu_us_per_message - once.cpu_us_per_message
             ceiling = (floor_run.cpu_us_per_message + added) / floor_run.cpu_us_per_message
-            ratios.append(f"per_client / once at most {ceiling:.2f}x over this daphne")
+            ratios.append(f"per_client / once at most {ceiling:.2f}x over this server")
         print(f"{clients} clients: " + "; ".join(ratios))
 
 

@@ -1,11 +1,11 @@
-"""daphne's own cost, for bench/fanout.py's ``daphne`` mode: a bare ASGI application
-(no Django, no Channels, no Redis, no auth) that serializes each broadcast once and
-awaits every socket's ``send`` in turn, as ``websockets.broadcast`` does in the
-``bare`` mode. What ``once`` costs above this is the project's; what this costs
-above ``bare`` is daphne's.
+"""The ASGI server's own cost, for bench/fanout.py's ``floor`` mode: a bare ASGI
+application (no Django, no Channels, no Redis, no auth) that serializes each broadcast
+once and awaits every socket's ``send`` in turn, as ``websockets.broadcast`` does in
+the ``bare`` mode. What ``once`` costs above this is the project's; what this costs
+above ``bare`` is the server's (uvicorn or daphne).
 
 ``POST /broadcast?messages=N&rate=R`` broadcasts N events at R a second and answers
-when the last one is handed to daphne; ``GET /healthz`` answers 200.
+when the last one is handed to the server; ``GET /healthz`` answers 200.
 """
 
 import asyncio

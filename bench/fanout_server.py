@@ -1,4 +1,4 @@
-"""The ASGI application bench/fanout.py runs under daphne: the project's own, with
+"""The ASGI application bench/fanout.py runs under the web server: the project's own, with
 the events consumer taught one more group message, so the same run can compare
 serializing a broadcast once (the project's way) with serializing it per browser.
 

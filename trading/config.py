@@ -104,8 +104,9 @@ class ExecutionConfig:
 
 @dataclass(frozen=True, slots=True)
 class DashboardConfig:
-    """The browsers' WebSocket: pings, bounds and budgets (seconds unless named)."""
+    """The web server and the browsers' WebSocket: pings, bounds and budgets (seconds unless named)."""
 
+    server: str  # uvicorn or daphne: the ASGI server `manage.py serve` runs (dashboard.serving)
     ping_interval: float
     ping_timeout: float
     outbox_limit: int

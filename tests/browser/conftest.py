@@ -1,5 +1,7 @@
-"""Browser tests: headless Chromium (Debian's package) driving a real daphne server
-that shares this run's Postgres test database and Redis channel layer."""
+"""Browser tests: headless Chromium (Debian's package) driving a real web process
+that shares this run's Postgres test database and Redis channel layer. Every test
+that uses ``server`` runs once under each ASGI server the site supports (uvicorn,
+the default, and daphne)."""
 
 import os
 from pathlib import Path
@@ -7,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.browser.server import daphne_server
+from tests.browser.server import web_server
 from tests.services import missing
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,19 +34,25 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def server(transactional_db, tmp_path):
-    """daphne on an ephemeral port, on this test's database; ``server.stop()``/``start()`` restart it."""
+@pytest.fixture(params=["uvicorn", "daphne"])
+def server(request, transactional_db, tmp_path):
+    """The web process under each server, on an ephemeral port and this test's database;
+    ``server.stop()``/``start()`` restart it; ``server.kind`` says which server it is."""
+    web = web_server(server_env(tmp_path), log=tmp_path / "web.log", server=request.param)
+    web.start()
+    yield web
+    web.close()
+
+
+def server_env(tmp_path: Path) -> dict[str, str]:
+    """A web process's environment: the services shape on this test's database, a data folder of its own."""
     settings = connection.settings_dict
     database_url = (
         f"postgres://{settings['USER']}:{settings['PASSWORD']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
     )
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="v3site.settings", DATABASE_URL=database_url)
     env["V3_DATA_DIR"] = str(tmp_path / "data")
-    daphne = daphne_server(env, log=tmp_path / "daphne.log")
-    daphne.start()
-    yield daphne
-    daphne.close()
+    return env
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 """Real server processes for browser tests and the fan-out benchmark.
 
-``daphne_server``: daphne alone, on a listening socket that belongs to the caller
-and is handed over with ``--fd``: the kernel picks the port, and it stays the same
-across a restart, so a browser that lost its server finds the new one at the same
-address. ``run_all_server``: the whole embedded system (``manage.py run_all``:
-web, simulator, feed runner, whale execution in one process).
+``web_server``: the web process alone (``manage.py serve``, under the ASGI server
+given, uvicorn or daphne), on a listening socket that belongs to the caller and is
+handed over with ``--fd``: the kernel picks the port, and it stays the same across a
+restart, so a browser that lost its server finds the new one at the same address.
+``run_all_server``: the whole embedded system (``manage.py run_all``: web, simulator,
+feed runner, whale execution in one process).
 """
 
 import os
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from dashboard.serving import APPLICATION
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -34,6 +37,8 @@ class ServerProcess:
         self.pass_fds = pass_fds
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen | None = None
+        # The ASGI server of a web process (uvicorn or daphne); None for run_all.
+        self.kind: str | None = None
         self.listener: socket.socket | None = None
 
     def start(self, timeout: float = 60.0) -> None:
@@ -44,7 +49,7 @@ class ServerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"{self.argv[1]} exited with {self.process.returncode}:\n{self.tail()}")
+                raise ServerError(f"manage.py {self.argv[2]} exited with {self.process.returncode}:\n{self.tail()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
                     return
@@ -52,7 +57,7 @@ class ServerProcess:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise ServerError(f"{self.argv[1]} did not answer /healthz within {timeout} s:\n{self.tail()}")
+        raise ServerError(f"manage.py {self.argv[2]} did not answer /healthz within {timeout} s:\n{self.tail()}")
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -80,25 +85,29 @@ class ServerProcess:
         return self.process.pid if self.process else None
 
 
-def daphne_server(env: dict[str, str], *, log: Path, app: str = "v3site.asgi:application") -> ServerProcess:
-    return daphne_servers(env, log=log, app=app)[0]
+def web_server(env: dict[str, str], *, log: Path, server: str, app: str = APPLICATION) -> ServerProcess:
+    return web_servers(env, log=log, server=server, app=app)[0]
 
 
-def daphne_servers(
-    env: dict[str, str], *, log: Path, app: str = "v3site.asgi:application", processes: int = 1
+def web_servers(
+    env: dict[str, str], *, log: Path, server: str, app: str = APPLICATION, processes: int = 1
 ) -> list[ServerProcess]:
-    """``processes`` daphnes accepting on one listening socket (the kernel spreads the
-    connections among them), the way Channels' deployment docs run one per core. Each
-    ``start()`` returns once the socket answers, which may be an earlier process's answer:
-    a later one may still be starting (bench/fanout.py counted an even split anyway)."""
+    """``processes`` web processes under ``server`` (``WEB_SERVER``: uvicorn or daphne)
+    accepting on one listening socket (the kernel spreads the connections among them),
+    the way one runs per core. Each ``start()`` returns once the socket answers, which
+    may be an earlier process's answer: a later one may still be starting
+    (bench/fanout.py counted an even split anyway)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     fd = listener.fileno()
-    argv = [str(BIN / "daphne"), "--fd", str(fd), "--websocket_timeout", "-1", app]
+    argv = [str(BIN / "python"), "manage.py", "serve", "--fd", str(fd), "--app", app]
     port = listener.getsockname()[1]
+    env = dict(env, WEB_SERVER=server)
     servers = [ServerProcess(argv, env, log=log, port=port, pass_fds=(fd,)) for _ in range(processes)]
     servers[0].listener = listener
+    for process in servers:
+        process.kind = server
     return servers
 
 

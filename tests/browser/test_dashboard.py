@@ -1,4 +1,4 @@
-"""The dashboard as a trader uses it: a real Chromium, a real daphne, Postgres and Redis."""
+"""The dashboard as a trader uses it: a real Chromium, a real web server (uvicorn, then daphne), Postgres and Redis."""
 
 import os
 import re
