@@ -95,6 +95,7 @@ class ExecutionConfig:
     reconcile_interval: float
     pending_grace: float
     decision_ttl: float
+    outcome_interval: float
 
 
 @dataclass(frozen=True, slots=True)
