@@ -2,8 +2,11 @@
 read, the follow price from the decision, and P&L once the market's result is known."""
 
 import dataclasses
+import io
+import json
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from tests.trading.execution.conftest import follow_whale, make_whale
 from trading.exchange import MarketPrices
@@ -13,6 +16,7 @@ from trading.models import Fill, WhaleOutcome
 from trading.outcomes import arithmetic as a
 from trading.outcomes.services import MARKOUT_TOLERANCE, fill_outcomes, record_features
 from trading.outcomes.source import read_prices
+from trading.units import format_money
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.django_db]
 
@@ -94,3 +98,40 @@ def test_an_unsettled_market_leaves_the_outcome_open(simulator):
 
     outcome.refresh_from_db()
     assert outcome.result == "" and outcome.pnl_follow is None and not outcome.complete
+
+
+def test_strategy_report_counts_decisions_and_pnl(simulator):
+    followed = follow_whale(simulator)
+    skipped = make_whale(simulator.ticker, notional=1)
+    services.process_whale(whale_id=skipped.pk)
+    for whale in (followed.whale, skipped):
+        _outcome_of(whale)
+    fill_outcomes(now=followed.whale.traded_at + 61, prices=_settled("yes"))
+
+    out = io.StringIO()
+    call_command("strategy_report", "--json", stdout=out)
+    report = json.loads(out.getvalue())
+
+    follow = WhaleOutcome.objects.get(pk=followed.whale.pk)
+    skip = WhaleOutcome.objects.get(pk=skipped.pk)
+    assert report["whales"] == 2 and report["decisions"] == {"follow": 1, "skip": 1, "undecided": 0}
+    assert report["settled"] == 2 and report["unknown"] == 0
+    assert report["pnl"]["what_if_follow_all"] == format_money(follow.pnl_follow + skip.pnl_follow, 4)
+    assert report["pnl"]["what_if_fade_all"] == format_money(follow.pnl_fade + skip.pnl_fade, 4)
+    assert report["pnl"]["actual"] == format_money(follow.pnl_actual, 4)
+    assert report["by_reason"]["below_threshold"]["count"] == 1
+    assert report["markouts"]["1m"]["count"] == 2  # settled: the YES value is $1 for both
+    assert report["markouts"]["5m"]["count"] == 0
+    assert set(report["by_price_band"]) == {"0.10-0.90"}
+    assert report["by_size"]["p95-99"]["count"] == 2
+
+
+def test_strategy_report_since_and_bad_input():
+    out = io.StringIO()
+    call_command("strategy_report", "--json", "--since", "2999-01-01", stdout=out)
+    assert json.loads(out.getvalue())["whales"] == 0
+    out = io.StringIO()
+    call_command("strategy_report", stdout=out)
+    assert out.getvalue().startswith("whales 0: follow 0, skip 0")
+    with pytest.raises(CommandError, match="not an ISO 8601"):
+        call_command("strategy_report", "--since", "yesterday")
