@@ -47,6 +47,8 @@ class FeedConfig:
     heartbeat_ttl: float
     whale_min_notional: int
     whale_relative_factor: float
+    record_dir: str = ""  # where run_feeds records raw frames; "" = not recording
+    record_keep_hours: int = 168
 
 
 @dataclass(frozen=True, slots=True)

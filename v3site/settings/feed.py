@@ -22,6 +22,10 @@ _heartbeat_ttl = number("FEED_HEARTBEAT_TTL", 3.0)
 if _heartbeat_ttl < 2 * _heartbeat_interval:
     raise ImproperlyConfigured("FEED_HEARTBEAT_TTL must be at least twice FEED_HEARTBEAT_INTERVAL")
 
+_record_keep_hours = integer("FEED_RECORD_KEEP_HOURS", 168)
+if _record_keep_hours < 1:
+    raise ImproperlyConfigured("FEED_RECORD_KEEP_HOURS must be at least 1 (the hour being written)")
+
 FEED = FeedConfig(
     # Markets to follow: explicit tickers (comma-separated), else the N most active open ones from REST.
     markets=tuple(env.list("V3_MARKETS", default=[])),
@@ -45,4 +49,10 @@ FEED = FeedConfig(
     status_interval=number("FEED_STATUS_INTERVAL", 10.0),
     heartbeat_interval=_heartbeat_interval,
     heartbeat_ttl=_heartbeat_ttl,
+    # Record every raw exchange frame here (run_feeds --record DIR overrides; empty = off),
+    # for simulate_exchange --replay and manage.py backtest.
+    record_dir=env.str("FEED_RECORD_DIR", default=""),
+    # Hourly recording files kept (a week: enough to backtest a change against last week's
+    # whales; ~10x compressed, a busy week of 10 markets is a few GB).
+    record_keep_hours=_record_keep_hours,
 )
