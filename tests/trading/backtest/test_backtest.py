@@ -1,0 +1,86 @@
+"""A short real run recorded, then backtested: deterministic, and a changed rule changes the follows."""
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.trading.feed.harness import eventually, feed_config, sim_client
+from trading.feed.recording import FrameRecorder
+from trading.feed.runner import FeedRunner
+from trading.simulator.server import SimConfig, SimulatorServer
+
+WHALES = 3
+
+
+async def record_run(tmp_path):
+    """A short run of a 3-market simulator, with three $15,000 whales in one market inside a minute."""
+    sim = SimulatorServer(SimConfig(markets=3, seed=11, rate=0, paused=True, whale_rate=0.0))
+    await sim.start()
+    recorder = FrameRecorder(tmp_path, keep_hours=2)
+    client = sim_client(sim.ws_url, recorder=recorder)
+    runner = FeedRunner(client, sim.exchange.tickers, feed_config(whale_min_notional=10**18))
+    try:
+        await runner.start()
+        await eventually(lambda: runner.books.all_synced(), "books in sync")
+        ticker = sim.exchange.tickers[0]
+        for _ in range(WHALES):
+            sim.step(200)
+            sim.control({"action": "whale", "market_ticker": ticker, "count": "30000.00", "taker_side": "yes"})
+        sim.step(200)
+        await eventually(lambda: runner.trades.trades >= WHALES, "the whale trades")
+        await eventually(lambda: client.metrics.messages >= WHALES * 200, "the stepped messages")
+    finally:
+        await runner.stop("test over")
+        recorder.close()
+        await sim.stop()
+    return tmp_path
+
+
+# Only the injected whales are whales: the simulator's own trades stay far below these.
+WHALE_RULE = ("--set", "WHALE_MIN_NOTIONAL=10000", "--set", "WHALE_RELATIVE_FACTOR=1000000")
+
+
+def backtest(*args: str) -> dict:
+    """The command's JSON (it touches no database, so it runs here on the test's loop)."""
+    out = io.StringIO()
+    call_command("backtest", *args, *WHALE_RULE, "--json", stdout=out, stderr=io.StringIO())
+    return json.loads(out.getvalue())
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_backtest_twice_gives_the_same_report_and_cooldown_changes_the_follows(tmp_path):
+    recording = await record_run(tmp_path)
+    first = backtest(str(recording))
+    assert backtest(str(recording)) == first
+
+    report = first["report"]
+    assert report["whales"] == WHALES
+    assert report["by_reason"]["follow"]["count"] == 1
+    assert report["by_reason"]["cooldown"]["count"] == WHALES - 1
+    # No settlement in the recording: every outcome is unknown, and it says which markets.
+    assert report["unknown"] == WHALES and first["recording"]["unsettled_markets_with_whales"]
+
+    changed = backtest(str(recording), "--set", "EXEC_COOLDOWN=0")
+    assert changed["report"]["decisions"]["follow"] == WHALES
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_compare_runs_both_configurations_side_by_side(tmp_path):
+    recording = await record_run(tmp_path)
+    both = backtest(str(recording), "--compare", "EXEC_COOLDOWN=0")
+    assert both["a"]["report"]["decisions"]["follow"] == 1
+    assert both["b"]["report"]["decisions"]["follow"] == WHALES
+    assert both["b"]["settings"]["EXEC_COOLDOWN"] == "0"
+
+
+def test_bad_settings_and_paths_are_clear_errors(tmp_path):
+    with pytest.raises(CommandError, match="EXEC_COOLDOWN"):
+        call_command("backtest", str(tmp_path), "--set", "EXEC_COOLDOWN=1m")
+    with pytest.raises(CommandError, match="not a decision or whale setting"):
+        call_command("backtest", str(tmp_path), "--set", "SECRET_KEY=x")
+    with pytest.raises(CommandError, match="NAME=VALUE"):
+        call_command("backtest", str(tmp_path), "--set", "EXEC_COOLDOWN")
+    with pytest.raises(CommandError, match="holds no"):
+        call_command("backtest", str(tmp_path))
