@@ -218,7 +218,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         } - {0}
         for text in replay_pages.replay_messages(replay):
             self.queue(text)
-        early, self.early = self.early, None
+        early, self.early = self.early or [], None
         for message in early:
             self.forward(message)
         if not self.closing:

@@ -59,3 +59,15 @@ def apply_fill(state: PositionState, *, side: str, yes_price: int, count: int, f
     )
     cash = exit_price * closed - own_price * opened - fee
     return FillEffect(new_state, realized, cash)
+
+
+def apply_settlement(state: PositionState, *, result: str) -> FillEffect:
+    """The market settled ``result`` (``yes`` or ``no``): each winning contract pays $1, the
+    losing ones nothing; the whole position closes and realizes payout - cost."""
+    if result not in ("yes", "no"):
+        raise ValueError(f"settlement result {result!r} is not yes or no")
+    won = state.position > 0 if result == "yes" else state.position < 0
+    payout = abs(state.position) * ONE_DOLLAR if won else 0
+    realized = payout - state.cost
+    new_state = PositionState(position=0, cost=0, realized_pnl=state.realized_pnl + realized, fees_paid=state.fees_paid)
+    return FillEffect(new_state, realized, payout)

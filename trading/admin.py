@@ -9,6 +9,7 @@ decision's fields are read-only; only its review can be written.
 
 import csv
 import logging
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
 from django.db import DataError, transaction
 from django.db.models import QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
@@ -138,6 +139,17 @@ CSV_COLUMNS = [
 class _Echo:
     def write(self, value: str) -> str:
         return value
+
+
+def _check_regex_filters(params: QueryDict) -> None:
+    """A regex filter must compile: SQLite runs Python's ``re`` inside the query, and its
+    error there is an OperationalError, indistinguishable from a locked database."""
+    for key, value in params.items():
+        if key.endswith(("__regex", "__iregex")):
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise IncorrectLookupParameters(f"{key}: {exc}") from None
 
 
 @admin.register(WhaleDecision)
@@ -355,7 +367,8 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         try:
-            # A savepoint: a filter the database refuses (a bad regex) must not poison the transaction.
+            _check_regex_filters(request.GET)
+            # A savepoint: a filter the database refuses (Postgres' regex dialect) must not poison the transaction.
             with transaction.atomic():
                 changelist = self.get_changelist_instance(request)
         except (IncorrectLookupParameters, DataError) as exc:

@@ -9,9 +9,13 @@ venue field name. Which gateway a process uses is trading.execution.gateway's ch
 """
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from trading.orderbook import TopOfBook
+
+# Kalshi's order vocabulary, which the project shares: bids and asks on the YES book.
+BookSide = Literal["bid", "ask"]
+TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +60,11 @@ class OrderRejected(Exception):
 @dataclass(frozen=True, slots=True)
 class PlaceRequest:
     ticker: str
-    side: str  # bid | ask on the YES book
+    side: BookSide
     price: int
     count: int
     client_order_id: str
-    time_in_force: str
+    time_in_force: TimeInForce
     expiration_ts: int | None = None
 
 
@@ -109,6 +113,20 @@ class ExchangePosition:
     fees_paid: int
 
 
+@dataclass(frozen=True, slots=True)
+class SettlementReport:
+    """A market settled: its result and, when the account held contracts there, what
+    the exchange says they were (``position`` + YES / - NO, ``cost`` micro-dollars)."""
+
+    market_ticker: str
+    result: str  # yes | no
+    settled_at: float  # Unix seconds
+    event_ticker: str = ""
+    position: int | None = None  # None: the exchange did not say (a lifecycle message)
+    cost: int = 0
+    fees: int = 0
+
+
 class Gateway(Protocol):
     """Every method may raise ExchangeError; ``place`` also OrderRejected."""
 
@@ -124,3 +142,4 @@ class Gateway(Protocol):
     async def fills(self, order_id: str) -> list[FillReport]: ...
     async def positions(self) -> list[ExchangePosition]: ...
     async def balance(self) -> int: ...
+    async def settlements(self, since: float | None = None) -> list[SettlementReport]: ...

@@ -183,6 +183,34 @@ class Position(models.Model):
         return f"{self.market_ticker}: {self.position / 100:+g}"
 
 
+class Settlement(models.Model):
+    """A market we held contracts in settled: what the winning contracts paid, what they
+    had cost, and the P&L that realized. One per market (a market settles once), so a
+    replayed lifecycle message or a reconciliation that finds it again adds nothing."""
+
+    class Result(models.TextChoices):
+        YES = "yes"
+        NO = "no"
+
+    market_ticker = models.CharField(max_length=100, unique=True)
+    event_ticker = models.CharField(max_length=100, blank=True)
+    result = models.CharField(max_length=3, choices=Result.choices)
+    position = models.BigIntegerField(help_text="1/100 contracts held at settlement: + YES, - NO.")
+    cost = models.BigIntegerField(help_text="Micro-dollars the settled contracts had cost.")
+    payout = models.BigIntegerField(help_text="Micro-dollars paid out: $1 per winning contract.")
+    realized_pnl = models.BigIntegerField(help_text="Micro-dollars: payout - cost, before fees.")
+    fees = models.BigIntegerField(default=0, help_text="Micro-dollars of fees paid trading this market.")
+    # Indexed: the daily loss limit sums the day's realized P&L, settlements included.
+    settled_at = models.FloatField(help_text="Unix seconds, from the exchange.", db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-settled_at"]
+
+    def __str__(self) -> str:
+        return f"{self.market_ticker} settled {self.result}: {self.realized_pnl / 1_000_000:+.2f} $"
+
+
 class RiskAccount(models.Model):
     """The one row every risk check locks (SELECT ... FOR UPDATE), so two workers
     cannot both pass the same limit; also the kill switch and pause flag."""

@@ -6,6 +6,7 @@ $1 minus the best NO bid, and the spread is that minus the best YES bid. Prices
 are integer 1/10,000 dollars and sizes integer 1/100 contracts (trading.units).
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from trading.units import ONE_DOLLAR
@@ -43,7 +44,7 @@ class OrderBook:
         self.stale = True
         self.snapshots = 0
 
-    def apply_snapshot(self, yes: list[tuple[int, int]], no: list[tuple[int, int]]) -> None:
+    def apply_snapshot(self, yes: Sequence[tuple[int, int]], no: Sequence[tuple[int, int]]) -> None:
         self.yes = {price: size for price, size in yes if size > 0}
         self.no = {price: size for price, size in no if size > 0}
         self.stale = False

@@ -22,7 +22,17 @@ from django.db.models import Sum
 from trading import events
 from trading.execution.risk import ACCOUNT, start_of_day
 from trading.health import ComponentHealth, Criticality
-from trading.models import ActivityEvent, FeedHeartbeat, Fill, Order, Position, RiskAccount, StateTransition, WhaleTrade
+from trading.models import (
+    ActivityEvent,
+    FeedHeartbeat,
+    Fill,
+    Order,
+    Position,
+    RiskAccount,
+    Settlement,
+    StateTransition,
+    WhaleTrade,
+)
 
 # At least the last 20 transitions (issue 6); 50 fill the status history panel.
 TRANSITIONS = 50
@@ -39,6 +49,9 @@ RECENT_WHALES = 30
 # whale_queue event (one per decision) read and serialize them all, which slowed the
 # workers further (bench/decisions.py at 20 whales/s). The total is sent as ``waiting``.
 WAITING_WHALES = 100
+# Settlements of held positions sent with the trading state: the dashboard lists the latest
+# few beside the positions; ten cover a demo's hour without growing every trading_state event.
+RECENT_SETTLEMENTS = 10
 
 PROTOCOL_VERSION = 1
 
@@ -262,9 +275,22 @@ def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
         }
         for p in Position.objects.exclude(position=0, realized_pnl=0).order_by("market_ticker")
     ]
-    day = Fill.objects.filter(ts__gte=start_of_day(time.time())).aggregate(
+    today = start_of_day(time.time())
+    day = Fill.objects.filter(ts__gte=today).aggregate(
         realized=Sum("realized_pnl", default=0), fees=Sum("fee", default=0)
     )
+    settled_today = Settlement.objects.filter(settled_at__gte=today).aggregate(pnl=Sum("realized_pnl", default=0))
+    settlements = [
+        {
+            "market_ticker": s.market_ticker,
+            "result": s.result,
+            "position": s.position,
+            "payout": s.payout,
+            "realized_pnl": s.realized_pnl,
+            "settled_at": s.settled_at,
+        }
+        for s in Settlement.objects.exclude(position=0)[:RECENT_SETTLEMENTS]
+    ]
     return {
         "version": account.version,
         "mode": settings.KALSHI.trading_mode,
@@ -273,7 +299,9 @@ def trading_state_data(account: RiskAccount | None = None) -> dict[str, Any]:
         "balance": account.balance,
         "exposure": sum(p["cost"] for p in positions),
         "realized_pnl": sum(p["realized_pnl"] for p in positions),
-        "daily_pnl": day["realized"] - day["fees"],
+        "daily_pnl": day["realized"] - day["fees"] + settled_today["pnl"],
+        "settled_pnl": Settlement.objects.aggregate(pnl=Sum("realized_pnl", default=0))["pnl"],
+        "settlements": settlements,
         "open_orders": Order.objects.filter(status__in=Order.OPEN_STATUSES).count(),
         "positions": positions,
         "reconciled_at": account.reconciled_at,

@@ -23,7 +23,7 @@ from trading.execution.rules import OrderIntent, Verdict, WhaleView, evaluate
 from trading.feed.bus import TradeReceived
 from trading.feed.whales import WhaleRule
 from trading.kalshi import messages as m
-from trading.kalshi.fees import taker_fee
+from trading.kalshi.fees import trade_fee
 from trading.orderbook import NO, YES, OrderBook
 from trading.outcomes import arithmetic as a
 from trading.outcomes.report import OutcomeRow
@@ -167,7 +167,9 @@ class Backtest:
             take = min(size, left)
             left -= take
             yes_price = own if outcome == YES else ONE_DOLLAR - own
-            fills.append(a.FillCost(outcome=outcome, own_price=own, count=take, fee=taker_fee(take, yes_price)))
+            fills.append(
+                a.FillCost(outcome=outcome, own_price=own, count=take, fee=trade_fee(take, yes_price, taker=True))
+            )
             signed = take if outcome == YES else -take
             account.positions[intent.market_ticker] = account.positions.get(intent.market_ticker, 0) + signed
             account.costs[intent.market_ticker] = account.costs.get(intent.market_ticker, 0) + own * take

@@ -4,9 +4,9 @@ the exchange's book, read over REST, without any order reaching the exchange.
 
 import time
 
-from trading.exchange import ExchangeOrder, ExchangePosition, FillReport, Placed, PlaceRequest
+from trading.exchange import ExchangeOrder, ExchangePosition, FillReport, Placed, PlaceRequest, SettlementReport
 from trading.kalshi.execution import MarketData
-from trading.kalshi.fees import taker_fee
+from trading.kalshi.fees import trade_fee
 from trading.units import ONE_DOLLAR
 
 
@@ -26,7 +26,8 @@ class PaperBookGateway(MarketData):
             crossing = [(p, c) for p, c in asks if p <= request.price]
         else:
             crossing = [(p, c) for p, c in sorted(yes, reverse=True) if p >= request.price]
-        left, fills, now = request.count, [], time.time()
+        left, now = request.count, time.time()
+        fills: list[FillReport] = []
         for price, size in crossing:
             if left <= 0:
                 break
@@ -40,7 +41,7 @@ class PaperBookGateway(MarketData):
                     side=request.side,
                     yes_price=price,
                     count=qty,
-                    fee=taker_fee(qty, price),
+                    fee=trade_fee(qty, price, taker=True),
                     is_taker=True,
                     ts=now,
                     client_order_id=request.client_order_id,
@@ -68,3 +69,6 @@ class PaperBookGateway(MarketData):
 
     async def balance(self) -> int:
         return 0
+
+    async def settlements(self, since: float | None = None) -> list[SettlementReport]:
+        return []

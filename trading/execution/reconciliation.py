@@ -1,4 +1,4 @@
-"""Reconciliation: local orders, fills, positions and balance against the exchange.
+"""Reconciliation: local orders, fills, settlements, positions and balance against the exchange.
 
 The exchange is the truth. Run at worker start-up and periodically (Celery beat,
 ``EXEC_RECONCILE_INTERVAL``), and by ``manage.py reconcile``. Each difference is
@@ -14,8 +14,10 @@ fixed locally and listed in one ``system_activity`` line saying what changed:
    any fills we missed.
 3. Resting orders on the exchange we have no record of: adopted (and canceled
    when the kill switch is on).
-4. Positions and balance: set to the exchange's numbers where they differ.
-5. Whales left undecided (never handed to a worker because the broker was down,
+4. Settlements the exchange lists that are not recorded yet: the local position is
+   settled (trading.execution.settlements), before step 5 could flatten it.
+5. Positions and balance: set to the exchange's numbers where they differ.
+6. Whales left undecided (never handed to a worker because the broker was down,
    their worker died mid-decision, or the decision failed) for longer than the grace: decided now;
    most are skipped as whale_too_old, which is the point: none stays queued forever.
 
@@ -34,8 +36,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 
-from trading.exchange import ExchangeError, ExchangePosition, Gateway
+from trading.exchange import ExchangeError, ExchangePosition, Gateway, SettlementReport
 from trading.execution import broadcast, loop, risk, services
+from trading.execution.settlements import record_settlement
 from trading.models import Order, Position, RiskAccount, WhaleTrade
 
 logger = logging.getLogger(__name__)
@@ -167,6 +170,18 @@ def _positions_and_balance(report: Report, positions: list[ExchangePosition], ba
         account.save(update_fields=["balance", "version", "reconciled_at", "updated_at"])
 
 
+def _settlements(report: Report, settled: list[SettlementReport]) -> None:
+    for found in settled:
+        try:
+            recorded = record_settlement(report=found)
+        except ValueError as exc:  # a scalar market, say: not ours to settle
+            logger.warning("reconciliation: %s", exc)
+            report.add("settlement not recorded", ticker=found.market_ticker, error=str(exc))
+            continue
+        if recorded is not None:
+            report.add("settlement recorded", ticker=found.market_ticker, result=found.result)
+
+
 def _undecided_whales(report: Report, now: float, grace: float) -> None:
     undecided = [WhaleTrade.Status.QUEUED, WhaleTrade.Status.PROCESSING, WhaleTrade.Status.FAILED]
     stuck = WhaleTrade.objects.filter(status__in=undecided, decision__isnull=True, detected_at__lt=now - grace)
@@ -232,10 +247,13 @@ def _reconcile(grace: float | None) -> Report:
         known = _resting_orders(exchange, report)
         _stray_orders(exchange, report, known)
 
-        async def account_state() -> tuple[list[ExchangePosition], int]:
-            return await exchange.positions(), await exchange.balance()
+        async def account_state() -> tuple[list[SettlementReport], list[ExchangePosition], int]:
+            return await exchange.settlements(), await exchange.positions(), await exchange.balance()
 
-        positions, balance = loop.run(account_state())
+        settled, positions, balance = loop.run(account_state())
+        # Settlements first: a settled position is gone from the exchange's positions, and
+        # must realize its P&L before the positions' pass would flatten it without any.
+        _settlements(report, settled)
         _positions_and_balance(report, positions, balance, now)
     except ExchangeError as exc:
         report.error = str(exc)

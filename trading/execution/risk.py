@@ -21,7 +21,7 @@ from django.db import connection, transaction
 
 from trading.config import RiskLimits
 from trading.execution.rules import Reason, RuleConfig, Verdict, check_cooldown, dollars, skip
-from trading.models import Fill, Order, Position, RiskAccount, WhaleDecision, WhaleTrade
+from trading.models import Fill, Order, Position, RiskAccount, Settlement, WhaleDecision, WhaleTrade
 from trading.units import COUNT_SCALE, ONE_DOLLAR
 
 ACCOUNT = "default"
@@ -136,6 +136,7 @@ def _view_sql() -> str:
     (bench/README.md "decisions")."""
     order, position = Order._meta.db_table, Position._meta.db_table
     fill, decision, whale = Fill._meta.db_table, WhaleDecision._meta.db_table, WhaleTrade._meta.db_table
+    settlement = Settlement._meta.db_table
     is_open = "status IN (%s, %s)"
     in_market = f"{is_open} AND market_ticker = %s"
     remaining = '("count" - filled_count)'
@@ -145,7 +146,8 @@ def _view_sql() -> str:
             o.bids, o.asks, o.bid_cost, o.ask_cost, o.open_orders, o.last_minute,
             (SELECT COALESCE(SUM("position"), 0) FROM {position} WHERE market_ticker = %s),
             (SELECT COALESCE(SUM(cost), 0) FROM {position}),
-            (SELECT COALESCE(SUM(realized_pnl), 0) - COALESCE(SUM(fee), 0) FROM {fill} WHERE ts >= %s),
+            (SELECT COALESCE(SUM(realized_pnl), 0) - COALESCE(SUM(fee), 0) FROM {fill} WHERE ts >= %s)
+            + (SELECT COALESCE(SUM(realized_pnl), 0) FROM {settlement} WHERE settled_at >= %s),
             (SELECT MAX(d.decided_at) FROM {decision} d JOIN {whale} w ON w.id = d.whale_id
              WHERE d.decision = %s AND d.decided_at >= %s AND w.market_ticker = %s)
         FROM (
@@ -180,6 +182,7 @@ def read_account(
     params = [
         whale.pk,
         ticker,
+        start_of_day(now),
         start_of_day(now),
         WhaleDecision.Decision.FOLLOW,
         now - cooldown,

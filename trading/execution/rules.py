@@ -31,6 +31,7 @@ class Reason(StrEnum):
     BOOK_UNAVAILABLE = "book_unavailable"
     STALE_BOOK = "stale_book"
     MARKET_CLOSING = "market_closing"
+    MARKET_CLOSED = "market_closed"
     EMPTY_BOOK = "empty_book"
     SPREAD_TOO_WIDE = "spread_too_wide"
     SIZE_TOO_SMALL = "size_too_small"
@@ -133,7 +134,9 @@ def evaluate(whale: WhaleView, book: BookView, market: MarketView, now: float, c
     if book.stale or age > config.max_book_age:
         return skip(Reason.STALE_BOOK, f"The order book is {age:.1f} s old (limit {config.max_book_age:g} s).")
     if market.status not in ("active", "open"):
-        return skip(Reason.MARKET_CLOSING, f"The market is {market.status}, not open for trading.")
+        return skip(Reason.MARKET_CLOSED, f"The market is {market.status}, no longer open for trading.")
+    if market.close_ts is not None and market.close_ts <= now:
+        return skip(Reason.MARKET_CLOSED, "The market is past its close time, no longer open for trading.")
     if market.close_ts is not None and market.close_ts - now < config.min_time_to_close:
         left = max(0.0, market.close_ts - now)
         return skip(

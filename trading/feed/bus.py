@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from trading.feed.aio import cancel_and_wait
 from trading.health import ComponentHealth, Criticality
@@ -269,7 +269,7 @@ class EventBus:
         try:
             if is_async:
                 async with asyncio.timeout(self.call_timeout):
-                    await sub.callback(event)
+                    await cast(Awaitable[None], sub.callback(event))
             else:
                 sub.callback(event)
         except TimeoutError:

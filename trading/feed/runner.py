@@ -27,6 +27,7 @@ from trading.feed.books import OrderbookFeed
 from trading.feed.bus import EventBus, FeedReconnected, FillReceived, StateChanged, TradeReceived, WhaleDetected
 from trading.feed.fills import FillFeed
 from trading.feed.heartbeat import Heartbeat
+from trading.feed.lifecycle import LifecycleFeed
 from trading.feed.market_events import MarketPublisher
 from trading.feed.monitor import HasHealth, HealthMonitor, StatusReporter
 from trading.feed.state import State, StateMachine
@@ -88,6 +89,7 @@ class FeedRunner:
         self.trades = TradeFeed(client, self.tickers, bus=self.bus, whales=self.whales, max_age=config.trade_max_age)
         self.backfill = TradeBackfill(self.trades, rest) if rest is not None else None
         self.fills = FillFeed(client, bus=self.bus)
+        self.lifecycle = LifecycleFeed(client, rest=rest)
         self.heartbeat = (
             Heartbeat(market_set, lambda: self.machine.state.value, interval=config.heartbeat_interval)
             if market_set is not None
@@ -99,6 +101,7 @@ class FeedRunner:
                 self.books,
                 self.trades,
                 self.fills,
+                self.lifecycle,
                 self.whales,
                 self.bus,
                 publisher.get_publisher(),
@@ -176,7 +179,7 @@ class FeedRunner:
         except TimeoutError:
             await self.machine.transition(State.ERROR, "exchange not reachable within the start-up grace")
             await self.client.connected.wait()
-        for feed in (self.books, self.trades, self.fills):
+        for feed in (self.books, self.trades, self.fills, self.lifecycle):
             try:
                 await feed.start()
             except (ConnectionError, TimeoutError) as exc:
@@ -199,6 +202,7 @@ class FeedRunner:
             ("trades", self.trades.stop()),
             *([("trade marks", self.backfill.close())] if self.backfill else []),
             ("fills", self.fills.stop()),
+            ("lifecycle", self.lifecycle.stop()),
             ("orderbooks", self.books.stop()),
             ("market events", self.market_events.flush()),
             ("bus", self._stop_bus()),

@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
@@ -129,7 +130,7 @@ async def _acquire(lock: AdvisoryLock, stop: Stop) -> bool:
 
 
 async def _run_active(runner: FeedRunner, stop: Stop, lock: AdvisoryLock | None) -> str:
-    waits = {asyncio.ensure_future(stop.event.wait()): "stop"}
+    waits: dict[asyncio.Future[Any], str] = {asyncio.ensure_future(stop.event.wait()): "stop"}
     if lock is not None:
         waits[asyncio.ensure_future(lock.watch())] = "feed lock lost"
     reason = stop.reason

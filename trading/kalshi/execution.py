@@ -19,9 +19,18 @@ from trading.exchange import (
     OrderRejected,
     Placed,
     PlaceRequest,
+    SettlementReport,
 )
 from trading.kalshi import rest
-from trading.kalshi.parsing import book_levels, book_view, exchange_order, exchange_position, fill_report, market_view
+from trading.kalshi.parsing import (
+    book_levels,
+    book_view,
+    exchange_order,
+    exchange_position,
+    fill_report,
+    market_view,
+    settlement_report,
+)
 
 T = TypeVar("T")
 
@@ -146,3 +155,7 @@ class RestGateway(MarketData):
 
     async def balance(self) -> int:
         return int((await _call(lambda: self.client.balance())).cash)
+
+    async def settlements(self, since: float | None = None) -> list[SettlementReport]:
+        min_ts = None if since is None else int(since)
+        return [settlement_report(s) for s in await _call(lambda: self.client.settlements(min_ts=min_ts))]

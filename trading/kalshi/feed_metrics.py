@@ -11,6 +11,7 @@ class FeedMetrics:
     bytes: int = 0
     parse_errors: int = 0
     unknown_types: int = 0
+    ignored: int = 0  # known messages the project does not use (event_fee_update, multivariate lifecycle)
     gaps: int = 0
     resyncs: int = 0
     duplicates: int = 0

@@ -17,10 +17,10 @@ from typing import Any, Literal
 import msgspec
 import orjson
 
+from trading.exchange import BookSide
 from trading.kalshi.fields import Count, Money, Price, json_decoder
 
 Side = Literal["yes", "no"]
-BookSide = Literal["bid", "ask"]
 
 # PROTOCOL.md 5, error codes, in our words: surfaced with every error reply.
 ERROR_MEANINGS: dict[int, str] = {
@@ -69,7 +69,7 @@ class ParseError(ValueError):
 
 
 class UnknownMessageType(ParseError):
-    """A well-formed frame of a type this client does not model (e.g. ``event_fee_update``)."""
+    """A well-formed frame of a type this client does not model."""
 
 
 class _Struct(msgspec.Struct, kw_only=True, gc=False):
@@ -346,6 +346,24 @@ class EventLifecycle(_Message, tag="event_lifecycle", kw_only=True):
     msg: EventLifecycleBody
 
 
+class EventFeeUpdate(_Message, tag="event_fee_update", kw_only=True):
+    """A series' fee schedule changed (on the lifecycle channel). The project charges the one
+    schedule of trading.kalshi.fees, so the body is kept as sent, unread; the client counts it."""
+
+    sid: int
+    seq: int | None = None
+    msg: dict[str, Any]
+
+
+class MultivariateLifecycle(_Message, tag="multivariate_market_lifecycle", kw_only=True):
+    """A multivariate (``KXMVE*``) market's lifecycle (PROTOCOL.md 10): the project trades no
+    such markets, so the body is kept as sent, unread; the client counts it."""
+
+    sid: int
+    seq: int | None = None
+    msg: dict[str, Any]
+
+
 ServerMessage = (
     Subscribed
     | Unsubscribed
@@ -360,6 +378,8 @@ ServerMessage = (
     | MarketPosition
     | MarketLifecycle
     | EventLifecycle
+    | EventFeeUpdate
+    | MultivariateLifecycle
 )
 MESSAGE_TYPES: dict[str, type] = {cls.__struct_config__.tag: cls for cls in ServerMessage.__args__}
 # Messages that belong to a subscription and carry data (not replies to commands).
@@ -375,6 +395,8 @@ DATA_TYPES = (
     EventLifecycle,
 )
 PRIVATE_TYPES = (UserFill, UserOrder, MarketPosition)
+# Known messages the client reads for their sequence numbers only, counts and does not deliver.
+IGNORED_TYPES = (EventFeeUpdate, MultivariateLifecycle)
 
 
 class _Envelope(msgspec.Struct, gc=False):

@@ -5,9 +5,17 @@ WebSocket), positions, and the book and market views a decision reads.
 
 import time
 
-from trading.exchange import BookView, ExchangeOrder, ExchangePosition, FillReport, MarketPrices, MarketView
+from trading.exchange import (
+    BookView,
+    ExchangeOrder,
+    ExchangePosition,
+    FillReport,
+    MarketPrices,
+    MarketView,
+    SettlementReport,
+)
 from trading.kalshi.messages import FillBody
-from trading.kalshi.schemas.rest import Fill, Market, MarketPosition, Order, Orderbook
+from trading.kalshi.schemas.rest import Fill, Market, MarketPosition, Order, Orderbook, Settlement
 from trading.orderbook import OrderBook
 from trading.units import ONE_DOLLAR
 
@@ -66,6 +74,19 @@ def exchange_position(position: MarketPosition) -> ExchangePosition:
         cost=int(position.market_exposure),
         realized_pnl=int(position.realized_pnl),
         fees_paid=int(position.fees_paid),
+    )
+
+
+def settlement_report(settlement: Settlement) -> SettlementReport:
+    """A REST settlement of the account's position (PROTOCOL.md 8, ``GET /portfolio/settlements``)."""
+    return SettlementReport(
+        market_ticker=settlement.ticker,
+        event_ticker=settlement.event_ticker,
+        result=settlement.market_result,
+        settled_at=settlement.settled_time.timestamp(),
+        position=int(settlement.yes_count) - int(settlement.no_count),
+        cost=int(settlement.cost),
+        fees=int(settlement.fee_cost),
     )
 
 

@@ -14,6 +14,7 @@ Public API (the execution layer places orders through this)::
                                       time_in_force="good_till_canceled", client_order_id="v3-dec-1-a")
         cancel = await rest.cancel_order(order_id, market_ticker=t)
         fills = await rest.fills(order_id=order_id)
+        settlements = await rest.settlements()               # the account's settled markets
 
 Responses are the msgspec structs of trading.kalshi.schemas.rest, holding
 trading.units integers; a response that lacks a required field or has a wrong
@@ -39,7 +40,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -48,7 +49,7 @@ import httpx
 import msgspec
 import orjson
 
-from trading.kalshi.messages import BookSide
+from trading.exchange import BookSide, TimeInForce
 from trading.kalshi.schemas.rest import (
     DECODERS,
     Balance,
@@ -69,14 +70,14 @@ from trading.kalshi.schemas.rest import (
     Positions,
     PositionsPage,
     PublicTrade,
+    Settlement,
+    SettlementsPage,
     TradesPage,
 )
 from trading.kalshi.signing import Signer
 from trading.units import ONE_DOLLAR, format_count, format_price
 
 log = logging.getLogger(__name__)
-
-TimeInForce = Literal["good_till_canceled", "immediate_or_cancel", "fill_or_kill"]
 
 # PROTOCOL.md 9: tokens per second (read, write) per usage tier; a request costs
 # 10 tokens unless listed in ENDPOINT_COSTS. Prestige reads: the docs disagree
@@ -292,6 +293,12 @@ class KalshiRestClient:
         """``GET /portfolio/fills`` (``ticker``, ``order_id``, ``min_ts``, ``max_ts``)."""
         return await _collect(self._pages("/portfolio/fills", FillsPage, "fills", filters, PORTFOLIO_PAGE), max_items)
 
+    async def settlements(self, *, max_items: int | None = None, **filters: Any) -> list[Settlement]:
+        """``GET /portfolio/settlements`` (``ticker``, ``event_ticker``, ``min_ts``, ``max_ts``), newest first."""
+        return await _collect(
+            self._pages("/portfolio/settlements", SettlementsPage, "settlements", filters, PORTFOLIO_PAGE), max_items
+        )
+
     async def find_order(self, client_order_id: str, *, ticker: str | None = None) -> Order | None:
         """The order placed with ``client_order_id`` (Kalshi has no filter for it: scan, by ticker if known)."""
         filters = {"ticker": ticker} if ticker else {}
@@ -449,7 +456,7 @@ class KalshiRestClient:
 
     async def _page_objects(
         self, path: str, page_model: type, filters: dict[str, Any], page_size: int
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Pages of a cursor listing; the cursor does not remember filters, so they go every time.
         Kalshi accepts a garbage cursor with 200, so a repeated cursor ends the loop."""
         params = {key: value for key, value in filters.items() if value is not None}
@@ -468,13 +475,13 @@ class KalshiRestClient:
 
     async def _pages(
         self, path: str, page_model: type, key: str, filters: dict[str, Any], page_size: int
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         async for page in self._page_objects(path, page_model, filters, page_size):
             for item in getattr(page, key):
                 yield item
 
 
-async def _collect(items: AsyncIterator[Any], max_items: int | None) -> list[Any]:
+async def _collect(items: AsyncGenerator[Any, None], max_items: int | None) -> list[Any]:
     result = []
     async with contextlib.aclosing(items):
         async for item in items:

@@ -43,7 +43,7 @@ reads every message and decides what it means for them, and why:
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from trading.health import ComponentHealth, Criticality
@@ -116,12 +116,14 @@ class KalshiWebSocket:
         self._sequences = SequenceState()
         self._listeners = Listeners(self.metrics)
         self._last_message: float | None = None
-        self._handlers = {
+        self._handlers: dict[type, Callable[[Any], None]] = {
             m.OrderbookDelta: self._on_delta,
             m.OrderbookSnapshot: self._on_snapshot,
             m.Trade: self._on_sequenced,
             m.MarketLifecycle: self._on_sequenced,
             m.EventLifecycle: self._on_sequenced,
+            m.EventFeeUpdate: self._on_ignored,
+            m.MultivariateLifecycle: self._on_ignored,
             m.Ticker: self._on_unsequenced,
             m.UserFill: self._on_unsequenced,
             m.UserOrder: self._on_unsequenced,
@@ -381,6 +383,12 @@ class KalshiWebSocket:
     def _on_sequenced(self, msg: Any) -> None:
         if msg.seq is None or self._in_sequence(msg.sid, msg.seq, anchors=True):
             self._listeners.deliver(msg)
+
+    def _on_ignored(self, msg: Any) -> None:
+        """Known, of no use to the project (messages.IGNORED_TYPES): its seq is accounted, it is counted."""
+        self.metrics.ignored += 1
+        if msg.seq is not None:
+            self._in_sequence(msg.sid, msg.seq, anchors=True)
 
     def _on_unsequenced(self, msg: Any) -> None:
         if self._sequences.owns(msg.sid):

@@ -16,7 +16,7 @@ money in micro-dollars. A per-contract P&L is for one whole contract (count 100)
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from trading.kalshi.fees import taker_fee
+from trading.kalshi.fees import trade_fee
 from trading.units import COUNT_SCALE, MONEY_SCALE, ONE_DOLLAR
 
 # Price bands of the whale's own side. Public studies of whale trackers found
@@ -77,7 +77,7 @@ def per_contract_pnl(outcome: str, own: int, result: str) -> int:
     """Micro-dollars one contract of ``outcome`` bought at ``own`` makes at settlement, after the taker fee.
     The fee depends on P x (1 - P), so it is the same whichever side ``own`` is quoted on."""
     cost = own * (MONEY_SCALE // ONE_DOLLAR)
-    return payout(outcome, result) - cost - taker_fee(ONE_CONTRACT, own)
+    return payout(outcome, result) - cost - trade_fee(ONE_CONTRACT, own, taker=True)
 
 
 def follow_pnl(taker_side: str, follow_own_price: int, result: str) -> int:

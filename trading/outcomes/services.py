@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from trading.exchange import MarketPrices
 from trading.feed.whales import WhaleVerdict
-from trading.models import Fill, WhaleDecision, WhaleOutcome, WhaleTrade
+from trading.models import Fill, Settlement, WhaleDecision, WhaleOutcome, WhaleTrade
 from trading.outcomes import arithmetic as a
 from trading.units import ONE_DOLLAR
 
@@ -84,10 +84,12 @@ def fill_costs(fills: Sequence[Fill]) -> list[a.FillCost]:
     ]
 
 
-def settle(outcome: WhaleOutcome, whale: WhaleTrade, decision: WhaleDecision | None, result: str, now: float) -> None:
+def settle(
+    outcome: WhaleOutcome, whale: WhaleTrade, decision: WhaleDecision | None, result: str, settled_at: float
+) -> None:
     """The result and the P&L it fixes. A follow's actual P&L counts its fills; a skip has none."""
     outcome.result = result
-    outcome.settled_at = now
+    outcome.settled_at = settled_at
     price = outcome.follow_price if outcome.follow_price is not None else follow_price(whale, decision)
     outcome.pnl_follow = a.follow_pnl(whale.taker_side, price, result)
     outcome.pnl_fade = a.fade_pnl(whale.taker_side, whale.yes_price, result)
@@ -135,6 +137,15 @@ def fill_outcomes(*, now: float | None = None, prices: PriceSource | None = None
     older = incomplete.filter(traded_at__lt=now - LAST_DUE, market_ticker__in=tickers)
     pending = recent + list(older.order_by("traded_at")[: max(0, OUTCOMES_PER_PASS - len(recent))])
     quotes = (prices or read_prices)(tickers) if tickers else {}
+    # Results the feed runner recorded from the lifecycle channel come first (with the exchange's
+    # settlement time); a market's own REST result covers a settlement the feed did not see.
+    pending_tickers = {o.market_ticker for o in pending}
+    settled = {
+        ticker: (result, settled_at)
+        for ticker, result, settled_at in Settlement.objects.filter(market_ticker__in=pending_tickers).values_list(
+            "market_ticker", "result", "settled_at"
+        )
+    }
     for ticker in tickers:
         _asked.pop(ticker, None)
         _asked[ticker] = now
@@ -143,22 +154,26 @@ def fill_outcomes(*, now: float | None = None, prices: PriceSource | None = None
     changed = 0
     for outcome in pending:
         before = _state(outcome)
-        _fill(outcome, quotes.get(outcome.market_ticker), now)
+        _fill(outcome, quotes.get(outcome.market_ticker), settled.get(outcome.market_ticker), now)
         if _state(outcome) != before:
             outcome.save()
             changed += 1
     return changed
 
 
-def _fill(outcome: WhaleOutcome, market: MarketPrices | None, now: float) -> None:
+def _fill(outcome: WhaleOutcome, market: MarketPrices | None, settlement: tuple[str, float] | None, now: float) -> None:
     whale = outcome.whale
     decision = getattr(whale, "decision", None)
     if decision is not None and outcome.follow_price is None:
         outcome.follow_price = follow_price(whale, decision)
         outcome.time_to_close = time_to_close(whale, decision)
+    if settlement is None and market is not None and market.result:
+        settlement = (market.result, now)
+    if settlement is not None and market is not None and not market.result:
+        market = MarketPrices(market.yes_bid, market.yes_ask, market.last, settlement[0])
     apply_prices(outcome, market, now)
-    if not outcome.result and market is not None and market.result and decision is not None:
-        settle(outcome, whale, decision, market.result, now)
+    if not outcome.result and settlement is not None and decision is not None:
+        settle(outcome, whale, decision, settlement[0], settlement[1])
     outcome.complete = bool(outcome.result) and now > outcome.traded_at + LAST_DUE
 
 

@@ -33,19 +33,26 @@ class MarketMaker:
         self.rng: random.Random = engine.rng
         self.whale_rate = whale_rate
         self.mids: dict[str, int] = {}
-        for ticker, market in engine.markets.items():
-            grid = market.grid.prices
-            self.mids[ticker] = grid[len(grid) // 4 + self.rng.randrange(len(grid) // 2)]
-            for _ in range(MIN_LEVELS * 2):
-                self._random_add(ticker, side=YES)
-                self._random_add(ticker, side=NO)
-            yes_bid, _, yes_ask, _ = engine.best(ticker)
-            market.previous_yes_bid, market.previous_yes_ask = yes_bid or 0, yes_ask or ONE_DOLLAR
-            market.previous_price = market.last_price = self.mids[ticker]
+        for ticker in engine.markets:
+            self.seed_market(ticker)
+
+    def seed_market(self, ticker: str) -> None:
+        """A mid price and a few levels a side for a market (at start, or newly listed)."""
+        market = self.engine.markets[ticker]
+        grid = market.grid.prices
+        self.mids[ticker] = grid[len(grid) // 4 + self.rng.randrange(len(grid) // 2)]
+        for _ in range(MIN_LEVELS * 2):
+            self._random_add(ticker, side=YES)
+            self._random_add(ticker, side=NO)
+        yes_bid, _, yes_ask, _ = self.engine.best(ticker)
+        market.previous_yes_bid, market.previous_yes_ask = yes_bid or 0, yes_ask or ONE_DOLLAR
+        market.previous_price = market.last_price = self.mids[ticker]
 
     def step(self, count: int = 1) -> None:
-        """``count`` market-data messages' worth of random walk."""
-        rng, tickers = self.rng, self.engine.tickers
+        """``count`` market-data messages' worth of random walk, on the markets still open."""
+        rng, tickers = self.rng, self.engine.open_tickers
+        if not tickers:
+            return
         for _ in range(count):
             ticker = tickers[rng.randrange(len(tickers))]
             r = rng.random()

@@ -8,6 +8,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from trading.kalshi.fees import QUADRATIC, QUADRATIC_WITH_MAKER_FEES
 from trading.units import ONE_DOLLAR, format_price
 
 # Kalshi's grids, as (start, end, step) in 1/10,000 dollars.
@@ -60,6 +61,10 @@ class Series:
     sub_title: str
     rules: str
     structure: str
+    category: str
+    frequency: str
+    fee_type: str  # trading.kalshi.fees: whether makers pay too
+    name: str  # the series' own title, without an event's date
 
 
 SERIES = (
@@ -72,6 +77,10 @@ SERIES = (
         "If the CF Benchmarks Bitcoin Real-Time Index (BRTI) is above {strike} at 5:00 PM EST on {date}, "
         "then the market resolves to Yes.",
         "linear_cent",
+        "Crypto",
+        "daily",
+        QUADRATIC,
+        "Bitcoin price at 5pm EST",
     ),
     Series(
         "KXFED",
@@ -82,6 +91,10 @@ SERIES = (
         "If the upper bound of the federal funds target range is above {strike}% after the {date} meeting, "
         "then the market resolves to Yes.",
         "tapered_deci_cent",
+        "Economics",
+        "monthly",
+        QUADRATIC,
+        "Fed funds upper bound",
     ),
     Series(
         "KXINX",
@@ -91,6 +104,10 @@ SERIES = (
         "{strike:,.0f} or above",
         "If the S&P 500 closes above {strike} on {date}, then the market resolves to Yes.",
         "deci_cent",
+        "Financials",
+        "daily",
+        QUADRATIC_WITH_MAKER_FEES,
+        "S&P 500 close",
     ),
     Series(
         "KXHIGHNY",
@@ -101,8 +118,15 @@ SERIES = (
         "If the highest temperature recorded in Central Park on {date} is above {strike}°F, "
         "then the market resolves to Yes.",
         "linear_cent",
+        "Climate and Weather",
+        "daily",
+        QUADRATIC,
+        "Highest temperature in NYC",
     ),
 )
+
+
+SERIES_BY_TICKER = {s.ticker: s for s in SERIES}
 
 
 def _strike_text(strike: float) -> str:
@@ -123,10 +147,14 @@ class SimMarket:
     rules_primary: str
     floor_strike: float
     grid: TickGrid
+    event_sub_title: str  # the event's date, in words
+    fee_type: str
     created_time: datetime
     open_time: datetime
     close_time: datetime
-    status: str = "active"
+    status: str = "active"  # active -> closed -> determined -> finalized (PROTOCOL.md 8, Market)
+    result: str = ""  # yes or no once determined
+    settled_time: datetime | None = None
     last_price: int = 0
     volume: int = 0
     volume_24h: int = 0
@@ -137,33 +165,37 @@ class SimMarket:
     updated_time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
-def make_markets(count: int, rng: random.Random, now: datetime) -> list[SimMarket]:
+def make_markets(count: int, rng: random.Random, now: datetime, lifetime_s: float = 0.0) -> list[SimMarket]:
     """``count`` markets taking the series in turn (so even 4 markets show every tick grid),
-    the same for the same rng state."""
-    markets = []
-    for n in range(count):
-        series = SERIES[n % len(SERIES)]
-        k = n // len(SERIES)
-        per_event = len(series.strikes)
-        suffix, date = series.events[k // per_event % len(series.events)]
-        strike = series.strikes[k % per_event]
-        round_ = k // (per_event * len(series.events))
-        event = f"{series.ticker}-{suffix}" + (f"R{round_}" if round_ else "")
-        strike_text = _strike_text(strike)
-        markets.append(
-            SimMarket(
-                ticker=f"{event}-T{strike_text}",
-                event_ticker=event,
-                series_ticker=series.ticker,
-                market_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                title=series.title.format(date=date),
-                yes_sub_title=series.sub_title.format(strike=strike),
-                rules_primary=series.rules.format(strike=strike_text, date=date),
-                floor_strike=strike,
-                grid=TickGrid(series.structure),
-                created_time=now - timedelta(days=30),
-                open_time=now - timedelta(days=29),
-                close_time=now + timedelta(days=37),
-            )
-        )
-    return markets
+    the same for the same rng state. With ``lifetime_s`` they close one after another
+    within that time, so settlements come evenly rather than all at once."""
+    return [make_market(n, rng, now, lifetime_s * (n + 1) / count if lifetime_s else 0.0) for n in range(count)]
+
+
+def make_market(n: int, rng: random.Random, now: datetime, lifetime_s: float = 0.0) -> SimMarket:
+    """The ``n``-th market of the series' cycle (a new ticker for every ``n``), open now;
+    it closes after ``lifetime_s`` seconds, or in 37 days when that is 0."""
+    series = SERIES[n % len(SERIES)]
+    k = n // len(SERIES)
+    per_event = len(series.strikes)
+    suffix, date = series.events[k // per_event % len(series.events)]
+    strike = series.strikes[k % per_event]
+    round_ = k // (per_event * len(series.events))
+    event = f"{series.ticker}-{suffix}" + (f"R{round_}" if round_ else "")
+    strike_text = _strike_text(strike)
+    return SimMarket(
+        ticker=f"{event}-T{strike_text}",
+        event_ticker=event,
+        series_ticker=series.ticker,
+        market_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        title=series.title.format(date=date),
+        yes_sub_title=series.sub_title.format(strike=strike),
+        rules_primary=series.rules.format(strike=strike_text, date=date),
+        floor_strike=strike,
+        grid=TickGrid(series.structure),
+        event_sub_title=date,
+        fee_type=series.fee_type,
+        created_time=now - timedelta(days=30),
+        open_time=now - timedelta(days=29),
+        close_time=now + (timedelta(seconds=lifetime_s) if lifetime_s else timedelta(days=37)),
+    )

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 
 from trading.accounting import PositionState, apply_fill
-from trading.kalshi.fees import taker_fee
+from trading.kalshi.fees import trade_fee
 from trading.orderbook import NO, YES, OrderBook
 from trading.simulator.markets import SimMarket
 from trading.simulator.records import (
@@ -57,18 +57,28 @@ class MatchingEngine:
 
     def __init__(self, markets: list[SimMarket], *, rng: random.Random, balance_cents: int) -> None:
         self.rng = rng
-        self.markets: dict[str, SimMarket] = {m.ticker: m for m in markets}
-        self.tickers = list(self.markets)
+        self.markets: dict[str, SimMarket] = {}
+        self.tickers: list[str] = []  # every market ever listed, in listing order
+        self.open_tickers: list[str] = []  # the markets still trading
         self.books: dict[str, OrderBook] = {}
         self.queues: dict[str, dict[str, dict[int, deque[Entry]]]] = {}
         self.trades: list[SimTrade] = []
         self.last_trade_size: dict[str, int] = {}
         self.account = Account(balance=balance_cents * 10_000)
+        self.trading_active = True
         self.events: list[Event] = []
-        for ticker in self.markets:
-            self.books[ticker] = OrderBook(ticker)
-            self.books[ticker].stale = False
-            self.queues[ticker] = {YES: {}, NO: {}}
+        for market in markets:
+            self.add_market(market)
+
+    def add_market(self, market: SimMarket) -> None:
+        """List a market: an empty book, open for trading."""
+        ticker = market.ticker
+        self.markets[ticker] = market
+        self.tickers.append(ticker)
+        self.open_tickers.append(ticker)
+        self.books[ticker] = OrderBook(ticker)
+        self.books[ticker].stale = False
+        self.queues[ticker] = {YES: {}, NO: {}}
 
     def take_events(self) -> list[Event]:
         events, self.events = self.events, []
@@ -191,28 +201,35 @@ class MatchingEngine:
         self_trade_prevention_type: str,
         client_order_id: str = "",
         post_only: bool = False,
+        reduce_only: bool = False,
         expiration_time: int | None = None,
         cancel_order_on_pause: bool = False,
         subaccount: int = 0,
     ) -> SimOrder:
-        """CreateOrderV2: validate, match with price-time priority, rest or cancel the rest."""
+        """CreateOrderV2: validate, match with price-time priority, rest or cancel the rest.
+
+        A resting order reserves what it would pay (its own side's price x its remaining
+        count) from the balance, which is the *available* balance as Kalshi reports it;
+        cancels, expiry, decreases and maker fills release it again."""
         market = self.markets.get(ticker)
         if market is None:
             raise OrderRejected(404, "market_not_found")
+        if not self.trading_active:
+            raise OrderRejected(409, "trading_is_paused")
         if market.status != "active":
             raise OrderRejected(400, "market_inactive")
         if not market.grid.valid(price):
             raise OrderRejected(400, "invalid_price")
         if count <= 0:
             raise OrderRejected(400, "invalid_order", "count must be positive")
+        if expiration_time is not None and expiration_time <= now_ms() // 1000:
+            raise OrderRejected(400, "invalid_order", "expiration_time is in the past")
         if client_order_id and client_order_id in self.account.client_order_ids:
             raise OrderRejected(409, "order_already_exists")
         side_price = price if side == BID else ONE_DOLLAR - price
-        if side_price * count + taker_fee(count, price) > self.account.balance:
+        if side_price * count + trade_fee(count, price, taker=True) > self.account.balance:
             raise OrderRejected(400, "insufficient_balance")
-        maker_side = NO if side == BID else YES
-        crossing = self._crossing_levels(ticker, maker_side, price)
-        if post_only and crossing:
+        if post_only and self._crossing_levels(ticker, NO if side == BID else YES, price):
             raise OrderRejected(400, "invalid_order", "post only cross")
         now = now_ms()
         order = SimOrder(
@@ -234,22 +251,44 @@ class MatchingEngine:
         if client_order_id:
             self.account.client_order_ids.add(client_order_id)
         self.account.orders[order.order_id] = order
-        queues = self.queues[ticker][maker_side]
-        if time_in_force == "fill_or_kill" and sum(e.size for p in crossing for e in queues[p]) < count:
+        capped = False
+        if reduce_only:
+            reducible = self._reducible(ticker, side)
+            capped = reducible < count
+            order.remaining = min(count, reducible)
+        self._enter(order)
+        if capped and order.status == CANCELED:
+            order.last_update_reason = "ReduceOnlyCancel"
+        self.events.append(OrderChanged(order))
+        return order
+
+    def _reducible(self, ticker: str, side: str) -> int:
+        """How much an order on ``side`` can trade without growing the position (reduce_only)."""
+        position = self.account.positions.get(ticker)
+        held = position.position if position is not None else 0
+        return max(0, -held) if side == BID else max(0, held)
+
+    def _enter(self, order: SimOrder) -> None:
+        """Match ``order`` against the book, then rest what is left (reserving its cost) or cancel it."""
+        maker_side = NO if order.book_side == BID else YES
+        crossing = self._crossing_levels(order.ticker, maker_side, order.price)
+        queues = self.queues[order.ticker][maker_side]
+        if order.time_in_force == "fill_or_kill" and sum(e.size for p in crossing for e in queues[p]) < order.remaining:
             crossing = []
         for level in crossing:
             if not order.remaining:
                 break
             if not self._match_level(order, maker_side, level):
                 break
-        if order.remaining and order.status == RESTING:
-            if time_in_force == "good_till_canceled":
+        if not order.remaining and order.status == RESTING:
+            order.status = CANCELED  # nothing left to rest (a reduce_only order capped at 0)
+        elif order.remaining and order.status == RESTING:
+            if order.time_in_force == "good_till_canceled":
                 side_key, book_price = order.book_key
-                self._rest(ticker, side_key, book_price, Entry(order, order.remaining))
+                self._rest(order.ticker, side_key, book_price, Entry(order, order.remaining))
+                self.account.balance -= _own_price(order) * order.remaining
             else:
                 order.status, order.remaining = CANCELED, 0
-        self.events.append(OrderChanged(order))
-        return order
 
     def _crossing_levels(self, ticker: str, maker_side: str, yes_price: int) -> list[int]:
         """Levels of ``maker_side`` an incoming order at ``yes_price`` would trade with, best first."""
@@ -296,7 +335,9 @@ class MatchingEngine:
     def _fill(self, order: SimOrder, yes_price: int, qty: int, *, is_taker: bool, trade_id: str) -> None:
         account = self.account
         now = now_ms()
-        fee = taker_fee(qty, yes_price) if is_taker else 0
+        fee = trade_fee(qty, yes_price, taker=is_taker, fee_type=self.markets[order.ticker].fee_type)
+        if not is_taker:  # a resting order's reservation pays for what it buys now
+            account.balance += _own_price(order) * qty
         paid = (yes_price if order.book_side == BID else ONE_DOLLAR - yes_price) * qty
         order.remaining -= qty
         order.filled += qty
@@ -352,23 +393,119 @@ class MatchingEngine:
     def cancel_order(self, order_id: str, reason: str = "") -> tuple[SimOrder, int]:
         """Take a resting order off the book and return it with the count cancelled;
         a dead or unknown order is 404 ``not_found``."""
-        order = self.account.orders.get(order_id)
-        if order is None or order.status != RESTING:
-            raise OrderRejected(404, "not_found")
+        order = self._resting(order_id)
+        reduced = order.remaining
+        self._reduce(order, reduced)
+        order.status = CANCELED
+        order.last_update_ms = now_ms()
+        order.last_update_reason = reason
+        self.events.append(OrderChanged(order))
+        return order, reduced
+
+    def decrease_order(self, order_id: str, *, reduce_by: int) -> SimOrder:
+        """Take ``reduce_by`` off a resting order where it stands in the queue (it keeps its
+        priority); all of it cancels the order. Releases the reservation of what is taken off."""
+        order = self._resting(order_id)
+        if reduce_by <= 0:
+            raise OrderRejected(400, "invalid_parameters", "the decrease must be positive")
+        if reduce_by >= order.remaining:
+            self.cancel_order(order_id, reason="Decrease")
+            return order
+        self._reduce(order, reduce_by)
+        order.last_update_ms, order.last_update_reason = now_ms(), "Decrease"
+        self.events.append(OrderChanged(order))
+        return order
+
+    def amend_order(
+        self,
+        order_id: str,
+        *,
+        ticker: str,
+        side: str,
+        price: int,
+        count: int,
+        updated_client_order_id: str = "",
+    ) -> SimOrder:
+        """AmendOrderV2: a new price and/or total count (filled included) for a resting order.
+        A smaller count at the same price keeps the queue priority; a new price or a larger
+        count takes the order off the book and enters it again, as a taker when it now crosses."""
+        order = self._resting(order_id)
+        if not self.trading_active:
+            raise OrderRejected(409, "trading_is_paused")
+        if ticker != order.ticker or side != order.book_side:
+            raise OrderRejected(400, "invalid_parameters", "ticker and side must be the order's own")
+        if not self.markets[ticker].grid.valid(price):
+            raise OrderRejected(400, "invalid_price")
+        if count <= order.filled:
+            raise OrderRejected(400, "invalid_parameters", "count must exceed the filled count")
+        if updated_client_order_id and updated_client_order_id in self.account.client_order_ids:
+            raise OrderRejected(409, "order_already_exists")
+        remaining = count - order.filled
+        new_own_price = price if side == BID else ONE_DOLLAR - price
+        if new_own_price * remaining - _own_price(order) * order.remaining > self.account.balance:
+            raise OrderRejected(400, "insufficient_balance")
+        if updated_client_order_id:
+            self.account.client_order_ids.add(updated_client_order_id)
+            order.client_order_id = updated_client_order_id
+        order.initial = count
+        order.last_update_ms, order.last_update_reason = now_ms(), "Amend"
+        if price == order.price and remaining <= order.remaining:
+            if remaining < order.remaining:
+                self._reduce(order, order.remaining - remaining)
+        else:
+            self._reduce(order, order.remaining)
+            order.price, order.remaining = price, remaining
+            self._enter(order)
+        self.events.append(OrderChanged(order))
+        return order
+
+    def _reduce(self, order: SimOrder, by: int) -> None:
+        """``by`` off a resting order's queue entry (all of it: the entry leaves), reservation released."""
         side, price = order.book_key
         queue = self.queues[order.ticker][side][price]
         for entry in queue:
             if entry.order is order:
-                queue.remove(entry)
+                entry.size -= by
+                if not entry.size:
+                    queue.remove(entry)
                 break
-        reduced = order.remaining
-        order.remaining = 0
-        order.status = CANCELED
-        order.last_update_ms = now_ms()
-        order.last_update_reason = reason
-        self._level_changed(order.ticker, side, price, -reduced, order.client_order_id or None)
-        self.events.append(OrderChanged(order))
-        return order, reduced
+        order.remaining -= by
+        self.account.balance += _own_price(order) * by
+        self._level_changed(order.ticker, side, price, -by, order.client_order_id or None)
+
+    def cancel_all(self) -> int:
+        """Every resting order of the account, canceled; how many."""
+        resting = [o.order_id for o in self.account.orders.values() if o.status == RESTING]
+        for order_id in resting:
+            self.cancel_order(order_id)
+        return len(resting)
+
+    def set_trading(self, active: bool) -> None:
+        """Exchange-wide trading pause (``exchange/status`` ``trading_active``): new orders and
+        amends are refused while paused, cancels still go; orders placed with
+        ``cancel_order_on_pause`` are canceled when the pause begins."""
+        if self.trading_active and not active:
+            for order in list(self.account.orders.values()):
+                if order.status == RESTING and order.cancel_order_on_pause:
+                    self.cancel_order(order.order_id, reason="HaltCancel")
+        self.trading_active = active
+
+    def expire_orders(self, now_s: int) -> int:
+        """Cancel resting orders whose ``expiration_time`` has come; how many."""
+        due = [
+            o.order_id
+            for o in self.account.orders.values()
+            if o.status == RESTING and o.expiration_time is not None and o.expiration_time <= now_s
+        ]
+        for order_id in due:
+            self.cancel_order(order_id, reason="ExpiryCancel")
+        return len(due)
+
+    def _resting(self, order_id: str) -> SimOrder:
+        order = self.account.orders.get(order_id)
+        if order is None or order.status != RESTING:
+            raise OrderRejected(404, "not_found")
+        return order
 
     # ----- reads --------------------------------------------------------------
 
@@ -387,3 +524,8 @@ class MatchingEngine:
             elif position.position < 0 and yes_ask is not None:
                 value += (ONE_DOLLAR - yes_ask) * -position.position
         return value
+
+
+def _own_price(order: SimOrder) -> int:
+    """What one contract of ``order`` costs on its own side (a bid pays the YES price, an ask the NO price)."""
+    return order.price if order.book_side == BID else ONE_DOLLAR - order.price

@@ -95,6 +95,22 @@ class SimPosition:
     last_updated_ms: int = 0
 
 
+@dataclass(slots=True)
+class SimSettlement:
+    """The account's position in a market paid out at settlement (Kalshi's ``Settlement``)."""
+
+    ticker: str
+    event_ticker: str
+    result: str  # yes or no
+    yes_count: int
+    yes_total_cost: int
+    no_count: int
+    no_total_cost: int
+    revenue: int  # micro-dollars paid: $1 per winning contract
+    fee_cost: int  # micro-dollars of fees paid trading the market
+    settled_ms: int
+
+
 @dataclass(slots=True, eq=False)
 class Entry:
     order: SimOrder | None  # None: another participant's order
@@ -137,7 +153,16 @@ class PositionChanged:
     position: SimPosition
 
 
-Event = BookDelta | SimTrade | OrderChanged | FillMade | PositionChanged
+@dataclass(slots=True)
+class LifecycleChanged:
+    """A ``market_lifecycle_v2`` event: ``created``, ``close_date_updated``, ``determined``, ``settled``."""
+
+    ticker: str
+    event_type: str
+    ts: int  # Unix seconds of what happened
+
+
+Event = BookDelta | SimTrade | OrderChanged | FillMade | PositionChanged | LifecycleChanged
 
 
 @dataclass
@@ -147,4 +172,5 @@ class Account:
     client_order_ids: set[str] = field(default_factory=set)
     fills: list[SimFill] = field(default_factory=list)
     positions: dict[str, SimPosition] = field(default_factory=dict)
+    settlements: list[SimSettlement] = field(default_factory=list)
     updated_ms: int = field(default_factory=now_ms)

@@ -28,7 +28,15 @@ from trading.orderbook import NO
 from trading.simulator import wire
 from trading.simulator.exchange import Exchange
 from trading.simulator.faults import MALFORMED, Faults
-from trading.simulator.records import BookDelta, FillMade, OrderChanged, PositionChanged, SimTrade, now_ms
+from trading.simulator.records import (
+    BookDelta,
+    FillMade,
+    LifecycleChanged,
+    OrderChanged,
+    PositionChanged,
+    SimTrade,
+    now_ms,
+)
 from trading.simulator.rest import (
     AUTH_ERRORS,
     REST_PREFIX,
@@ -56,6 +64,9 @@ MAX_BATCH = 2_000
 HIGH_WATER = 4 * 1024 * 1024
 # PROTOCOL.md 3 leaves open what Kalshi does when pongs stop; we close after three missed.
 MISSED_PONGS = 3
+# Orders past their expiration_time expire, and markets past their close_time close and
+# settle, on this period: Kalshi's times are whole seconds, and a scan costs microseconds.
+LIFECYCLE_TICK_S = 1.0
 
 
 @dataclass
@@ -71,6 +82,7 @@ class SimConfig:
     host: str = "127.0.0.1"
     port: int = 0
     balance_cents: int = 100_000
+    market_lifetime_s: float = 0.0  # > 0: markets close and settle after this, a new one listed for each
     timestamp_past_s: float = 10.0
     timestamp_future_s: float = 30.0
     heartbeat_s: float = 10.0
@@ -96,7 +108,11 @@ class SimulatorServer:
             config.key_id, config.public_key_path = keys.key_id, keys.public_key_path
         self.public_key = load_public_key(Path(config.public_key_path))
         self.exchange = Exchange(
-            markets=config.markets, seed=config.seed, whale_rate=config.whale_rate, balance_cents=config.balance_cents
+            markets=config.markets,
+            seed=config.seed,
+            whale_rate=config.whale_rate,
+            balance_cents=config.balance_cents,
+            market_lifetime_s=config.market_lifetime_s,
         )
         self.faults = Faults(
             delay_ms=config.delay_ms,
@@ -136,7 +152,10 @@ class SimulatorServer:
             await self.stop()
             raise
         self.port = self._runner.addresses[0][1]
-        self._tasks = [asyncio.create_task(self._feed(), name="sim-feed")]
+        self._tasks = [
+            asyncio.create_task(self._feed(), name="sim-feed"),
+            asyncio.create_task(self._lifecycle(), name="sim-lifecycle"),
+        ]
         if self.faults.drop_every_s:
             self._tasks.append(asyncio.create_task(self._dropper(), name="sim-dropper"))
         log.info(
@@ -247,7 +266,7 @@ class SimulatorServer:
                 plain = mirrored = None
                 for conn in conns:
                     for sub in conn.by_channel.get("orderbook_delta", ()):
-                        if event.ticker not in sub.tickers:
+                        if sub.tickers is not None and event.ticker not in sub.tickers:
                             continue
                         if sub.use_yes_price and event.side == NO:
                             if mirrored is None:
@@ -271,6 +290,15 @@ class SimulatorServer:
                     b"market_position",
                     wire.market_position_msg,
                     event.position,
+                )
+            elif kind is LifecycleChanged:
+                self._send_channel(
+                    "market_lifecycle_v2",
+                    event.ticker,
+                    b"market_lifecycle_v2",
+                    lambda e: wire.lifecycle_msg(self.exchange, e),
+                    event,
+                    sequenced=True,
                 )
 
     def _delta_body(self, event: BookDelta, price: int) -> bytes:
@@ -344,6 +372,12 @@ class SimulatorServer:
                 batch = MAX_BATCH // 4
             if batch:
                 self.step(batch)
+
+    async def _lifecycle(self) -> None:
+        while True:
+            await asyncio.sleep(LIFECYCLE_TICK_S)
+            self.exchange.lifecycle.tick()
+            self.publish()
 
     async def _dropper(self) -> None:
         while True:
@@ -456,9 +490,25 @@ class SimulatorServer:
             side = body.get("taker_side")
             if side not in (None, "yes", "no"):
                 raise ValueError("taker_side must be yes or no")
+            if self.exchange.markets[ticker].status != "active":
+                raise ValueError(f"market {ticker} is not open")
             trade = self.exchange.whale(ticker, count=count, taker_outcome_side=side)
             self.publish()
             return {"trade": wire.rest_trade(trade)}
+        elif action == "trading":
+            active = body["active"]
+            if not isinstance(active, bool):
+                raise ValueError("active must be true or false")
+            self.exchange.set_trading(active)
+            self.publish()
+            return {"trading_active": active}
+        elif action == "settle":
+            ticker = body["market_ticker"]
+            if ticker not in self.exchange.markets:
+                raise ValueError(f"unknown market {ticker}")
+            settlement = self.exchange.settle(ticker, body["result"])
+            self.publish()
+            return {"settlement": wire.rest_settlement(settlement) if settlement else None}
         elif action == "reset":
             self.faults.clear()
             self.paused = False

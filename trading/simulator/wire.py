@@ -12,8 +12,18 @@ import orjson
 
 from trading.orderbook import YES
 from trading.simulator.exchange import Exchange
-from trading.simulator.markets import SimMarket
-from trading.simulator.records import ASK, BID, USER_ID, SimFill, SimOrder, SimPosition, SimTrade
+from trading.simulator.markets import Series, SimMarket
+from trading.simulator.records import (
+    ASK,
+    BID,
+    USER_ID,
+    LifecycleChanged,
+    SimFill,
+    SimOrder,
+    SimPosition,
+    SimSettlement,
+    SimTrade,
+)
 from trading.units import ONE_DOLLAR, format_count, format_money, format_price
 
 EXCHANGE_INDEX = 0
@@ -67,8 +77,8 @@ def market(exchange: Exchange, m: SimMarket) -> dict[str, Any]:
         "last_price_dollars": format_price(m.last_price),
         "volume_fp": format_count(m.volume),
         "volume_24h_fp": format_count(m.volume_24h),
-        "result": "",
-        "can_close_early": False,
+        "result": m.result,
+        "can_close_early": True,
         "open_interest_fp": format_count(m.open_interest),
         "notional_value_dollars": "1.0000",
         "liquidity_dollars": "0.0000",
@@ -87,6 +97,131 @@ def market(exchange: Exchange, m: SimMarket) -> dict[str, Any]:
         "fractional_trading_enabled": True,
         "response_price_units": "usd_cent",
         "exchange_index": EXCHANGE_INDEX,
+        **_settlement_fields(m),
+    }
+
+
+def _settlement_fields(m: SimMarket) -> dict[str, Any]:
+    if not m.result:
+        return {}
+    fields: dict[str, Any] = {"settlement_value_dollars": format_price(ONE_DOLLAR if m.result == YES else 0)}
+    if m.settled_time is not None:
+        fields["settlement_ts"] = _whole_time(m.settled_time)
+    return fields
+
+
+def lifecycle_msg(exchange: Exchange, event: LifecycleChanged) -> dict[str, Any]:
+    """``market_lifecycle_v2`` msg: the fields of its ``event_type`` (PROTOCOL.md 6.7)."""
+    m = exchange.markets[event.ticker]
+    msg: dict[str, Any] = {"market_ticker": m.ticker}
+    if event.event_type == "created":
+        msg |= {
+            "exchange_index": EXCHANGE_INDEX,
+            "open_ts": int(m.open_time.timestamp()),
+            "close_ts": int(m.close_time.timestamp()),
+            "additional_metadata": {
+                "name": m.title,
+                "title": m.title,
+                "yes_sub_title": m.yes_sub_title,
+                "no_sub_title": m.yes_sub_title,
+                "rules_primary": m.rules_primary,
+                "rules_secondary": "",
+                "can_close_early": True,
+                "event_ticker": m.event_ticker,
+                "expected_expiration_ts": int(m.close_time.timestamp()) + 300,
+                "strike_type": "greater",
+                "floor_strike": m.floor_strike,
+            },
+            "price_level_structure": m.grid.structure,
+            "price_ranges": m.grid.price_ranges(),
+        }
+    elif event.event_type == "close_date_updated":
+        msg["close_ts"] = event.ts
+    elif event.event_type == "determined":
+        msg |= {
+            "determination_ts": event.ts,
+            "result": m.result,
+            "settlement_value": format_price(ONE_DOLLAR if m.result == YES else 0),
+        }
+    elif event.event_type == "settled":
+        msg["settled_ts"] = event.ts
+    msg["event_type"] = event.event_type
+    return msg
+
+
+def cancel_response(order: SimOrder, reduced: int) -> dict[str, Any]:
+    """CancelOrderV2's answer, also each slot of a batch cancel's."""
+    body: dict[str, Any] = {"order_id": order.order_id}
+    if order.client_order_id:
+        body["client_order_id"] = order.client_order_id
+    body["reduced_by"] = format_count(reduced)
+    body["ts_ms"] = order.last_update_ms
+    return body
+
+
+def event(exchange: Exchange, markets: list[SimMarket], *, nested: bool) -> dict[str, Any]:
+    """Kalshi's ``EventData`` for the markets of one event (strikes of one question: not exclusive)."""
+    first = markets[0]
+    body: dict[str, Any] = {
+        "event_ticker": first.event_ticker,
+        "series_ticker": first.series_ticker,
+        "sub_title": first.event_sub_title,
+        "title": first.title,
+        "collateral_return_type": "",
+        "mutually_exclusive": False,
+        "strike_date": _whole_time(first.close_time),
+        "exchange_index": EXCHANGE_INDEX,
+    }
+    if nested:
+        body["markets"] = [market(exchange, m) for m in markets]
+    return body
+
+
+def series(s: Series) -> dict[str, Any]:
+    """Kalshi's ``Series``."""
+    return {
+        "ticker": s.ticker,
+        "frequency": s.frequency,
+        "title": s.name,
+        "category": s.category,
+        "categories": [s.category],
+        "tags": [],
+        "settlement_sources": [],
+        "contract_url": f"https://kalshi.com/series/{s.ticker.lower()}",
+        "contract_terms_url": f"https://kalshi.com/series/{s.ticker.lower()}/terms",
+        "fee_type": s.fee_type,
+        "fee_multiplier": 1,
+        "exchange_index": EXCHANGE_INDEX,
+    }
+
+
+def schedule() -> dict[str, Any]:
+    """``GET /exchange/schedule``: the simulator trades around the clock, no maintenance windows."""
+    day = [{"open_time": "00:00", "close_time": "23:59"}]
+    week = {name: day for name in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")}
+    return {
+        "schedule": {
+            "standard_hours": [{"start_time": "2026-01-01T00:00:00Z", "end_time": "2099-12-31T23:59:59Z", **week}],
+            "maintenance_windows": [],
+        }
+    }
+
+
+def rest_settlement(settlement: SimSettlement) -> dict[str, Any]:
+    """Kalshi's ``Settlement``: revenue in whole cents, the rest fixed-point strings."""
+    return {
+        "ticker": settlement.ticker,
+        "exchange_index": EXCHANGE_INDEX,
+        "event_ticker": settlement.event_ticker,
+        "market_result": settlement.result,
+        "yes_count_fp": format_count(settlement.yes_count),
+        "yes_total_cost_dollars": format_money(settlement.yes_total_cost),
+        "no_count_fp": format_count(settlement.no_count),
+        "no_total_cost_dollars": format_money(settlement.no_total_cost),
+        "revenue": settlement.revenue // 10_000,
+        "settled_time": rfc3339(settlement.settled_ms),
+        "fee_cost": format_money(settlement.fee_cost),
+        "value": 100 if settlement.result == YES else 0,
     }
 
 
@@ -235,6 +370,7 @@ def rest_order(order: SimOrder) -> dict[str, Any]:
         "self_trade_prevention_type": order.self_trade_prevention_type,
         "subaccount_number": order.subaccount,
         "exchange_index": EXCHANGE_INDEX,
+        **({"expiration_time": rfc3339(order.expiration_time * 1000)} if order.expiration_time else {}),
     }
 
 
@@ -260,6 +396,8 @@ def user_order_msg(order: SimOrder) -> dict[str, Any]:
     }
     if order.last_update_reason:
         msg["last_update_reason"] = order.last_update_reason
+    if order.expiration_time:
+        msg["expiration_ts_ms"] = order.expiration_time * 1000
     msg["subaccount_number"] = order.subaccount
     return msg
 
@@ -306,7 +444,7 @@ def rest_fill(fill: SimFill) -> dict[str, Any]:
 
 def fill_msg(fill: SimFill) -> dict[str, Any]:
     side, action = _legacy(fill.book_side)
-    msg = {
+    msg: dict[str, Any] = {
         "trade_id": fill.trade_id,
         "order_id": fill.order_id,
     }

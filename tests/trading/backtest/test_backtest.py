@@ -14,8 +14,9 @@ from trading.simulator.server import SimConfig, SimulatorServer
 WHALES = 3
 
 
-async def record_run(tmp_path):
-    """A short run of a 3-market simulator, with three $15,000 whales in one market inside a minute."""
+async def record_run(tmp_path, *, settle: str = ""):
+    """A short run of a 3-market simulator, with three $15,000 whales in one market inside a
+    minute; that market then settles ``settle`` (yes or no), or never."""
     sim = SimulatorServer(SimConfig(markets=3, seed=11, rate=0, paused=True, whale_rate=0.0))
     await sim.start()
     recorder = FrameRecorder(tmp_path, keep_hours=2)
@@ -23,13 +24,18 @@ async def record_run(tmp_path):
     runner = FeedRunner(client, sim.exchange.tickers, feed_config(whale_min_notional=10**18))
     try:
         await runner.start()
-        await eventually(lambda: runner.books.all_synced(), "books in sync")
+        # Ready: every channel subscribed, the lifecycle one included.
+        await eventually(lambda: runner.machine.state.value in ("ready", "trading", "paused"), "the runner ready")
         ticker = sim.exchange.tickers[0]
         for _ in range(WHALES):
             sim.step(200)
             sim.control({"action": "whale", "market_ticker": ticker, "count": "30000.00", "taker_side": "yes"})
         sim.step(200)
+        if settle:
+            sim.control({"action": "settle", "market_ticker": ticker, "result": settle})
         await eventually(lambda: runner.trades.trades >= WHALES, "the whale trades")
+        if settle:
+            await eventually(lambda: runner.lifecycle.messages >= 2, "the settlement")
         await eventually(lambda: client.metrics.messages >= WHALES * 200, "the stepped messages")
     finally:
         await runner.stop("test over")
@@ -51,7 +57,7 @@ def backtest(*args: str) -> dict:
 
 @pytest.mark.django_db(transaction=True)
 async def test_backtest_twice_gives_the_same_report_and_cooldown_changes_the_follows(tmp_path):
-    recording = await record_run(tmp_path)
+    recording = await record_run(tmp_path, settle="yes")
     first = backtest(str(recording))
     assert backtest(str(recording)) == first
 
@@ -59,8 +65,9 @@ async def test_backtest_twice_gives_the_same_report_and_cooldown_changes_the_fol
     assert report["whales"] == WHALES
     assert report["by_reason"]["follow"]["count"] == 1
     assert report["by_reason"]["cooldown"]["count"] == WHALES - 1
-    # No settlement in the recording: every outcome is unknown, and it says which markets.
-    assert report["unknown"] == WHALES and first["recording"]["unsettled_markets_with_whales"]
+    assert report["settled"] == WHALES and report["unknown"] == 0
+    assert first["recording"]["unsettled_markets_with_whales"] == []
+    assert report["pnl"]["what_if_follow_all"] != "0.0000"
 
     changed = backtest(str(recording), "--set", "EXEC_COOLDOWN=0")
     assert changed["report"]["decisions"]["follow"] == WHALES
@@ -70,6 +77,9 @@ async def test_backtest_twice_gives_the_same_report_and_cooldown_changes_the_fol
 async def test_compare_runs_both_configurations_side_by_side(tmp_path):
     recording = await record_run(tmp_path)
     both = backtest(str(recording), "--compare", "EXEC_COOLDOWN=0")
+    # No settlement in the recording: every outcome is unknown, and it says which market.
+    assert both["a"]["report"]["unknown"] == WHALES
+    assert len(both["a"]["recording"]["unsettled_markets_with_whales"]) == 1
     assert both["a"]["report"]["decisions"]["follow"] == 1
     assert both["b"]["report"]["decisions"]["follow"] == WHALES
     assert both["b"]["settings"]["EXEC_COOLDOWN"] == "0"

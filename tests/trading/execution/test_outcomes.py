@@ -1,7 +1,6 @@
 """Whale outcomes filled in against the simulator over HTTP: markouts from its market
 read, the follow price from the decision, and P&L once the market's result is known."""
 
-import dataclasses
 import io
 import json
 
@@ -9,13 +8,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.trading.execution.conftest import follow_whale, make_whale
-from trading.exchange import MarketPrices
+from trading.exchange import MarketPrices, SettlementReport
 from trading.execution import services
+from trading.execution.settlements import record_settlement
 from trading.feed.whales import WhaleVerdict
 from trading.models import Fill, WhaleOutcome
 from trading.outcomes import arithmetic as a
 from trading.outcomes.services import MARKOUT_TOLERANCE, fill_outcomes, record_features
-from trading.outcomes.source import read_prices
 from trading.units import format_money
 
 pytestmark = [pytest.mark.needs_postgres, pytest.mark.django_db]
@@ -25,13 +24,11 @@ def _outcome_of(whale) -> WhaleOutcome:
     return record_features(whale=whale, verdict=WhaleVerdict(whale.notional, None, "absolute", 97, 200, 3))
 
 
-def _settled(result: str):
-    """The simulator's real prices with a result (settling markets is the lifecycle's job)."""
-
-    def source(tickers):
-        return {t: dataclasses.replace(p, result=result) for t, p in read_prices(tickers).items()}
-
-    return source
+def _settle(simulator, result: str) -> None:
+    """The simulator settles the market; its REST market then carries the result."""
+    simulator.on_loop(
+        lambda: simulator.server.control({"action": "settle", "market_ticker": simulator.ticker, "result": result})
+    )
 
 
 def test_markouts_are_read_when_due_and_not_before(simulator):
@@ -62,7 +59,8 @@ def test_settlement_fixes_follow_fade_and_actual_pnl(simulator):
     fills = list(Fill.objects.filter(order=order))
     assert fills, "the follow crossed the spread and filled"
 
-    fill_outcomes(now=outcome.traded_at + 1_900, prices=_settled("yes"))
+    _settle(simulator, "yes")
+    fill_outcomes(now=outcome.traded_at + 1_900)
 
     outcome.refresh_from_db()
     own = order.price  # a YES follow: its limit is the own-side price
@@ -79,13 +77,26 @@ def test_a_skip_has_what_if_pnl_but_no_actual(simulator):
     services.process_whale(whale_id=whale.pk)
     outcome = _outcome_of(whale)
 
-    fill_outcomes(now=outcome.traded_at + 1_900, prices=_settled("no"))
+    _settle(simulator, "no")
+    fill_outcomes(now=outcome.traded_at + 1_900)
 
     outcome.refresh_from_db()
     assert outcome.follow_price == whale.yes_price  # no book was read: the whale's own price
     assert outcome.pnl_follow == a.follow_pnl("yes", whale.yes_price, "no") < 0
     assert outcome.pnl_fade == a.fade_pnl("yes", whale.yes_price, "no") > 0
     assert outcome.pnl_actual is None
+
+
+def test_a_settlement_the_feed_recorded_wins_over_the_markets_rest_result(simulator):
+    decision = follow_whale(simulator)
+    outcome = _outcome_of(decision.whale)
+    record_settlement(report=SettlementReport(market_ticker=simulator.ticker, result="no", settled_at=1_795_600_000.0))
+
+    fill_outcomes(now=outcome.traded_at + 61)
+
+    outcome.refresh_from_db()
+    assert (outcome.result, outcome.settled_at, outcome.mid_1m) == ("no", 1_795_600_000.0, 0)
+    assert outcome.pnl_fade == a.fade_pnl("yes", decision.whale.yes_price, "no")
 
 
 def test_an_unsettled_market_leaves_the_outcome_open(simulator):
@@ -106,7 +117,8 @@ def test_strategy_report_counts_decisions_and_pnl(simulator):
     services.process_whale(whale_id=skipped.pk)
     for whale in (followed.whale, skipped):
         _outcome_of(whale)
-    fill_outcomes(now=followed.whale.traded_at + 61, prices=_settled("yes"))
+    _settle(simulator, "yes")
+    fill_outcomes(now=followed.whale.traded_at + 61)
 
     out = io.StringIO()
     call_command("strategy_report", "--json", stdout=out)

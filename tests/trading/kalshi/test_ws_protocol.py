@@ -75,8 +75,8 @@ def subscribed(command: dict, *sids: int) -> list[dict]:
 async def test_unknown_type_keeps_the_sequence(scripted) -> None:
     def script(command: dict) -> list:
         if command["cmd"] == "subscribe":
-            fee_update = {"type": "event_fee_update", "sid": 1, "seq": 2, "msg": {}}
-            return [*subscribed(command, 1), snapshot(1, [["0.4000", "10.00"]]), fee_update, delta(3, "0.4000", "5.00")]
+            unknown = {"type": "order_group_updates", "sid": 1, "seq": 2, "msg": {}}
+            return [*subscribed(command, 1), snapshot(1, [["0.4000", "10.00"]]), unknown, delta(3, "0.4000", "5.00")]
         return [{"type": "ok", "id": command["id"], "msg": []}]
 
     _, client = await scripted(script)
@@ -84,6 +84,20 @@ async def test_unknown_type_keeps_the_sequence(scripted) -> None:
     await client.list_subscriptions()
     assert client.metrics.unknown_types == 1 and client.metrics.parse_errors == 1
     assert client.metrics.gaps == 0
+    assert client.books[T].yes == {4000: 1500}
+
+
+async def test_fee_update_is_counted_as_ignored_and_keeps_the_sequence(scripted) -> None:
+    def script(command: dict) -> list:
+        if command["cmd"] == "subscribe":
+            fee_update = {"type": "event_fee_update", "sid": 1, "seq": 2, "msg": {"series_ticker": "KXINX"}}
+            return [*subscribed(command, 1), snapshot(1, [["0.4000", "10.00"]]), fee_update, delta(3, "0.4000", "5.00")]
+        return [{"type": "ok", "id": command["id"], "msg": []}]
+
+    _, client = await scripted(script)
+    await client.subscribe(["orderbook_delta"], [T])
+    await client.list_subscriptions()
+    assert (client.metrics.ignored, client.metrics.parse_errors, client.metrics.gaps) == (1, 0, 0)
     assert client.books[T].yes == {4000: 1500}
 
 

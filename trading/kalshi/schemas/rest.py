@@ -10,12 +10,13 @@ whose ``Level``, ``PriceRange`` and side types these share, are trading.kalshi.m
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 from trading.kalshi.fields import Count, Money, Price, json_decoder
 from trading.kalshi.messages import BookSide, Level, PriceRange, Side
+from trading.units import ONE_DOLLAR
 
 
 class _Model(msgspec.Struct, kw_only=True, gc=False):
@@ -235,8 +236,40 @@ class FillsPage(_Model, kw_only=True):
     cursor: str = ""
 
 
+class Settlement(_Model, kw_only=True):
+    """A market the account held settled (``GET /portfolio/settlements``)."""
+
+    ticker: str
+    event_ticker: str
+    exchange_index: int = 0
+    market_result: str  # yes, no, scalar
+    yes_count: Count = msgspec.field(name="yes_count_fp")
+    yes_total_cost: Money = msgspec.field(name="yes_total_cost_dollars")
+    no_count: Count = msgspec.field(name="no_count_fp")
+    no_total_cost: Money = msgspec.field(name="no_total_cost_dollars")
+    revenue_cents: int = msgspec.field(name="revenue")  # whole cents: $1 per winning contract
+    settled_time: datetime
+    fee_cost: Money
+    value: int | None = None  # cents one YES contract paid
+
+    @property
+    def payout(self) -> int:
+        """Micro-dollars paid: the winning side's contracts at $1 (exact, unlike the cents)."""
+        won = self.yes_count if self.market_result == "yes" else self.no_count if self.market_result == "no" else 0
+        return won * ONE_DOLLAR
+
+    @property
+    def cost(self) -> int:
+        return self.yes_total_cost + self.no_total_cost
+
+
+class SettlementsPage(_Model, kw_only=True):
+    settlements: list[Settlement]
+    cursor: str = ""
+
+
 # One decoder per response body the client reads, made once and reused by every request.
-DECODERS = {
+DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
     model: json_decoder(model)
     for model in (
         MarketsPage,
@@ -250,5 +283,6 @@ DECODERS = {
         OrderAck,
         CancelAck,
         FillsPage,
+        SettlementsPage,
     )
 }

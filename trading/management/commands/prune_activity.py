@@ -1,5 +1,7 @@
 """``manage.py prune_activity``: delete replay events older than the retention (trading.retention)."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -20,7 +22,7 @@ class Command(BaseCommand):
             help="seconds to keep (ACTIVITY_RETENTION)",
         )
 
-    def handle(self, *args: object, keep: float, **options: object) -> None:
+    def handle(self, *args: object, keep: float, **options: Any) -> None:
         if keep < 0:
             raise CommandError("--keep must be zero or more seconds")
         self.stdout.write(f"{retention.prune_activity(keep_seconds=keep)} replay events deleted.")

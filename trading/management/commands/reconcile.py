@@ -1,6 +1,7 @@
 """``manage.py reconcile``: compare local orders, positions and balance with the exchange and fix them."""
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -10,7 +11,7 @@ from trading.execution import reconciliation
 class Command(BaseCommand):
     help = "Reconcile local orders, fills, positions and balance with the exchange (the exchange wins)."
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         report = reconciliation.reconcile()
         if report.skipped:
             raise CommandError("Another reconciliation is running; try again when it is done.")

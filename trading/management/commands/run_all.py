@@ -1,5 +1,7 @@
 """``python manage.py run_all``: the whole system in one process (embedded default, `make run`)."""
 
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -23,7 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("--sim-rate", type=float, default=100.0, help="simulated market-data messages/s")
         parser.add_argument("--whale-rate", type=float, default=0.01, help="share of simulated trades that are whales")
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: object, **options: Any) -> None:
         kalshi = settings.KALSHI
         if kalshi.env != "sim":
             raise CommandError("run_all starts the simulator: it needs KALSHI_ENV=sim (use run_feeds for demo/prod).")

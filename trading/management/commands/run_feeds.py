@@ -2,6 +2,7 @@
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             help="record every raw exchange frame in this folder (default: FEED_RECORD_DIR; hourly files)",
         )
 
-    def handle(self, *args: object, markets: str, count: int, record: Path | None, **options: object) -> None:
+    def handle(self, *args: object, markets: str, count: int, record: Path | None, **options: Any) -> None:
         check_range("--count", count, low=1)
         explicit = [t for t in markets.split(",") if t.strip()] or list(settings.FEED.markets)
         try:

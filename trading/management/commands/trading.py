@@ -1,6 +1,7 @@
 """``manage.py trading pause|resume|kill|status``: the trading switches from a shell."""
 
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("action", choices=["pause", "resume", "kill", "status"])
 
-    def handle(self, *args: object, action: str, **options: object) -> None:
+    def handle(self, *args: object, action: str, **options: Any) -> None:
         if action == "pause":
             control.pause(user="manage.py")
             self.stdout.write("Trading paused: no new orders; open orders stay.")
