@@ -55,13 +55,13 @@ def test_a_killed_recorder_loses_only_the_unflushed_frames(tmp_path):
     recorder.write(b'"lost"')  # never flushed: the process "dies" here
     # And a torn last member, as a kill mid-write leaves it.
     with open(tmp_path / hour_name(T0), "ab") as out:
-        out.write(gzip.compress(b"%.6f {}\n" % T0)[:12])
+        out.write(gzip.compress(b"%d {}\n" % (T0 * 1e6))[:12])
 
     assert [f for _, f in read_frames(tmp_path)] == [b"{}", b"[]"]
 
 
 def test_a_bad_line_is_skipped_and_a_missing_recording_is_an_error(tmp_path):
-    (tmp_path / hour_name(T0)).write_bytes(gzip.compress(b"garbage\n%.6f {}\n" % T0))
+    (tmp_path / hour_name(T0)).write_bytes(gzip.compress(b"garbage\n%d {}\n" % (T0 * 1e6)))
     assert list(read_frames(tmp_path)) == [(T0, b"{}")]
     with pytest.raises(BadRecording, match="does not exist"):
         list(read_frames(tmp_path / "nope"))
