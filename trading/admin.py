@@ -32,6 +32,7 @@ from trading.models import (
     Order,
     Position,
     RiskAccount,
+    Settlement,
     StateTransition,
     WhaleDecision,
     WhaleOutcome,
@@ -195,6 +196,7 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         "inputs",
         "order_details",
         "fills_table",
+        "settlement_details",
         "reviewed",
         "reviewed_by",
         "reviewed_at",
@@ -304,6 +306,23 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
             order.status,
             order.exchange_order_id or "-",
             f"— {order.error}" if order.error else "",
+        )
+
+    @admin.display(description="settlement")
+    def settlement_details(self, obj: WhaleDecision) -> str:
+        """How the market this decision was about settled, and what our position there made."""
+        settlement = Settlement.objects.filter(market_ticker=obj.whale.market_ticker).first()
+        if settlement is None:
+            return "not settled yet"
+        return format_html(
+            "settled {} at {} — position {} — paid {} for a cost of {} — realized {} (fees {})",
+            settlement.result.upper(),
+            unix(settlement.settled_at),
+            contracts(settlement.position),
+            money(settlement.payout),
+            money(settlement.cost),
+            money(settlement.realized_pnl),
+            money(settlement.fees),
         )
 
     @admin.display(description="fills")
@@ -499,6 +518,13 @@ class FillAdmin(ReadOnlyAdmin):
 class PositionAdmin(ReadOnlyAdmin):
     list_display = ["market_ticker", "position", "cost", "realized_pnl", "fees_paid", "updated_at"]
     search_fields = ["market_ticker"]
+
+
+@admin.register(Settlement)
+class SettlementAdmin(ReadOnlyAdmin):
+    list_display = ["market_ticker", "result", "position", "cost", "payout", "realized_pnl", "fees", "settled_at"]
+    list_filter = ["result"]
+    search_fields = ["market_ticker", "event_ticker"]
 
 
 @admin.register(RiskAccount)

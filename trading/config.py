@@ -29,6 +29,9 @@ class KalshiConfig:
     sim_port: int
     trading_mode: str  # paper or live
     allow_prod: bool
+    # Seconds a simulated market trades before it closes and settles, a new one listed in its
+    # place; 0 = markets never close; None (unset) = each command's own default.
+    sim_market_lifetime: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -475,6 +475,7 @@
     const positions = (data.positions || []).filter((p) => p.position || p.realized_pnl);
     $("balance").textContent = fmt.money(data.balance);
     $("realized").textContent = fmt.money(data.realized_pnl);
+    $("settled").textContent = fmt.money(data.settled_pnl || 0);
     const open = positions.map(unrealized).filter((v) => v !== null);
     $("unrealized").textContent = open.length ? fmt.money(open.reduce((a, b) => a + b, 0)) : "–";
     const pnl = (v) => el("td", { class: `num ${v > 0 ? "good" : v < 0 ? "bad" : ""}`, text: fmt.money(v) });
@@ -488,6 +489,20 @@
           el("td", { class: "num", text: fmt.money(p.cost) }),
           pnl(unrealized(p)),
           pnl(p.realized_pnl),
+        ),
+      ),
+    );
+    $("settlement-rows").replaceChildren(
+      ...(data.settlements || []).map((s) =>
+        el(
+          "tr",
+          {},
+          el("td", { text: s.market_ticker }),
+          el("td", { text: s.result.toUpperCase() }),
+          el("td", { class: "num", text: fmt.count(s.position) }),
+          el("td", { class: "num", text: fmt.money(s.payout) }),
+          pnl(s.realized_pnl),
+          el("td", { text: fmt.time(s.settled_at) }),
         ),
       ),
     );

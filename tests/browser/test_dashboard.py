@@ -131,6 +131,24 @@ def test_whale_queue_counts_waiting_whales_beyond_the_rows_it_shows(page, trader
     expect(page.locator("#whale-rows tr")).to_have_count(100)
 
 
+def test_a_settled_position_shows_its_payout_and_realized_pnl(page, trader):
+    from trading.exchange import SettlementReport
+    from trading.execution.settlements import record_settlement
+    from trading.models import Position
+
+    log_in(page, "viewer", PASSWORD)
+    # 10 YES bought at 0.40 ($4.00), settled YES: paid $10.00, realized $6.00.
+    Position.objects.create(market_ticker="KXSETTLE-26", position=1_000, cost=4_000_000)
+    record_settlement(report=SettlementReport(market_ticker="KXSETTLE-26", result="yes", settled_at=time.time()))
+    publisher.get_publisher().flush()
+    expect(page.locator("#settled")).to_have_text("$6.00")
+    expect(page.locator("#realized")).to_have_text("$6.00")
+    row = page.locator("#settlement-rows tr").first
+    expect(row).to_contain_text("KXSETTLE-26")
+    expect(row).to_contain_text("YES")
+    expect(row).to_contain_text("$10.00")
+
+
 def test_page_that_reconnects_at_once_stays_online(page, trader):
     """A dropped socket with the server still up: the page is back within its first backoff,
     before the countdown's next tick, which must not mark it offline again."""

@@ -9,7 +9,16 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
-from trading.models import ActivityEvent, Fill, Order, StateTransition, WhaleDecision, WhaleOutcome, WhaleTrade
+from trading.models import (
+    ActivityEvent,
+    Fill,
+    Order,
+    Settlement,
+    StateTransition,
+    WhaleDecision,
+    WhaleOutcome,
+    WhaleTrade,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -149,6 +158,25 @@ def test_decision_page_is_read_only_and_shows_whale_order_and_fills(client, staf
     assert client.get("/admin/trading/whaledecision/add/").status_code == 403
 
 
+def test_decision_page_shows_how_its_market_settled(client, staff, decisions):
+    client.force_login(staff)
+    page = f"{CHANGELIST}{decisions[0].pk}/change/"
+    assert "not settled yet" in client.get(page).content.decode()
+    Settlement.objects.create(
+        market_ticker="KXBTCD-26DEC3117-T99999.99",
+        result="no",
+        position=1000,
+        cost=4_500_000,
+        payout=0,
+        realized_pnl=-4_500_000,
+        fees=170_000,
+        settled_at=time.time(),
+    )
+    body = client.get(page).content.decode()
+    assert "settled NO" in body and "realized -$4.50" in body and "fees $0.17" in body
+    assert "not settled yet" in client.get(f"{CHANGELIST}{decisions[2].pk}/change/").content.decode()
+
+
 def test_mark_reviewed_action_records_reviewer_time_and_note(client, staff, decisions):
     client.force_login(staff)
     ids = [str(d.pk) for d in decisions[:2]]
@@ -181,6 +209,7 @@ def test_other_admin_pages_for_staff(client, staff, decisions):
         "order",
         "fill",
         "position",
+        "settlement",
         "riskaccount",
         "statetransition",
         "activityevent",

@@ -278,6 +278,7 @@ BAD_VALUES = [
     ("SESSION_MAX_AGE", "1d", "SESSION_MAX_AGE='1d'"),
     ("CELERY_DB_REUSE_MAX", "many", "CELERY_DB_REUSE_MAX='many'"),
     ("SIM_PORT", "http", "SIM_PORT='http'"),
+    ("SIM_MARKET_LIFETIME", "-5", "SIM_MARKET_LIFETIME=-5.0 must be 0 (off) or more seconds"),
     ("TRADING_MODE", "real", "TRADING_MODE='real' is not one of paper, live"),
     ("EXEC_MAX_SPREAD", "5 cents", "EXEC_MAX_SPREAD='5 cents'"),
     ("EXEC_COOLDOWN", "1m", "EXEC_COOLDOWN='1m'"),

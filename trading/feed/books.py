@@ -65,6 +65,15 @@ class OrderbookFeed(ChannelFeed):
         self._started = time.monotonic()
         await super().start()
 
+    async def follow(self, tickers: Sequence[str]) -> None:
+        for ticker in tickers:
+            self.markets.setdefault(ticker, MarketFeedState())
+        await super().follow(tickers)
+
+    async def unfollow(self, tickers: Sequence[str]) -> None:
+        await super().unfollow(tickers)
+        self._awaiting.difference_update(tickers)
+
     def get(self, ticker: str) -> OrderBook | None:
         """The live book (read-only by convention: only the client writes it)."""
         return self.client.books.get(ticker)

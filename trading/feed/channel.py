@@ -41,6 +41,20 @@ class ChannelFeed:
         if self._task is not None:
             await cancel_and_wait([self._task])
 
+    async def follow(self, tickers: Sequence[str]) -> None:
+        """Add markets to the subscription (``update_subscription`` ``add_markets``)."""
+        new = [t for t in tickers if t not in self.tickers]
+        self.tickers.extend(new)
+        if new and self._subscription is not None:
+            await self.client.add_markets(self._subscription, new)
+
+    async def unfollow(self, tickers: Sequence[str]) -> None:
+        """Take markets off the subscription (``update_subscription`` ``delete_markets``)."""
+        gone = [t for t in tickers if t in self.tickers]
+        self.tickers[:] = [t for t in self.tickers if t not in gone]
+        if gone and self._subscription is not None:
+            await self.client.delete_markets(self._subscription, gone)
+
     @property
     def listener_dropped(self) -> int:
         return self._listener.dropped

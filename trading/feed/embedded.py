@@ -13,15 +13,22 @@ work: it reconciles with the exchange when it starts and every
 the SQLite database keeps the last run's orders, so without it they would stay
 "resting" forever), prunes the replay log every ``ACTIVITY_PRUNE_INTERVAL`` and
 fills in whale outcomes every ``OUTCOME_FILL_INTERVAL``.
+
+The demo's markets close and settle after ``SIM_MARKET_LIFETIME`` (five minutes unless
+set), each replaced by a new listing the feed runner follows, so positions settle and
+P&L is realized while a new user watches; a market is followed while it has a fifth of
+its life left (``demo_rules``), and outcomes settle and fill the Strategy page.
 """
 
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from django.conf import settings
 
 from trading import retention
+from trading.config import RuleConfig
 from trading.execution import reconciliation
 from trading.feed.aio import cancel_and_wait
 from trading.feed.service import StartupFailed, Stop, serve
@@ -30,6 +37,11 @@ from trading.outcomes.services import fill_outcomes
 from trading.simulator.server import SimConfig, SimulatorServer
 
 logger = logging.getLogger(__name__)
+
+# Simulated markets in the demo close and settle after five minutes (one every 5 / N
+# minutes of N markets, staggered), so a new user sees positions settle in the first
+# minutes rather than never; SIM_MARKET_LIFETIME sets it (0 = never).
+DEMO_MARKET_LIFETIME = 300.0
 
 # Daphne closes every WebSocket after 24 h by default (DESIGN.md pitfalls); the
 # dashboard resumes by event id anyway, but there is no reason to cut it.
@@ -52,6 +64,8 @@ def run_all(
 
     from v3site.asgi import application
 
+    # One process: the decisions made here read this (trading.execution.services).
+    settings.EXECUTION = replace(settings.EXECUTION, rules=demo_rules(settings.EXECUTION.rules, sim.market_lifetime_s))
     server = Server(
         application,
         endpoints=[f"tcp:port={port}:interface={host}"],
@@ -125,7 +139,23 @@ def _prune() -> None:
 
 
 def default_sim_config(*, markets: int, rate: float, whale_rate: float) -> SimConfig:
-    """The simulator where ``KALSHI_ENV=sim`` settings look for it, so the feed and execution find it."""
+    """The simulator where ``KALSHI_ENV=sim`` settings look for it, so the feed and execution find it;
+    its markets live ``SIM_MARKET_LIFETIME`` seconds, ``DEMO_MARKET_LIFETIME`` when that is unset."""
+    lifetime = settings.KALSHI.sim_market_lifetime
     return SimConfig(
-        host=settings.KALSHI.sim_host, port=settings.KALSHI.sim_port, markets=markets, rate=rate, whale_rate=whale_rate
+        host=settings.KALSHI.sim_host,
+        port=settings.KALSHI.sim_port,
+        markets=markets,
+        rate=rate,
+        whale_rate=whale_rate,
+        market_lifetime_s=DEMO_MARKET_LIFETIME if lifetime is None else lifetime,
     )
+
+
+def demo_rules(rules: RuleConfig, market_lifetime: float) -> RuleConfig:
+    """The decision rules for markets that live ``market_lifetime`` seconds: a market must have
+    at least a fifth of its life left (or ``EXEC_MIN_TIME_TO_CLOSE``, if shorter) to be
+    followed, since the 15-minute default would skip every whale of a 5-minute market."""
+    if not market_lifetime:
+        return rules
+    return replace(rules, min_time_to_close=min(rules.min_time_to_close, market_lifetime / 5))

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from trading.exchange import SettlementReport
@@ -23,6 +24,8 @@ from trading.kalshi.rest import KalshiApiError, KalshiResponseError, KalshiRestC
 from trading.kalshi.ws import KalshiWebSocket
 
 logger = logging.getLogger(__name__)
+
+MarketCallback = Callable[[str], Awaitable[None]]
 
 LIFECYCLE_CHANNEL = "market_lifecycle_v2"
 # Lifecycle events that end trading in a market.
@@ -45,9 +48,19 @@ class LifecycleFeed(ChannelFeed):
     channels = (LIFECYCLE_CHANNEL,)
     types = (m.MarketLifecycle, m.EventLifecycle)
 
-    def __init__(self, client: KalshiWebSocket, *, rest: KalshiRestClient | None = None) -> None:
+    def __init__(
+        self,
+        client: KalshiWebSocket,
+        *,
+        rest: KalshiRestClient | None = None,
+        on_closed: MarketCallback | None = None,
+        on_created: MarketCallback | None = None,
+    ) -> None:
+        """``on_closed`` runs once for each market that stops trading, ``on_created`` for each new listing."""
         super().__init__(client)  # no tickers: lifecycle comes for the whole exchange
         self.rest = rest
+        self.on_closed = on_closed
+        self.on_created = on_created
         self.closed: OrderedDict[str, None] = OrderedDict()
         self.results: OrderedDict[str, str] = OrderedDict()
         self.messages = 0
@@ -70,10 +83,15 @@ class LifecycleFeed(ChannelFeed):
             return
         body = msg.msg
         ticker = body.market_ticker
-        if body.event_type in CLOSING_EVENTS or (
+        closing = body.event_type in CLOSING_EVENTS or (
             body.event_type == "close_date_updated" and body.close_ts is not None and body.close_ts <= time.time()
-        ):
+        )
+        if closing and ticker not in self.closed:
             _remember(self.closed, ticker, None)
+            if self.on_closed is not None:
+                await self.on_closed(ticker)
+        if body.event_type == "created" and self.on_created is not None:
+            await self.on_created(ticker)
         if body.event_type == "determined" and body.result:
             _remember(self.results, ticker, body.result)
         elif body.event_type == "settled":

@@ -60,11 +60,16 @@ class FeedRunner:
         rest: KalshiRestClient | None = None,
         market_set: str | None = None,
         components: Sequence[HasHealth] = (),
+        replace_closed: bool = False,
     ) -> None:
         """``rest`` backfills missed trades and ``market_set`` names the heartbeat; tests
-        about the live feed alone may leave them out."""
+        about the live feed alone may leave them out. A market that closes is no longer
+        followed; with ``replace_closed`` (markets chosen by count, not named) the next
+        market listed takes its place."""
         self.client = client
         self.tickers = list(tickers)
+        self.replace_closed = replace_closed
+        self._market_count = len(self.tickers)
         self.config = config
         self.started_at = time.time()
         self.bus = EventBus()
@@ -89,7 +94,7 @@ class FeedRunner:
         self.trades = TradeFeed(client, self.tickers, bus=self.bus, whales=self.whales, max_age=config.trade_max_age)
         self.backfill = TradeBackfill(self.trades, rest) if rest is not None else None
         self.fills = FillFeed(client, bus=self.bus)
-        self.lifecycle = LifecycleFeed(client, rest=rest)
+        self.lifecycle = LifecycleFeed(client, rest=rest, on_closed=self._market_closed, on_created=self._market_listed)
         self.heartbeat = (
             Heartbeat(market_set, lambda: self.machine.state.value, interval=config.heartbeat_interval)
             if market_set is not None
@@ -239,6 +244,30 @@ class FeedRunner:
         task = asyncio.create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def _market_closed(self, ticker: str) -> None:
+        """A followed market stopped trading: its book and tape are no longer read (its
+        settlement still is, on the lifecycle channel)."""
+        if ticker not in self.tickers:
+            return
+        self.tickers.remove(ticker)
+        await self.books.unfollow([ticker])
+        await self.trades.unfollow([ticker])
+        await self._market_activity(f"market {ticker} closed: no longer followed", ticker)
+
+    async def _market_listed(self, ticker: str) -> None:
+        if not self.replace_closed or ticker in self.tickers or len(self.tickers) >= self._market_count:
+            return
+        self.tickers.append(ticker)
+        await self.books.follow([ticker])
+        await self.trades.follow([ticker])
+        await self._market_activity(f"market {ticker} listed: followed in place of a closed one", ticker)
+
+    async def _market_activity(self, message: str, ticker: str) -> None:
+        await publisher.apublish(
+            events.SYSTEM_ACTIVITY,
+            events.activity(source="feed", message=message, details={"market_ticker": ticker, "markets": self.tickers}),
+        )
 
     async def _announce_reconnection(self, event: FeedReconnected) -> None:
         """Every market re-snapshotted on a new connection (its metrics start over): one console line."""

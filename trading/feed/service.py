@@ -90,6 +90,7 @@ async def serve(
             rest=rest,
             market_set=market_set,
             components=[*([lock] if lock else []), *([recorder] if recorder else [])],
+            replace_closed=not explicit,
         )
         if lock is not None and not await _acquire(lock, stop):
             return "stopped while standing by"

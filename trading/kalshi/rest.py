@@ -40,7 +40,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -50,11 +50,22 @@ import msgspec
 import orjson
 
 from trading.exchange import BookSide, TimeInForce
+from trading.health import ComponentHealth, Criticality
 from trading.kalshi.schemas.rest import (
     DECODERS,
+    AmendAck,
     Balance,
+    BatchCanceled,
+    BatchCancelResponse,
+    BatchCreated,
+    BatchCreateResponse,
     CancelAck,
+    DecreaseAck,
+    Event,
     EventPosition,
+    EventResponse,
+    EventsPage,
+    ExchangeStatus,
     Fill,
     FillsPage,
     Market,
@@ -70,6 +81,11 @@ from trading.kalshi.schemas.rest import (
     Positions,
     PositionsPage,
     PublicTrade,
+    Schedule,
+    ScheduleResponse,
+    Series,
+    SeriesList,
+    SeriesResponse,
     Settlement,
     SettlementsPage,
     TradesPage,
@@ -95,9 +111,58 @@ DEFAULT_COST = 10
 # Live GET /account/endpoint_costs (2026-06): cheaper than the default.
 CANCEL_COST = 2
 GET_ORDER_COST = 2
-# Page sizes: markets and trades allow 1,000; the portfolio lists document a 100 default.
+# Page sizes: markets and trades allow 1,000; the portfolio lists document a 100 default;
+# events allow 200.
 MARKET_PAGE = 1_000
 PORTFOLIO_PAGE = 100
+EVENTS_PAGE = 200
+
+SelfTradePrevention = Literal["taker_at_cross", "maker"]
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    """One CreateOrderV2 request (PROTOCOL.md 8) in trading.units integers: ``side`` on the
+    YES book, ``price`` the YES price (1/10,000 $), ``count`` in 1/100 contracts."""
+
+    ticker: str
+    side: BookSide
+    count: int
+    price: int
+    time_in_force: TimeInForce
+    client_order_id: str
+    self_trade_prevention_type: SelfTradePrevention = "taker_at_cross"
+    post_only: bool | None = None
+    reduce_only: bool | None = None
+    expiration_time: int | None = None
+    cancel_order_on_pause: bool | None = None
+    subaccount: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.count <= 0:
+            raise ValueError(f"order count must be positive, got {self.count} (1/100 contracts)")
+        if not 0 < self.price < ONE_DOLLAR:
+            raise ValueError(f"order price must be between $0 and $1 exclusive, got {self.price} (1/10,000 $)")
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "ticker": self.ticker,
+            "client_order_id": self.client_order_id,
+            "side": self.side,
+            "count": format_count(self.count),
+            "price": format_price(self.price),
+            "time_in_force": self.time_in_force,
+            "self_trade_prevention_type": self.self_trade_prevention_type,
+        }
+        optional = {
+            "post_only": self.post_only,
+            "reduce_only": self.reduce_only,
+            "expiration_time": self.expiration_time,
+            "cancel_order_on_pause": self.cancel_order_on_pause,
+            "subaccount": self.subaccount,
+        }
+        body.update((key, value) for key, value in optional.items() if value is not None)
+        return body
 
 
 class KalshiApiError(Exception):
@@ -221,6 +286,8 @@ class KalshiRestClient:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.metrics = RestMetrics()
+        self._failures = 0  # requests failed in a row, for health()
+        self._last_failure = ""
         read_rate, write_rate = TIERS[tier]
         self.read_bucket = TokenBucket(read_rate)
         self.write_bucket = TokenBucket(write_rate)
@@ -321,7 +388,7 @@ class KalshiRestClient:
         price: int,
         time_in_force: TimeInForce,
         client_order_id: str | None = None,
-        self_trade_prevention_type: Literal["taker_at_cross", "maker"] = "taker_at_cross",
+        self_trade_prevention_type: SelfTradePrevention = "taker_at_cross",
         post_only: bool | None = None,
         reduce_only: bool | None = None,
         expiration_time: int | None = None,
@@ -330,28 +397,22 @@ class KalshiRestClient:
     ) -> OrderAck:
         """``POST /portfolio/events/orders``: ``side`` on the YES book, ``price`` the YES price
         (1/10,000 $), ``count`` in 1/100 contracts. Never places a second order on retry."""
-        if count <= 0:
-            raise ValueError(f"order count must be positive, got {count} (1/100 contracts)")
-        if not 0 < price < ONE_DOLLAR:
-            raise ValueError(f"order price must be between $0 and $1 exclusive, got {price} (1/10,000 $)")
-        client_order_id = client_order_id or f"v3-{uuid.uuid4()}"
-        body: dict[str, Any] = {
-            "ticker": ticker,
-            "client_order_id": client_order_id,
-            "side": side,
-            "count": format_count(count),
-            "price": format_price(price),
-            "time_in_force": time_in_force,
-            "self_trade_prevention_type": self_trade_prevention_type,
-        }
-        optional = {
-            "post_only": post_only,
-            "reduce_only": reduce_only,
-            "expiration_time": expiration_time,
-            "cancel_order_on_pause": cancel_order_on_pause,
-            "subaccount": subaccount,
-        }
-        body.update((key, value) for key, value in optional.items() if value is not None)
+        request = NewOrder(
+            ticker=ticker,
+            side=side,
+            count=count,
+            price=price,
+            time_in_force=time_in_force,
+            client_order_id=client_order_id or f"v3-{uuid.uuid4()}",
+            self_trade_prevention_type=self_trade_prevention_type,
+            post_only=post_only,
+            reduce_only=reduce_only,
+            expiration_time=expiration_time,
+            cancel_order_on_pause=cancel_order_on_pause,
+            subaccount=subaccount,
+        )
+        body = request.body()
+        client_order_id = request.client_order_id
         content = orjson.dumps(body)
         attempt = 0
         while True:
@@ -383,6 +444,109 @@ class KalshiRestClient:
             "DELETE", path, CancelAck, params=params, write=True, cost=CANCEL_COST, retry_server_errors=True
         )
 
+    async def batch_create_orders(self, orders: Sequence[NewOrder]) -> list[BatchCreated]:
+        """``POST /portfolio/events/orders/batched`` (at most 20): one slot per order, in order,
+        each the order's ack or its ``error``. Retried only on 429 (nothing was taken): after a
+        lost answer, ``find_order`` by each client order id tells what landed."""
+        content = orjson.dumps({"orders": [order.body() for order in orders]})
+        path = "/portfolio/events/orders/batched"
+        answer = await self._retrying(
+            "POST", path, BatchCreateResponse, content=content, write=True, cost=DEFAULT_COST * len(orders)
+        )
+        return answer.orders
+
+    async def batch_cancel_orders(self, order_ids: Sequence[str]) -> list[BatchCanceled]:
+        """``DELETE /portfolio/events/orders/batched``: one slot per order, a dead one with its ``error``."""
+        content = orjson.dumps({"orders": [{"order_id": order_id} for order_id in order_ids]})
+        path = "/portfolio/events/orders/batched"
+        answer = await self._retrying(
+            "DELETE",
+            path,
+            BatchCancelResponse,
+            content=content,
+            write=True,
+            cost=CANCEL_COST * len(order_ids),
+            retry_server_errors=True,  # a cancel repeated is harmless: the second finds the order dead
+        )
+        return answer.orders
+
+    async def cancel_all_orders(self) -> None:
+        """``DELETE /portfolio/events/orders``: every resting order of the account (204)."""
+        await self._retrying("DELETE", "/portfolio/events/orders", None, write=True, retry_server_errors=True)
+
+    async def amend_order(
+        self,
+        order_id: str,
+        *,
+        ticker: str,
+        side: BookSide,
+        price: int,
+        count: int,
+        updated_client_order_id: str | None = None,
+    ) -> AmendAck:
+        """``POST .../{id}/amend``: a new YES ``price`` and/or total ``count`` (filled included)."""
+        body: dict[str, Any] = {
+            "ticker": ticker,
+            "side": side,
+            "price": format_price(price),
+            "count": format_count(count),
+        }
+        if updated_client_order_id:
+            body["updated_client_order_id"] = updated_client_order_id
+        path = f"/portfolio/events/orders/{order_id}/amend"
+        return await self._retrying("POST", path, AmendAck, content=orjson.dumps(body), write=True)
+
+    async def decrease_order(
+        self, order_id: str, *, reduce_by: int | None = None, reduce_to: int | None = None
+    ) -> DecreaseAck:
+        """``POST .../{id}/decrease`` by ``reduce_by`` or to ``reduce_to`` (one of them, 1/100 contracts)."""
+        if (reduce_by is None) == (reduce_to is None):
+            raise ValueError("give exactly one of reduce_by and reduce_to")
+        body = (
+            {"reduce_by": format_count(reduce_by)}
+            if reduce_by is not None
+            else {"reduce_to": format_count(reduce_to or 0)}
+        )
+        path = f"/portfolio/events/orders/{order_id}/decrease"
+        return await self._retrying("POST", path, DecreaseAck, content=orjson.dumps(body), write=True)
+
+    # ---- the exchange, events and series ------------------------------------------
+
+    async def exchange_status(self) -> ExchangeStatus:
+        return await self._get("/exchange/status", ExchangeStatus)
+
+    async def exchange_schedule(self) -> Schedule:
+        return (await self._get("/exchange/schedule", ScheduleResponse)).schedule
+
+    async def events(self, *, max_items: int | None = None, **filters: Any) -> list[Event]:
+        """``GET /events`` (``status``, ``series_ticker``, ``with_nested_markets``), every page."""
+        return await _collect(self._pages("/events", EventsPage, "events", filters, EVENTS_PAGE), max_items)
+
+    async def event(self, event_ticker: str) -> EventResponse:
+        return await self._get(f"/events/{event_ticker}", EventResponse)
+
+    async def series_list(self, **filters: Any) -> list[Series]:
+        """``GET /series`` (``category``)."""
+        params = {key: value for key, value in filters.items() if value is not None} or None
+        return (await self._get("/series", SeriesList, params)).series
+
+    async def series(self, series_ticker: str) -> Series:
+        return (await self._get(f"/series/{series_ticker}", SeriesResponse)).series
+
+    # ---- health -------------------------------------------------------------------
+
+    def health(self) -> ComponentHealth:
+        """Unhealthy while the exchange's REST API keeps failing (transport errors, 5xx, 429):
+        from the first failure until a request gets an answer again."""
+        failing = self._failures > 0
+        return ComponentHealth(
+            "kalshi_rest",
+            not failing,
+            Criticality.NON_CRITICAL,
+            f"{self._failures} request(s) failed in a row: {self._last_failure}" if failing else "",
+            self.metrics.to_dict(),
+        )
+
     # ---- plumbing -----------------------------------------------------------------
 
     async def _get(self, path: str, model: type, params: dict[str, Any] | None = None, cost: int = DEFAULT_COST) -> Any:
@@ -392,19 +556,21 @@ class KalshiRestClient:
         self,
         method: str,
         path: str,
-        model: type,
+        model: type | None,
         *,
         params: dict[str, Any] | None = None,
+        content: bytes | None = None,
         write: bool = False,
         cost: int = DEFAULT_COST,
-        retry_server_errors: bool,
+        retry_server_errors: bool = False,
     ) -> Any:
+        """``model`` None: an answer without a body (204)."""
         attempt = 0
         while True:
             try:
-                response = await self._send(method, path, params=params, write=write, cost=cost)
+                response = await self._send(method, path, params=params, content=content, write=write, cost=cost)
                 if response.status_code < 300:
-                    return self._decode(model, response, f"{method} {path}")
+                    return None if model is None else self._decode(model, response, f"{method} {path}")
                 raise self._error(response, retryable=retry_server_errors)
             except _Retry as retry:
                 attempt += 1
@@ -426,9 +592,21 @@ class KalshiRestClient:
         headers = self.signer.headers(method, self._base_path + path)
         self.metrics.requests += 1
         try:
-            return await self._http.request(method, path.lstrip("/"), params=params, content=content, headers=headers)
+            response = await self._http.request(
+                method, path.lstrip("/"), params=params, content=content, headers=headers
+            )
         except httpx.TransportError as exc:
+            self._failed(f"{method} {path}: {exc!r}")
             raise _Retry(KalshiTransportError(f"{method} {path}: {exc!r}")) from exc
+        if response.status_code >= 500 or response.status_code == 429:
+            self._failed(f"{method} {path}: HTTP {response.status_code}")
+        else:
+            self._failures = 0
+        return response
+
+    def _failed(self, what: str) -> None:
+        self._failures += 1
+        self._last_failure = what
 
     def _error(self, response: httpx.Response, *, retryable: bool) -> Exception:
         error = KalshiApiError.from_response(response.status_code, response.content)

@@ -9,7 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from trading.config import KalshiConfig
 from trading.kalshi.hosts import DestinationError, check_destinations
 from v3site.settings.core import DATA_DIR
-from v3site.settings.environment import choice, env, integer
+from v3site.settings.environment import choice, env, integer, number
 
 _kalshi_env = choice("KALSHI_ENV", "sim", ("sim", "demo", "prod"))
 _api_url = env.str("KALSHI_API_URL", default="")
@@ -43,6 +43,13 @@ try:
 except DestinationError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
+# Unset, simulate_exchange keeps its markets open (a stable exchange for development and
+# tests) and run_all gives them a few minutes (trading.feed.embedded), so a new user sees
+# positions settle.
+_sim_market_lifetime = number("SIM_MARKET_LIFETIME", 0.0) if "SIM_MARKET_LIFETIME" in env.ENVIRON else None
+if _sim_market_lifetime is not None and _sim_market_lifetime < 0:
+    raise ImproperlyConfigured(f"SIM_MARKET_LIFETIME={_sim_market_lifetime!r} must be 0 (off) or more seconds.")
+
 KALSHI = KalshiConfig(
     env=_kalshi_env,
     api_url=_api_url,
@@ -55,4 +62,5 @@ KALSHI = KalshiConfig(
     sim_port=integer("SIM_PORT", 8765),
     trading_mode=_trading_mode,
     allow_prod=_allow_prod,
+    sim_market_lifetime=_sim_market_lifetime,
 )

@@ -63,6 +63,7 @@ async def running_feed(
     sim: SimulatorServer | None = None,
     backfill: bool = False,
     market_set: str | None = None,
+    replace_closed: bool = False,
     **config,
 ) -> AsyncIterator[tuple[SimulatorServer, FeedRunner]]:
     """A paused simulator (tests step it; or ``sim``, left running) and a started runner
@@ -74,7 +75,12 @@ async def running_feed(
         await sim.start()
     rest = sim_rest(sim.rest_url) if backfill else None
     runner = FeedRunner(
-        sim_client(sim.ws_url), sim.exchange.tickers, feed_config(**config), rest=rest, market_set=market_set
+        sim_client(sim.ws_url),
+        sim.exchange.tickers,
+        feed_config(**config),
+        rest=rest,
+        market_set=market_set,
+        replace_closed=replace_closed,
     )
     try:
         await runner.start()

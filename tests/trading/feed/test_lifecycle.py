@@ -2,6 +2,8 @@
 a settlement is recorded once, with its result, payout and fees, realizes the P&L of
 the position, credits the balance and reaches the trading state; closed markets are known."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -67,6 +69,23 @@ async def test_settled_market_without_a_position_records_its_result(handed):
         assert (settlement.result, settlement.position, settlement.payout, settlement.realized_pnl) == ("no", 0, 0, 0)
         state = await sync_to_async(selectors.trading_state_data)()
         assert state["settlements"] == []  # only settlements of held positions are shown
+
+
+async def test_closed_market_is_replaced_by_the_next_one_listed(handed):
+    async with running_feed(**NO_WHALES, replace_closed=True) as (sim, runner):
+        await eventually(runner.books.all_synced, "first snapshots")
+        first = sim.exchange.tickers[0]
+        lifecycle = sim.exchange.lifecycle
+        lifecycle.lifetime_s = 300
+        sim.exchange.markets[first].close_time = datetime.now(UTC) - timedelta(seconds=1)
+        lifecycle.tick()
+        sim.publish()
+        new = sim.exchange.tickers[-1]
+        await eventually(lambda: new in runner.tickers and first not in runner.tickers, "the new market followed")
+        await eventually(runner.books.all_synced, "the new market's snapshot")
+        assert runner.get_orderbook(new).levels() == sim.exchange.books[new].levels()
+        assert runner.trades.tickers == runner.books.tickers == runner.tickers
+        assert len(runner.tickers) == 3
 
 
 async def test_fee_updates_and_multivariate_lifecycle_are_counted_not_errors(handed):

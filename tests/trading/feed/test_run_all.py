@@ -138,3 +138,19 @@ async def test_run_all_exits_1_with_one_line_when_its_port_is_taken(tmp_path):
     assert "Traceback" not in output
     last = output.strip().splitlines()[-1]
     assert last == f"CommandError: the web server cannot listen on 127.0.0.1:{port} (is another process using it?)"
+
+
+def test_demo_markets_live_a_few_minutes_and_stay_followable(settings):
+    from dataclasses import replace
+
+    from trading.feed.embedded import DEMO_MARKET_LIFETIME, default_sim_config, demo_rules
+
+    settings.KALSHI = replace(settings.KALSHI, sim_market_lifetime=None)
+    assert default_sim_config(markets=4, rate=1, whale_rate=0).market_lifetime_s == DEMO_MARKET_LIFETIME
+    settings.KALSHI = replace(settings.KALSHI, sim_market_lifetime=0.0)
+    assert default_sim_config(markets=4, rate=1, whale_rate=0).market_lifetime_s == 0
+    rules = settings.EXECUTION.rules
+    assert rules.min_time_to_close == 900
+    assert demo_rules(rules, DEMO_MARKET_LIFETIME).min_time_to_close == DEMO_MARKET_LIFETIME / 5
+    assert demo_rules(rules, 0) is rules
+    assert demo_rules(replace(rules, min_time_to_close=10), DEMO_MARKET_LIFETIME).min_time_to_close == 10

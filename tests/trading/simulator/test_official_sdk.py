@@ -3,16 +3,14 @@ simulator: its pydantic models validate every response, so this proves the simul
 returns every field the SDK requires, in Kalshi's units.
 
 The SDK needs Python >= 3.13 (on 3.11 pip silently installs 3.2.0, which speaks the
-retired API), so the test builds a 3.13 venv in .venv-sdk/ once (gitignored) and runs
-sdk_script.py there. Without Python 3.13 or the package index it skips, and fails
-instead when V3_REQUIRE_SERVICES=1 (CI), so CI cannot pass by skipping.
+retired API), so ``make sdk`` (a step of ``make test``) builds a 3.13 venv in .venv-sdk/
+(gitignored) from pyenv's or Debian's python3.13, and the test runs sdk_script.py there:
+every route of the trading surface, through to a settlement. Without that venv it skips
+with the reason, and fails instead when V3_REQUIRE_SERVICES=1 (CI), so CI cannot pass by skipping.
 """
 
 import asyncio
-import glob
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -35,43 +33,12 @@ def _unavailable(reason: str) -> None:
     pytest.skip(f"official SDK test skipped: {reason}")
 
 
-def _python313() -> str | None:
-    """A working python3.13: $V3_PYTHON313, PATH (a pyenv shim may exist but refuse), pyenv's versions."""
-    candidates = [os.environ.get("V3_PYTHON313"), shutil.which("python3.13")]
-    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates += sorted(glob.glob(f"{pyenv_root}/versions/3.13*/bin/python3.13"), reverse=True)
-    for candidate in filter(None, candidates):
-        try:
-            version = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=30)
-        except OSError:
-            continue
-        if version.returncode == 0 and version.stdout.startswith("Python 3.13"):
-            return candidate
-    return None
-
-
-def _sdk_ready(python: Path) -> bool:
-    if not python.exists():
-        return False
-    check = "import kalshi_python_async as k; assert k.__version__ == '3.34.0'"
-    return subprocess.run([python, "-c", check], capture_output=True, timeout=60).returncode == 0
-
-
 def _sdk_python() -> Path:
-    """The venv's interpreter with the SDK installed, building the venv on first use."""
+    """The venv's interpreter with the SDK installed (``make sdk`` builds it; ``make test`` does first)."""
     python = VENV / "bin" / "python"
-    if _sdk_ready(python):
-        return python
-    base = _python313()
-    if base is None:
-        _unavailable("no working python3.13 (set V3_PYTHON313 to one)")
-    steps = ([base, "-m", "venv", "--clear", str(VENV)], [str(python), "-m", "pip", "install", "-q", SDK])
-    for step in steps:
-        result = subprocess.run(step, capture_output=True, text=True, timeout=600)
-        if result.returncode != 0:
-            _unavailable(f"{' '.join(map(str, step))} failed: {result.stderr[-500:]}")
-    if not _sdk_ready(python):
-        _unavailable(f"{SDK} did not install into {VENV}")
+    check = "import kalshi_python_async as k; assert k.__version__ == '3.34.0'"
+    if not python.exists() or subprocess.run([python, "-c", check], capture_output=True, timeout=60).returncode:
+        _unavailable(f"{SDK} is not installed in {VENV}: run `make sdk` (it needs a Python 3.13, pyenv's or Debian's)")
     return python
 
 
@@ -89,6 +56,7 @@ async def test_official_sdk_works_against_the_simulator(sim: SimulatorServer, si
         KEY_ID,
         str(sim_key[0]),
         ticker,
+        f"http://{sim.config.host}:{sim.port}/sim/control",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -112,4 +80,16 @@ async def test_official_sdk_works_against_the_simulator(sim: SimulatorServer, si
     # 25 NO at 0.57 = $14.25 plus the taker fee 0.07 x 25 x 0.43 x 0.57 = $0.428925 -> $0.4290:
     # $1,000 -> $985.3210, reported in whole cents truncated.
     assert (out["balance_before"], out["balance_after"]) == (100_000, 98_532)
-    assert out["exchange_active"] is True
+    assert out["exchange_active"] is True and out["trading_active"] is True
+    assert out["schedule_weeks"] == 1
+    assert out["events"] == len({m.event_ticker for m in sim.exchange.markets.values()})
+    assert out["event"] == {"event_ticker": sim.exchange.markets[ticker].event_ticker, "markets": 1}
+    assert out["series"] == 4 and out["series_fee_type"] == "quadratic"
+    assert out["batch_created"] == ["2.00", "2.00"]
+    assert (out["amended_remaining"], out["decreased_remaining"]) == ("3.00", "1.00")
+    assert out["batch_canceled"] == ["3.00"]
+    assert out["resting_after_cancel_all"] == 0
+    # The market settles NO: the 25 NO contracts pay $25.00 (2,500 cents).
+    assert out["settlements"] == [{"ticker": ticker, "market_result": "no", "revenue": 2500, "no_count": "25.00"}]
+    assert out["settled_market"] == {"status": "finalized", "result": "no"}
+    assert out["balance_settled"] == out["balance_after"] + 2500

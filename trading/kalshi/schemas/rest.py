@@ -268,6 +268,144 @@ class SettlementsPage(_Model, kw_only=True):
     cursor: str = ""
 
 
+class ExchangeStatus(_Model, kw_only=True):
+    exchange_active: bool
+    trading_active: bool  # False: new orders are refused (cancels still go)
+    exchange_estimated_resume_time: datetime | None = None
+
+
+class DailySchedule(_Model, kw_only=True):
+    open_time: str  # HH:MM, Eastern Time
+    close_time: str
+
+
+class WeeklySchedule(_Model, kw_only=True):
+    start_time: datetime
+    end_time: datetime
+    monday: list[DailySchedule]
+    tuesday: list[DailySchedule]
+    wednesday: list[DailySchedule]
+    thursday: list[DailySchedule]
+    friday: list[DailySchedule]
+    saturday: list[DailySchedule]
+    sunday: list[DailySchedule]
+
+
+class MaintenanceWindow(_Model, kw_only=True):
+    start_datetime: datetime
+    end_datetime: datetime
+
+
+class Schedule(_Model, kw_only=True):
+    standard_hours: list[WeeklySchedule]
+    maintenance_windows: list[MaintenanceWindow]
+
+
+class ScheduleResponse(_Model, kw_only=True):
+    schedule: Schedule
+
+
+class Event(_Model, kw_only=True):
+    event_ticker: str
+    series_ticker: str
+    sub_title: str
+    title: str
+    collateral_return_type: str
+    mutually_exclusive: bool
+    strike_date: datetime | None = None
+    strike_period: str | None = None
+    markets: list[Market] | None = None  # only with ``with_nested_markets=true``
+    exchange_index: int | None = None
+
+
+class EventsPage(_Model, kw_only=True):
+    events: list[Event]
+    cursor: str = ""
+
+
+class EventResponse(_Model, kw_only=True):
+    event: Event
+    markets: list[Market] = []
+
+
+class Series(_Model, kw_only=True):
+    ticker: str
+    frequency: str
+    title: str
+    category: str
+    categories: list[str] = []
+    contract_url: str
+    contract_terms_url: str
+    fee_type: str  # trading.kalshi.fees names the ones the project can charge
+    fee_multiplier: float
+
+
+class SeriesList(_Model, kw_only=True):
+    series: list[Series]
+
+
+class SeriesResponse(_Model, kw_only=True):
+    series: Series
+
+
+class AmendAck(_Model, kw_only=True):
+    """AmendOrderV2's answer: the order after the amend (counts may be absent)."""
+
+    order_id: str
+    client_order_id: str = ""
+    fill_count: Count | None = None
+    remaining_count: Count | None = None
+    average_fill_price: Price | None = None
+    average_fee_paid: Money | None = None
+    ts_ms: int
+
+
+class DecreaseAck(_Model, kw_only=True):
+    order_id: str
+    client_order_id: str = ""
+    remaining_count: Count
+    ts_ms: int
+
+
+class BatchError(_Model, kw_only=True):
+    """One refused item of a batch (Kalshi's ``ErrorResponse``)."""
+
+    code: str = ""
+    message: str = ""
+    details: str = ""
+
+
+class BatchCreated(_Model, kw_only=True):
+    """One slot of a batch create: the order's ack, or ``error``."""
+
+    order_id: str | None = None
+    client_order_id: str | None = None
+    fill_count: Count | None = None
+    remaining_count: Count | None = None
+    average_fill_price: Price | None = None
+    average_fee_paid: Money | None = None
+    ts_ms: int | None = None
+    error: BatchError | None = None
+
+
+class BatchCreateResponse(_Model, kw_only=True):
+    orders: list[BatchCreated]
+
+
+class BatchCanceled(_Model, kw_only=True):
+    """One slot of a batch cancel: what was canceled, or ``error`` (an order already dead, say)."""
+
+    order_id: str
+    client_order_id: str | None = None
+    reduced_by: Count
+    ts_ms: int | None = None
+    error: BatchError | None = None
+
+
+class BatchCancelResponse(_Model, kw_only=True):
+    orders: list[BatchCanceled]
+
+
 # One decoder per response body the client reads, made once and reused by every request.
 DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
     model: json_decoder(model)
@@ -284,5 +422,15 @@ DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
         CancelAck,
         FillsPage,
         SettlementsPage,
+        ExchangeStatus,
+        ScheduleResponse,
+        EventsPage,
+        EventResponse,
+        SeriesList,
+        SeriesResponse,
+        AmendAck,
+        DecreaseAck,
+        BatchCreateResponse,
+        BatchCancelResponse,
     )
 }

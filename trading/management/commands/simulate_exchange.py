@@ -26,6 +26,13 @@ class Command(BaseCommand):
         parser.add_argument("--public-key", help="RSA public key PEM to trust (default: the sim key in SIM_DIR)")
         parser.add_argument("--key-id", help="API key id that goes with --public-key")
         parser.add_argument("--paused", action="store_true", help="start with the random walk paused")
+        parser.add_argument(
+            "--market-lifetime",
+            type=float,
+            default=settings.KALSHI.sim_market_lifetime or 0.0,
+            help="seconds before a market closes and settles, a new one listed in its place (default "
+            "SIM_MARKET_LIFETIME, else 0 = never)",
+        )
         parser.add_argument("--delay-ms", type=int, default=0, help="fault: hold every WebSocket frame this long")
         parser.add_argument("--gap-every", type=int, default=0, help="fault: skip a seq every N sequenced messages")
         parser.add_argument(
@@ -38,6 +45,7 @@ class Command(BaseCommand):
         check_port("--port", options["port"], allow_any=True)
         check_range("--markets", options["markets"], low=1)
         check_range("--rate", options["rate"], low=0)
+        check_range("--market-lifetime", options["market_lifetime"], low=0)
         check_range("--whale-rate", options["whale_rate"], low=0, high=1)
         for option in ("delay_ms", "gap_every", "malformed_every", "drop_every", "reject_every"):
             check_range("--" + option.replace("_", "-"), options[option], low=0)
@@ -55,6 +63,7 @@ class Command(BaseCommand):
             host=options["host"],
             port=options["port"],
             paused=options["paused"],
+            market_lifetime_s=options["market_lifetime"],
             delay_ms=options["delay_ms"],
             gap_every=options["gap_every"],
             malformed_every=options["malformed_every"],
