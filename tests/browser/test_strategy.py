@@ -87,6 +87,7 @@ def test_strategy_page_shows_the_curve_and_the_breakdowns(page, reviewer):
     expect(page.locator("#settled")).to_have_text("6")
     # 10 contracts each: YES at 0.53 won (+0.4525), YES at 0.48 lost (-0.4975), NO at 0.71 won (+0.2755).
     expect(page.locator("#pnl-actual")).to_have_text("$2.3050")
+    expect(page.locator("#pnl-fade-all")).to_have_text("-$0.7734")
     expect(page.locator("#pnl-chart polyline")).to_have_count(3)
     expect(page.locator("#by_reason")).to_contain_text("cooldown")
     expect(page.locator("#by_price_band tbody tr")).to_have_count(3)

@@ -112,5 +112,8 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         # Login failures and lockouts are warnings; axes' INFO lines are chatter (one per process start).
         "axes": {"level": "WARNING"},
+        # One INFO line per REST request is chatter: the outcome filler alone reads every market with
+        # whales in flight every few seconds. Failures are logged by the REST client itself.
+        "httpx": {"level": "WARNING"},
     },
 }
