@@ -11,6 +11,8 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
+from django.db.models import Q
+
 from trading.exchange import MarketPrices
 from trading.feed.whales import WhaleVerdict
 from trading.models import Fill, Settlement, WhaleDecision, WhaleOutcome, WhaleTrade
@@ -125,16 +127,20 @@ def fill_outcomes(*, now: float | None = None, prices: PriceSource | None = None
 
     now = time.time() if now is None else now
     incomplete = WhaleOutcome.objects.filter(complete=False).select_related("whale__decision__order")
-    # Whales still inside their markout window come first: a markout cannot be read late.
-    recent = list(incomplete.filter(traded_at__gte=now - LAST_DUE).order_by("traded_at")[:OUTCOMES_PER_PASS])
+    # Outcomes with something due now come first, newest first: a markout cannot be read late.
+    due = Q(follow_price__isnull=True, whale__decision__isnull=False, traded_at__gte=now - LAST_DUE)
+    for horizon, mid_field, _ in HORIZONS:
+        window = {"traded_at__lte": now - horizon, "traded_at__gte": now - horizon - MARKOUT_TOLERANCE}
+        due |= Q(**{f"{mid_field}__isnull": True}, **window)
+    recent = list(incomplete.filter(due).order_by("-traded_at")[:OUTCOMES_PER_PASS])
     tickers = list(dict.fromkeys(o.market_ticker for o in recent))[:MARKETS_PER_PASS]
-    # Then older whales waiting for their market's result, the least recently asked market first.
-    waiting = set(incomplete.filter(traded_at__lt=now - LAST_DUE).values_list("market_ticker", flat=True).distinct())
+    # Then whales waiting for their market's result, the least recently asked market first.
+    waiting = set(incomplete.order_by().values_list("market_ticker", flat=True).distinct())
     for ticker in sorted(waiting - set(tickers), key=lambda t: _asked.get(t, 0.0)):
         if len(tickers) >= MARKETS_PER_PASS:
             break
         tickers.append(ticker)
-    older = incomplete.filter(traded_at__lt=now - LAST_DUE, market_ticker__in=tickers)
+    older = incomplete.filter(market_ticker__in=tickers).exclude(pk__in=[o.pk for o in recent])
     pending = recent + list(older.order_by("traded_at")[: max(0, OUTCOMES_PER_PASS - len(recent))])
     quotes = (prices or read_prices)(tickers) if tickers else {}
     # Results the feed runner recorded from the lifecycle channel come first (with the exchange's

@@ -147,3 +147,19 @@ def test_strategy_report_since_and_bad_input():
     assert out.getvalue().startswith("whales 0: follow 0, skip 0")
     with pytest.raises(CommandError, match="not an ISO 8601"):
         call_command("strategy_report", "--since", "yesterday")
+
+
+def test_a_markout_due_now_is_read_before_older_whales_waiting(simulator, monkeypatch):
+    monkeypatch.setattr("trading.outcomes.services.OUTCOMES_PER_PASS", 2)
+    now = 1_795_600_000.0
+    for n in range(3):  # ten minutes old, nothing due until their 30-minute markout
+        old = make_whale(simulator.ticker)
+        _outcome_of(old)
+        WhaleOutcome.objects.filter(pk=old.pk).update(traded_at=now - 600 - n, follow_price=5_000, mid_1m=1, mid_5m=1)
+    new = make_whale(simulator.ticker)
+    _outcome_of(new)
+    WhaleOutcome.objects.filter(pk=new.pk).update(traded_at=now - 61)
+
+    fill_outcomes(now=now, prices=lambda tickers: {t: MarketPrices(4_000, 4_200, 4_100, "") for t in tickers})
+
+    assert WhaleOutcome.objects.get(pk=new.pk).mid_1m == 4_100
