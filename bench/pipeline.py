@@ -41,6 +41,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -123,7 +124,7 @@ async def _measure(
     return start, end, start_cpu, end_cpu, rss, peak, end_generated - start_generated
 
 
-async def run_rate(rate: int, seconds: float) -> dict:
+async def run_rate(rate: int, seconds: float, record: Path | None = None) -> dict:
     from channels.layers import get_channel_layer
     from django.core.management import call_command
 
@@ -155,7 +156,8 @@ async def run_rate(rate: int, seconds: float) -> dict:
                     received.append((time.time(), message["text"]))
 
             listener = asyncio.create_task(listen())
-            feed = await _spawn(env, "run_feeds", "--count", str(MARKETS))
+            recording = ("--record", str(record)) if record is not None else ()
+            feed = await _spawn(env, "run_feeds", "--count", str(MARKETS), *recording)
             await asyncio.sleep(WARMUP)
             whales_before = await WhaleTrade.objects.acount()
             start, end, start_cpu, end_cpu, rss, peak, generated = await _measure(
@@ -364,6 +366,37 @@ def _print(result: dict) -> None:
     )
 
 
+def recorder_cpu_per_frame(folder: Path) -> float:
+    """CPU seconds the recorder spends on one frame: the recorded run's own frames written
+    again through ``FrameRecorder`` (same code, same flushes), timed by process CPU time."""
+    from trading.feed.recording import FrameRecorder, read_frames
+
+    frames = [frame for _, frame in read_frames(folder)]
+    with tempfile.TemporaryDirectory(prefix="v3-bench-rewrite-") as out:
+        recorder = FrameRecorder(Path(out), keep_hours=2)
+        started = time.process_time()
+        for frame in frames:
+            recorder.write(frame)
+        recorder.close()
+        return (time.process_time() - started) / max(len(frames), 1)
+
+
+def _print_recording_cost(plain: dict, recorded: dict, size: int, per_frame: float) -> None:
+    """The recorder's share of the runner's CPU, two ways: its own CPU per frame at the plain
+    run's rate against the plain run's CPU (steady on a shared machine), and the two runs'
+    CPU per message compared (noisy on a shared machine: the other engineers' load moves it)."""
+    rate = plain["sustained"]
+    share = 100 * per_frame * rate / (plain["cpu_pct"] / 100)
+    per_plain = plain["cpu_pct"] / plain["sustained"]
+    per_recorded = recorded["cpu_pct"] / recorded["sustained"]
+    print(
+        f"recording: {per_frame * 1e6:.1f} us of CPU a frame = {100 * per_frame * rate:.1f}% of a core at"
+        f" {rate:,.0f} msgs/s, {share:.1f}% of the runner's {plain['cpu_pct']:.0f}% (limit 10%);"
+        f" A/B runs: {plain['cpu_pct']:.0f}% -> {recorded['cpu_pct']:.0f}% of a core,"
+        f" {100 * (per_recorded / per_plain - 1):+.1f}% a message; {size / 1e6:.1f} MB written"
+    )
+
+
 def _print_bare(result: dict) -> None:
     print(
         f"limit (bare relay): offered {result['offered']:,.0f} msgs/s, relayed {result['sustained']:,.0f} msgs/s;"
@@ -380,6 +413,12 @@ async def main() -> None:
         "--rates", default="2000,10000,0", help="comma-separated simulator rates (msgs/s; 0 = as fast as it can)"
     )
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per rate")
+    parser.add_argument(
+        "--record",
+        action="store_true",
+        help="also run each rate with run_feeds --record, and print the recorder's CPU cost (issue: under 10 %%)",
+    )
+    parser.add_argument("--no-bare", action="store_true", help="skip the bare relay (the machine's limit)")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
         sys.exit("bench/pipeline.py needs DATABASE_URL (Postgres) and REDIS_URL: it measures the services shape.")
@@ -391,8 +430,17 @@ async def main() -> None:
     await asyncio.to_thread(call_command, "migrate", verbosity=0)
     print(f"{MARKETS} markets, {args.seconds:.0f} s measured per rate after {WARMUP:.0f} s warm-up, 2 shared cores")
     for rate in (int(r) for r in args.rates.split(",")):
-        _print(await run_rate(rate, args.seconds))
-        _print_bare(await run_bare(rate, args.seconds))
+        plain = await run_rate(rate, args.seconds)
+        _print(plain)
+        if args.record:
+            with tempfile.TemporaryDirectory(prefix="v3-bench-record-") as folder:
+                recorded = await run_rate(rate, args.seconds, Path(folder))
+                size = sum(f.stat().st_size for f in Path(folder).iterdir())
+                per_frame = recorder_cpu_per_frame(Path(folder))
+            _print(recorded)
+            _print_recording_cost(plain, recorded, size, per_frame)
+        if not args.no_bare:
+            _print_bare(await run_bare(rate, args.seconds))
 
 
 if __name__ == "__main__":

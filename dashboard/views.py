@@ -7,7 +7,10 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 
 from dashboard import metrics
+from dashboard.charts import cumulative_chart
 from dashboard.health import stats
+from trading.outcomes import report
+from trading.outcomes.selectors import outcome_rows
 from trading.status import system_status, trading_destination
 
 
@@ -47,3 +50,24 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/index.html", {"trading": trading_destination()})
+
+
+# The strategy chart's lines: the report's curve keys, their labels and CSS classes.
+STRATEGY_SERIES = (
+    ("actual", "actual (our follows)", "line-actual"),
+    ("follow_all", "follow every whale", "line-follow-all"),
+    ("rule", "the rule's follows", "line-rule"),
+)
+
+STRATEGY_SECTIONS = (("by_reason", "By reason"), ("by_price_band", "By price band"), ("by_size", "By size"))
+
+
+@login_required
+@require_GET
+def strategy(request: HttpRequest) -> HttpResponse:
+    """The strategy report with its cumulative P&L curve (README, "Judging the strategy")."""
+    rows = outcome_rows()
+    data = report.build(rows)
+    sections = [(key, title, data[key]) for key, title in STRATEGY_SECTIONS]
+    chart = cumulative_chart(report.curve(rows), STRATEGY_SERIES)
+    return render(request, "dashboard/strategy.html", {"report": data, "chart": chart, "sections": sections})

@@ -35,8 +35,10 @@ from trading.models import (
     Settlement,
     StateTransition,
     WhaleDecision,
+    WhaleOutcome,
     WhaleTrade,
 )
+from trading.outcomes.arithmetic import markout
 from trading.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, human_count, human_money, human_price
 
 logger = logging.getLogger(__name__)
@@ -124,6 +126,28 @@ class MarketFilter(admin.SimpleListFilter):
         return queryset.filter(whale__market_ticker=self.value()) if self.value() else queryset
 
 
+class SettledFilter(admin.SimpleListFilter):
+    title = "settled"
+    parameter_name = "settled"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> Iterable[tuple[str, str]]:
+        return [("yes", "YES won"), ("no", "NO won"), ("unknown", "not yet")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() in ("yes", "no"):
+            return queryset.filter(whale__outcome__result=self.value())
+        if self.value() == "unknown":
+            return queryset.exclude(whale__outcome__result__in=["yes", "no"])
+        return queryset
+
+
+def _outcome(decision: WhaleDecision) -> WhaleOutcome | None:
+    try:
+        return decision.whale.outcome
+    except WhaleOutcome.DoesNotExist:
+        return None
+
+
 CSV_COLUMNS = [
     "id",
     "decided_at",
@@ -173,13 +197,26 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         "mode",
         "order_status",
         "realized",
+        "markout_5m",
+        "settled",
+        "follow_pnl",
+        "actual_pnl",
+        "reviewed",
+    ]
+    list_filter = [
+        "decision",
+        "reason_code",
+        MarketFilter,
+        SettledFilter,
+        "whale__outcome__price_band",
+        "mode",
+        "created_at",
         "reviewed",
     ]
     list_display_links = ["when"]
-    list_filter = ["decision", "reason_code", MarketFilter, "mode", "created_at", "reviewed"]
     search_fields = ["whale__market_ticker"]
     date_hierarchy = "created_at"
-    list_select_related = ["whale", "order", "reviewed_by"]
+    list_select_related = ["whale", "whale__outcome", "order", "reviewed_by"]
     actions = ["mark_reviewed", "export_selected_csv"]
     fields = [
         "whale_details",
@@ -208,7 +245,7 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
-            .select_related("whale", "order", "reviewed_by")
+            .select_related("whale", "whale__outcome", "order", "reviewed_by")
             .annotate(realized_pnl=Sum("order__fills__realized_pnl"))
         )
 
@@ -244,6 +281,29 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
     @admin.display(description="realized P&L", ordering="realized_pnl")
     def realized(self, obj: WhaleDecision) -> str:
         return money(getattr(obj, "realized_pnl", None))
+
+    @admin.display(description="5 min markout")
+    def markout_5m(self, obj: WhaleDecision) -> str:
+        """The YES mid's move in the whale's direction 5 minutes after it traded."""
+        outcome = _outcome(obj)
+        if outcome is None or outcome.mid_5m is None:
+            return "-"
+        return price(markout(obj.whale.taker_side, obj.whale.yes_price, outcome.mid_5m))
+
+    @admin.display(description="settled", ordering="whale__outcome__result")
+    def settled(self, obj: WhaleDecision) -> str:
+        outcome = _outcome(obj)
+        return outcome.result.upper() if outcome is not None and outcome.result else "-"
+
+    @admin.display(description="follow P&L / contract", ordering="whale__outcome__pnl_follow")
+    def follow_pnl(self, obj: WhaleDecision) -> str:
+        outcome = _outcome(obj)
+        return money(outcome.pnl_follow if outcome is not None else None)
+
+    @admin.display(description="actual P&L", ordering="whale__outcome__pnl_actual")
+    def actual_pnl(self, obj: WhaleDecision) -> str:
+        outcome = _outcome(obj)
+        return money(outcome.pnl_actual if outcome is not None else None)
 
     @admin.display(description="started")
     def started(self, obj: WhaleDecision) -> str:
@@ -426,6 +486,27 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
             d.reviewed_at.isoformat() if d.reviewed_at else "",
             text(d.review_note),
         ]
+
+
+@admin.register(WhaleOutcome)
+class WhaleOutcomeAdmin(ReadOnlyAdmin):
+    list_display = [
+        "whale_id",
+        "market_ticker",
+        "price_band",
+        "size_percentile",
+        "levels_swept",
+        "mid_1m",
+        "mid_5m",
+        "mid_30m",
+        "result",
+        "pnl_follow",
+        "pnl_fade",
+        "pnl_actual",
+        "complete",
+    ]
+    list_filter = ["result", "price_band", "complete"]
+    search_fields = ["market_ticker"]
 
 
 @admin.register(WhaleTrade)

@@ -52,6 +52,8 @@ class FeedConfig:
     whale_relative_factor: float
     book_whale_window: float  # a whale's market keeps its book this long
     max_books: int  # books one runner keeps at most, its own market set included
+    record_dir: str = ""  # where run_feeds records raw frames; "" = not recording
+    record_keep_hours: int = 168
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +102,7 @@ class ExecutionConfig:
     reconcile_interval: float
     pending_grace: float
     decision_ttl: float
+    outcome_interval: float
 
 
 @dataclass(frozen=True, slots=True)

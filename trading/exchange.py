@@ -35,6 +35,16 @@ class MarketView:
     price_ranges: tuple[tuple[int, int, int], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class MarketPrices:
+    """A market's YES quotes and last trade now (None when absent), and its result once settled."""
+
+    yes_bid: int | None
+    yes_ask: int | None
+    last: int | None
+    result: str  # "yes" or "no" once settled, else ""
+
+
 class ExchangeError(Exception):
     """The exchange could not be asked (network, 5xx, 429): the outcome is unknown."""
 

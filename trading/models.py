@@ -279,3 +279,44 @@ class MarketWatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.market_ticker} watched by {self.socket_id}"
+
+
+class WhaleOutcome(models.Model):
+    """What one whale led to, followed or skipped (trading.outcomes): its features at
+    detection, the YES mid and last trade at +1/+5/+30 min, the settlement, and the
+    P&L of following it, fading it (per contract, what-if) and of our follow (actual).
+    Filled in over time by ``trading.outcomes.services.fill_outcomes``; a null is "not
+    known yet" (or never: a markout the filler could not read in time)."""
+
+    whale = models.OneToOneField(WhaleTrade, on_delete=models.CASCADE, primary_key=True, related_name="outcome")
+    market_ticker = models.CharField(max_length=100, db_index=True)
+    # Copied from the whale so the report's --since and the filler's "due" scan use one index.
+    traded_at = models.FloatField(db_index=True, help_text="Unix seconds, from the exchange.")
+    size_percentile = models.IntegerField(null=True, blank=True, help_text="Among the market's recent trades.")
+    levels_swept = models.IntegerField(null=True, blank=True, help_text="Cent levels from the previous print.")
+    price_impact = models.IntegerField(
+        null=True, blank=True, help_text="1/10,000 $ moved from the previous print, in the whale's direction."
+    )
+    time_to_close = models.FloatField(null=True, blank=True, help_text="Seconds, from the decision's market read.")
+    price_band = models.CharField(max_length=12, db_index=True)
+    follow_price = models.IntegerField(
+        null=True, blank=True, help_text="Own-side price a follow pays (would have paid), 1/10,000 $."
+    )
+    mid_1m = models.IntegerField(null=True, blank=True, help_text="YES mid, 1/10,000 $.")
+    last_1m = models.IntegerField(null=True, blank=True, help_text="YES last trade, 1/10,000 $.")
+    mid_5m = models.IntegerField(null=True, blank=True)
+    last_5m = models.IntegerField(null=True, blank=True)
+    mid_30m = models.IntegerField(null=True, blank=True)
+    last_30m = models.IntegerField(null=True, blank=True)
+    result = models.CharField(max_length=3, blank=True, db_index=True, help_text="yes or no once settled.")
+    settled_at = models.FloatField(null=True, blank=True, help_text="Unix seconds, when we learnt the result.")
+    pnl_follow = models.BigIntegerField(null=True, blank=True, help_text="Micro-dollars per contract, what-if.")
+    pnl_fade = models.BigIntegerField(null=True, blank=True, help_text="Micro-dollars per contract, what-if.")
+    pnl_actual = models.BigIntegerField(null=True, blank=True, help_text="Micro-dollars, our follow's fills.")
+    complete = models.BooleanField(default=False, db_index=True, help_text="Every markout and the result known.")
+
+    class Meta:
+        ordering = ["-traded_at"]
+
+    def __str__(self) -> str:
+        return f"outcome of whale #{self.whale_id}: {self.result or 'unsettled'}"

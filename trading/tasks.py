@@ -22,6 +22,7 @@ from django.db import close_old_connections
 from trading import retention
 from trading.exchange import ExchangeError
 from trading.execution import reconciliation, services
+from trading.outcomes.services import fill_outcomes as fill_outcomes_now
 
 
 @shared_task
@@ -40,6 +41,11 @@ def place_order(order_id: int) -> str:
 def reconcile() -> int:
     report = reconciliation.reconcile()
     return len(report.changes)
+
+
+@shared_task
+def fill_outcomes() -> int:
+    return fill_outcomes_now()
 
 
 @shared_task

@@ -10,7 +10,16 @@ from urllib.parse import urlencode
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 
-from trading.models import ActivityEvent, Fill, Order, Settlement, StateTransition, WhaleDecision, WhaleTrade
+from trading.models import (
+    ActivityEvent,
+    Fill,
+    Order,
+    Settlement,
+    StateTransition,
+    WhaleDecision,
+    WhaleOutcome,
+    WhaleTrade,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -110,6 +119,28 @@ def test_filters_and_search_narrow_the_list_and_its_export(client, staff, decisi
     assert {row["reason_code"] for row in rows(client.get(f"{EXPORT}?{query}"))} == expected
 
 
+def test_outcome_columns_and_filters(client, staff, decisions):
+    followed = decisions[0].whale
+    WhaleOutcome.objects.create(
+        whale=followed,
+        market_ticker=followed.market_ticker,
+        traded_at=followed.traded_at,
+        price_band="0.10-0.90",
+        mid_5m=4800,  # 3 cents up from the whale's 0.45: its way
+        result="yes",
+        pnl_follow=521_700,
+        pnl_actual=5_216_000,
+    )
+    client.force_login(staff)
+    body = client.get(CHANGELIST).content.decode()
+    for text in ("0.0300", "YES", "$0.52", "$5.22"):
+        assert text in body
+    page = client.get(f"{CHANGELIST}?settled=yes")
+    assert page.status_code == 200 and page.context["cl"].result_count == 1
+    assert client.get(f"{CHANGELIST}?settled=unknown").context["cl"].result_count == 2
+    assert client.get(f"{CHANGELIST}?whale__outcome__price_band=0.10-0.90").context["cl"].result_count == 1
+
+
 def test_date_filter(client, staff, decisions):
     client.force_login(staff)
     today = time.strftime("%Y-%m-%d 00:00:00+00:00", time.gmtime())
@@ -195,6 +226,7 @@ def test_other_admin_pages_for_staff(client, staff, decisions):
     client.force_login(staff)
     models = (
         "whaletrade",
+        "whaleoutcome",
         "order",
         "fill",
         "position",

@@ -98,6 +98,17 @@ def check_limits(verdict: Verdict, account: AccountView, limits: RiskLimits) -> 
     return None
 
 
+def final_verdict(
+    verdict: Verdict, account: AccountView, now: float, config: RuleConfig, limits: RiskLimits
+) -> Verdict:
+    """The rules' verdict after the switches, the cooldown and the limits: what is decided.
+    Pure, so the backtest (trading.backtest) decides with exactly this code."""
+    final = check_account(account) or verdict
+    if final.follow:
+        final = check_cooldown(account.last_follow_at, now, config) or check_limits(final, account, limits) or final
+    return final
+
+
 def client_order_id(decision: WhaleDecision, whale: WhaleTrade) -> str:
     """Derived from the decision (one order per decision) and its whale's exchange trade id,
     so ids stay unique on the exchange even after the local database is recreated
@@ -226,9 +237,7 @@ def decide(
         if decided is not None:
             existing = WhaleDecision.objects.select_related("order").get(pk=decided)
             return Decided(existing, getattr(existing, "order", None), created=False)
-        final = check_account(view) or verdict
-        if final.follow:
-            final = check_cooldown(view.last_follow_at, now, config) or check_limits(final, view, limits) or final
+        final = final_verdict(verdict, view, now, config, limits)
         decision = WhaleDecision.objects.create(
             whale=whale,
             decision=WhaleDecision.Decision.FOLLOW if final.follow else WhaleDecision.Decision.SKIP,

@@ -11,12 +11,13 @@ There are no workers and no celery beat here, so this process also does beat's
 work: it reconciles with the exchange when it starts and every
 ``EXEC_RECONCILE_INTERVAL`` seconds (the simulator starts empty each time while
 the SQLite database keeps the last run's orders, so without it they would stay
-"resting" forever), and prunes the replay log every ``ACTIVITY_PRUNE_INTERVAL``.
+"resting" forever), prunes the replay log every ``ACTIVITY_PRUNE_INTERVAL`` and
+fills in whale outcomes every ``OUTCOME_FILL_INTERVAL``.
 
 The demo's markets close and settle after ``SIM_MARKET_LIFETIME`` (five minutes unless
 set), each replaced by a new listing the feed runner follows, so positions settle and
 P&L is realized while a new user watches; a market is followed while it has a fifth of
-its life left (``demo_rules``).
+its life left (``demo_rules``), and outcomes settle and fill the Strategy page.
 """
 
 import asyncio
@@ -32,6 +33,7 @@ from trading.execution import reconciliation
 from trading.feed.aio import cancel_and_wait
 from trading.feed.service import StartupFailed, Stop, serve
 from trading.feed.threads import fresh_connection
+from trading.outcomes.services import fill_outcomes
 from trading.simulator.server import SimConfig, SimulatorServer
 
 logger = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ def run_all(
             beat += [
                 asyncio.create_task(_every(settings.EXECUTION.reconcile_interval, _reconcile), name="reconcile"),
                 asyncio.create_task(_every(settings.RETENTION.prune_interval, _prune), name="prune-activity"),
+                asyncio.create_task(_every(settings.EXECUTION.outcome_interval, _outcomes), name="fill-outcomes"),
             ]
             outcome.append(await serve(explicit=explicit, count=count, stop=stop))
         except StartupFailed as exc:
@@ -123,6 +126,11 @@ async def _every(interval: float, job: Callable[[], object]) -> None:
 @fresh_connection
 def _reconcile() -> None:
     reconciliation.reconcile()
+
+
+@fresh_connection
+def _outcomes() -> None:
+    fill_outcomes()
 
 
 @fresh_connection

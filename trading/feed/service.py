@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from trading import publisher
 from trading.config import FeedConfig
 from trading.feed.lock import AdvisoryLock, market_set_name, needs_lock
 from trading.feed.markets import NoMarkets, UnknownMarkets, select_markets
+from trading.feed.recording import FrameRecorder, record_dir_from
 from trading.feed.runner import FeedRunner
 from trading.kalshi.errors import KalshiApiError, KalshiResponseError, KalshiTransportError
 from trading.kalshi.rest import KalshiRestClient
@@ -56,12 +58,14 @@ async def serve(
     config: FeedConfig | None = None,
     client: KalshiWebSocket | None = None,
     rest: KalshiRestClient | None = None,
+    record: Path | None = None,
 ) -> str:
     """Run one feed runner until ``stop`` is requested (or its lock is lost); returns why it ended.
 
     ``StartupFailed`` when the markets cannot be chosen (none open, unknown tickers, the
     exchange unreachable after the REST client's retries): a runner starts with a known
-    set of markets or not at all."""
+    set of markets or not at all. ``record`` (else ``FEED_RECORD_DIR``) records every raw
+    frame the exchange sends (trading.feed.recording)."""
     pub = publisher.get_publisher()
     # Sync publishes (state rows, whales) go out on this loop: one loop per process,
     # which is also what the in-memory channel layer needs.
@@ -70,19 +74,23 @@ async def serve(
     rest = rest or KalshiRestClient.from_settings()
     market_set = market_set_name(explicit, count)
     lock = AdvisoryLock(market_set) if needs_lock() else None
+    config = config or settings.FEED
+    folder = record_dir_from(str(record) if record else None, config.record_dir)
+    recorder = FrameRecorder(folder, keep_hours=config.record_keep_hours) if folder else None
     try:
         # A hot standby has done all of this before it gets the lock, so a takeover
         # only connects, subscribes and backfills.
         tickers = await _markets(explicit, count, rest)
         # A feed runner never gives up on the exchange: it backs off (up to a minute) and reports error meanwhile.
         client = client or KalshiWebSocket.from_settings(max_attempts=0)
+        client.recorder = recorder
         runner = FeedRunner(
             client,
             tickers,
-            config or settings.FEED,
+            config,
             rest=rest,
             market_set=market_set,
-            components=[lock] if lock else [],
+            components=[*([lock] if lock else []), *([recorder] if recorder else [])],
             replace_closed=not explicit,
             # Given tickers narrow everything to them; else the whole exchange's trades and quotes.
             exchange_wide=not explicit,
@@ -91,6 +99,8 @@ async def serve(
             return "stopped while standing by"
         return await _run_active(runner, stop, lock)
     finally:
+        if recorder is not None:
+            recorder.close()
         if lock is not None:
             await lock.release()
         if own_rest:

@@ -16,6 +16,7 @@ from trading.execution import broadcast
 from trading.feed.bus import TradeReceived
 from trading.feed.whales import WhaleVerdict
 from trading.models import WhaleTrade
+from trading.outcomes.services import record_features
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ def record_whale(
                 detected_at=detected_at,
                 quote=quote,
             )
+            record_features(whale=whale, verdict=verdict)
             _announce(whale, verdict)
             # Registered after the announcements, so browsers see "detected" before any stage.
             transaction.on_commit(lambda: _hand_to_execution(whale.pk))

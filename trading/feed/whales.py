@@ -36,6 +36,9 @@ QUEUE_SIZE = 200
 QUEUE_MAX_AGE = 15 * 60.0
 # A failure to record a whale keeps the tracker unhealthy (critical) this long.
 FAILURE_WINDOW = 60.0
+# The price step a whale's "levels swept" are counted in: Kalshi's default grid
+# (linear_cent); a market on a finer grid still reads as cents, comparable across markets.
+LEVEL_STEP = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,12 @@ class WhaleVerdict:
     notional: int  # micro-dollars
     median: int | None  # the market's median before this trade, micro-dollars
     reason: str  # "absolute" or "relative"
+    # Features for the strategy report (trading.outcomes): the trade's notional percentile
+    # among the market's recent trades, and how far (1/10,000 $, in the whale's direction)
+    # and over how many cent levels it moved the price from the market's previous print.
+    percentile: int | None = None
+    impact: int | None = None
+    levels: int | None = None
 
 
 def trade_notional(trade: TradeReceived) -> int:
@@ -71,6 +80,12 @@ class RollingMedian:
         self._order.append(value)
         insort(self._sorted, value)
 
+    def percentile(self, value: int) -> int | None:
+        """Percent of the window strictly below ``value``; None for an empty window."""
+        if not self._sorted:
+            return None
+        return 100 * bisect_left(self._sorted, value) // len(self._sorted)
+
     def median(self) -> int:
         values, mid = self._sorted, len(self._sorted) // 2
         return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) // 2
@@ -96,6 +111,7 @@ class WhaleRule:
         self.evicted = 0  # market windows dropped to stay within max_markets
         # Insertion-ordered by last trade: the first entry is the least recently traded market.
         self._history: dict[str, RollingMedian] = {}
+        self._last_price: dict[str, int] = {}
 
     def __len__(self) -> int:
         """Markets with a window now."""
@@ -112,15 +128,26 @@ class WhaleRule:
                 self.evicted += 1
         self._history[trade.ticker] = history
         median = history.median() if len(history) >= MIN_SAMPLES else None
-        history.add(notional)
+        previous = self._last_price.get(trade.ticker)
+        self._last_price[trade.ticker] = trade.yes_price
         if notional >= self.min_notional:
-            return WhaleVerdict(notional, median, "absolute")
-        if median is not None and median > 0 and notional >= self.relative_factor * median:
-            return WhaleVerdict(notional, median, "relative")
-        return None
+            reason = "absolute"
+        elif median is not None and median > 0 and notional >= self.relative_factor * median:
+            reason = "relative"
+        else:
+            history.add(notional)
+            return None
+        percentile = history.percentile(notional)
+        history.add(notional)
+        impact = None
+        if previous is not None:
+            impact = trade.yes_price - previous if trade.taker_side == "yes" else previous - trade.yes_price
+        levels = None if impact is None else max(impact, 0) // LEVEL_STEP + 1
+        return WhaleVerdict(notional, median, reason, percentile, impact, levels)
 
     def reset(self) -> None:
         self._history.clear()
+        self._last_price.clear()
 
 
 class WhaleQueue:

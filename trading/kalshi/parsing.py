@@ -5,10 +5,19 @@ WebSocket), positions, and the book and market views a decision reads.
 
 import time
 
-from trading.exchange import BookView, ExchangeOrder, ExchangePosition, FillReport, MarketView, SettlementReport
+from trading.exchange import (
+    BookView,
+    ExchangeOrder,
+    ExchangePosition,
+    FillReport,
+    MarketPrices,
+    MarketView,
+    SettlementReport,
+)
 from trading.kalshi.messages import FillBody
 from trading.kalshi.schemas.rest import Fill, Market, MarketPosition, Order, Orderbook, Settlement
 from trading.orderbook import OrderBook
+from trading.units import ONE_DOLLAR
 
 
 def exchange_order(order: Order) -> ExchangeOrder:
@@ -100,4 +109,16 @@ def market_view(market: Market) -> MarketView:
         status=market.status,
         close_ts=market.close_time.timestamp(),
         price_ranges=tuple((int(r.start), int(r.end), int(r.step)) for r in market.price_ranges),
+    )
+
+
+def market_prices(market: Market) -> MarketPrices:
+    """A REST market's quotes and result. Kalshi sends 0 for "no bid", 1 for "no ask" and
+    0 for "no trade yet": those become None; a "scalar" result is not one of ours."""
+    bid, ask, last = int(market.yes_bid), int(market.yes_ask), int(market.last_price)
+    return MarketPrices(
+        yes_bid=bid or None,
+        yes_ask=ask if 0 < ask < ONE_DOLLAR else None,
+        last=last or None,
+        result=market.result if market.result in ("yes", "no") else "",
     )

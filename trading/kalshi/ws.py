@@ -44,7 +44,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from trading.health import ComponentHealth, Criticality
 from trading.kalshi import messages as m
@@ -71,6 +71,10 @@ class KalshiWsError(Exception):
         super().__init__(f"Kalshi WebSocket error {self.code}: {self.message} ({self.meaning})")
 
 
+class FrameSink(Protocol):
+    def write(self, frame: bytes) -> None: ...
+
+
 class KalshiWebSocket:
     def __init__(
         self,
@@ -84,8 +88,11 @@ class KalshiWebSocket:
         stale_after: float = 30.0,
         open_timeout: float = 10.0,
         command_timeout: float = 10.0,
+        recorder: FrameSink | None = None,
     ) -> None:
+        """``recorder`` gets every raw frame received, before it is parsed (``run_feeds --record``)."""
         self.name = name
+        self.recorder = recorder
         self.stale_after = stale_after
         self.books = Books()
         self.metrics = FeedMetrics()
@@ -281,6 +288,8 @@ class KalshiWebSocket:
         metrics.messages += 1
         metrics.bytes += len(frame)
         self._last_message = time.monotonic()
+        if self.recorder is not None:
+            self.recorder.write(frame)
         try:
             msg = m.parse(frame)
         except m.ParseError as exc:

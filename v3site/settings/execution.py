@@ -76,4 +76,8 @@ EXECUTION = ExecutionConfig(
     # 55 s (CELERY_BROKER_TRANSPORT_OPTIONS, v3site.settings.services) and may then retry
     # for 30 s more (trading.tasks.place_order's backoff); it must still be fresh then.
     decision_ttl=number("EXEC_DECISION_TTL", 90.0),
+    # Whale outcomes (markouts at +1/+5/+30 min, results, P&L) are filled in every this
+    # many seconds: well inside the 30 s a markout may be late (trading.outcomes.services),
+    # and one REST read per market with whales in flight, far under Kalshi's read budget.
+    outcome_interval=number("OUTCOME_FILL_INTERVAL", 5.0),
 )

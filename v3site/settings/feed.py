@@ -28,6 +28,9 @@ if _book_whale_window < 0:
 _max_books = integer("FEED_MAX_BOOKS", 200)
 if _max_books < 1:
     raise ImproperlyConfigured(f"FEED_MAX_BOOKS={_max_books} must be at least 1")
+_record_keep_hours = integer("FEED_RECORD_KEEP_HOURS", 168)
+if _record_keep_hours < 1:
+    raise ImproperlyConfigured("FEED_RECORD_KEEP_HOURS must be at least 1 (the hour being written)")
 
 FEED = FeedConfig(
     # Markets to follow: explicit tickers (comma-separated), else the N most active open ones from REST.
@@ -61,4 +64,10 @@ FEED = FeedConfig(
     # markets are a few thousand deltas a second at the busiest, which one core applies
     # with room to spare (bench/README.md). Split more across runners by market set.
     max_books=_max_books,
+    # Record every raw exchange frame here (run_feeds --record DIR overrides; empty = off),
+    # for simulate_exchange --replay and manage.py backtest.
+    record_dir=env.str("FEED_RECORD_DIR", default=""),
+    # Hourly recording files kept (a week: enough to backtest a change against last week's
+    # whales; ~10x compressed, a busy week of 10 markets is a few GB).
+    record_keep_hours=_record_keep_hours,
 )

@@ -89,6 +89,7 @@ CELERY_DB_REUSE_MAX = integer("CELERY_DB_REUSE_MAX", 100)
 CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "trading.tasks.reconcile", "schedule": EXECUTION.reconcile_interval},
     "prune-activity": {"task": "trading.tasks.prune_activity", "schedule": RETENTION.prune_interval},
+    "fill-outcomes": {"task": "trading.tasks.fill_outcomes", "schedule": EXECUTION.outcome_interval},
 }
 
 # Decisions on the default queue, order placement on its own (see trading/tasks.py);

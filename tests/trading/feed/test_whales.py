@@ -128,3 +128,24 @@ def test_relative_rule_keeps_windows_for_a_bounded_number_of_markets():
     assert len(rule) == 3 and rule.evicted == 1
     assert rule.observe(_trade(1_000, ticker="A", n=100)) is not None, "A kept its window"
     assert rule.observe(_trade(1_000, ticker="B", n=100)) is None, "B's window went first"
+
+
+def test_whale_features_percentile_and_impact_from_the_previous_print():
+    rule = WhaleRule(min_notional=1_000 * DOLLARS, relative_factor=20)
+    for n in range(9):
+        assert rule.observe(_trade(10 + n, "0.4500", n=n)) is None
+    # Bigger than all 9 before it, and 3 cents above the previous print in its (YES) direction.
+    verdict = rule.observe(_trade(5_000, "0.4800", n=10))
+    assert verdict is not None
+    assert (verdict.percentile, verdict.impact, verdict.levels) == (100, 300, 4)
+    # A NO whale that pushes YES down is an impact in its own direction.
+    verdict = rule.observe(_trade(4_000, "0.4600", "no", n=11))  # $2,160: below the $2,400 before it
+    assert verdict is not None
+    assert (verdict.percentile, verdict.impact, verdict.levels) == (90, 200, 3)
+
+
+def test_first_trade_of_a_market_has_no_features_to_compare():
+    rule = WhaleRule(min_notional=1_000 * DOLLARS, relative_factor=20)
+    verdict = rule.observe(_trade(5_000, "0.4800"))
+    assert verdict is not None
+    assert (verdict.percentile, verdict.impact, verdict.levels) == (None, None, None)

@@ -1,6 +1,7 @@
 """``python manage.py run_feeds``: the feed runner process (DESIGN.md "Processes")."""
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -27,16 +28,23 @@ class Command(BaseCommand):
             help="how many of the most active open markets to follow when no tickers are given",
         )
 
-    def handle(self, *args: object, markets: str, count: int, **options: Any) -> None:
+        parser.add_argument(
+            "--record",
+            type=Path,
+            default=None,
+            help="record every raw exchange frame in this folder (default: FEED_RECORD_DIR; hourly files)",
+        )
+
+    def handle(self, *args: object, markets: str, count: int, record: Path | None, **options: Any) -> None:
         check_range("--count", count, low=1)
         explicit = [t for t in markets.split(",") if t.strip()] or list(settings.FEED.markets)
         try:
-            reason = asyncio.run(self._main(explicit, count))
+            reason = asyncio.run(self._main(explicit, count, record))
         except StartupFailed as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"feed runner stopped: {reason}")
 
-    async def _main(self, explicit: list[str], count: int) -> str:
+    async def _main(self, explicit: list[str], count: int, record: Path | None) -> str:
         stop = Stop()
         stop.on_signals()
-        return await serve(explicit=explicit, count=count, stop=stop)
+        return await serve(explicit=explicit, count=count, stop=stop, record=record)

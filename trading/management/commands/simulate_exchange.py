@@ -7,7 +7,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from trading.feed.recording import BadRecording
 from trading.management.limits import check_port, check_range
+from trading.simulator.replay import replay_server
 from trading.simulator.server import SimConfig, SimulatorServer
 
 
@@ -32,6 +34,14 @@ class Command(BaseCommand):
             default=settings.KALSHI.sim_market_lifetime or 0.0,
             help="seconds before a market closes and settles, a new one listed in its place (default "
             "SIM_MARKET_LIFETIME, else 0 = never)",
+        )
+        parser.add_argument(
+            "--replay",
+            type=Path,
+            help="serve this recording (run_feeds --record) instead of the random walk: its markets, books, trades",
+        )
+        parser.add_argument(
+            "--speed", type=float, default=1.0, help="with --replay: this many times the recorded pace (default 1)"
         )
         parser.add_argument("--delay-ms", type=int, default=0, help="fault: hold every WebSocket frame this long")
         parser.add_argument("--gap-every", type=int, default=0, help="fault: skip a seq every N sequenced messages")
@@ -70,23 +80,31 @@ class Command(BaseCommand):
             drop_every_s=options["drop_every"],
             reject_every=options["reject_every"],
         )
+        check_range("--speed", options["speed"], low=0.001)
         try:
-            asyncio.run(self._serve(config))
+            asyncio.run(self._serve(config, options["replay"], options["speed"]))
+        except BadRecording as exc:
+            raise CommandError(f"--replay: {exc}") from None
         except OSError as exc:
             raise CommandError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
 
-    async def _serve(self, config: SimConfig) -> None:
-        server = SimulatorServer(config)
+    async def _serve(self, config: SimConfig, replay_path: Path | None, speed: float) -> None:
+        server, replay = (
+            replay_server(config, replay_path, speed=speed) if replay_path else (SimulatorServer(config), None)
+        )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await server.start()
+        replaying = asyncio.create_task(replay.run()) if replay is not None else None
         self.stdout.write(
             f"Simulator serving {server.rest_url} and {server.ws_url} (key id {server.config.key_id}); Ctrl-C stops."
         )
         try:
             await stop.wait()
         finally:
+            if replaying is not None:
+                replaying.cancel()
             await server.stop()
             self.stdout.write("Simulator stopped.")

@@ -1,0 +1,1 @@
+"""Backtesting the whale strategy over a recording (``manage.py backtest``)."""
