@@ -1,11 +1,4 @@
-"""Staff review in the Django admin: whale decisions (with their whale, order and
-fills, a "mark reviewed" action with a note, CSV export of the filtered list),
-and read-only pages for whales, orders, fills, positions, the risk account,
-state transitions and activity. The admin site admits staff only.
-
-Records here are an audit trail: nothing can be added or deleted, and a
-decision's fields are read-only; only its review can be written.
-"""
+"""The whale decision review: list, filters, the decision page, "mark reviewed", CSV export."""
 
 import csv
 import logging
@@ -24,94 +17,18 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html, format_html_join
 
-from trading.execution.rules import dollars
+from trading.admin.display import contracts, input_value, money, price, spreadsheet_safe, unix
 from trading.execution.services import review_decisions
 from trading.models import (
-    ActivityEvent,
-    Fill,
-    Order,
-    Position,
-    RiskAccount,
     Settlement,
-    StateTransition,
     WhaleDecision,
     WhaleOutcome,
     WhaleTrade,
 )
 from trading.outcomes.arithmetic import markout
-from trading.units import COUNT_SCALE, MONEY_SCALE, PRICE_SCALE, human_count, human_money, human_price
+from trading.units import COUNT_SCALE, MONEY_SCALE, human_count, human_money
 
 logger = logging.getLogger(__name__)
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV
-# injection"); tickers, reasons and error texts come from the exchange or a person.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def money(value: int | None) -> str:
-    return "" if value is None else dollars(value)
-
-
-def price(value: int | None) -> str:
-    return "" if value is None else f"{value / PRICE_SCALE:.4f}"
-
-
-def contracts(value: int | None) -> str:
-    return "" if value is None else f"{value / COUNT_SCALE:g}"
-
-
-def spreadsheet_safe(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading ``'`` turns a would-be formula into a literal."""
-    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
-
-
-def unix(ts: float | None) -> str:
-    return "" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
-
-
-# How the decision inputs' fields read (trading.execution.services.book_inputs,
-# risk.AccountView, the rule and limit configs), by field name; the rest are shown as they are.
-_INPUT_MONEY = {"notional", "exposure", "daily_pnl", "max_exposure", "max_daily_loss", "min_whale_notional"}
-_INPUT_CONTRACTS = {
-    "count", "yes_bid_size", "yes_ask_size", "long_exposure", "short_exposure", "max_position", "fixed_count",
-    "max_count",
-}  # fmt: skip
-_INPUT_PRICES = {"yes_price", "yes_bid", "yes_ask", "spread", "max_spread", "slippage", "max_cross"}
-_INPUT_TIMES = {"close_ts", "last_follow_at"}
-_INPUT_SECONDS = {"age", "max_book_age", "max_whale_age", "min_time_to_close", "cooldown", "order_ttl"}
-
-
-def input_value(name: str, value: Any) -> str:
-    """One decision input as a person reads it: dollars, contracts, cents, UTC times, seconds."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if name in _INPUT_MONEY:
-        return human_money(int(value))
-    if name in _INPUT_CONTRACTS:
-        return f"{human_count(int(value))} contracts"
-    if name in _INPUT_PRICES:
-        return human_price(int(value))
-    if name in _INPUT_TIMES:
-        return unix(value)
-    if name in _INPUT_SECONDS:
-        return f"{value:g} s"
-    if name == "whale_fraction_ppm":
-        return f"{value / 10_000:g} %"
-    return f"{value:g}"
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Audit records: viewable by staff with view permission, never added, changed or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class MarketFilter(admin.SimpleListFilter):
@@ -486,126 +403,3 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
             d.reviewed_at.isoformat() if d.reviewed_at else "",
             text(d.review_note),
         ]
-
-
-@admin.register(WhaleOutcome)
-class WhaleOutcomeAdmin(ReadOnlyAdmin):
-    list_display = [
-        "whale_id",
-        "market_ticker",
-        "price_band",
-        "size_percentile",
-        "levels_swept",
-        "mid_1m",
-        "mid_5m",
-        "mid_30m",
-        "result",
-        "pnl_follow",
-        "pnl_fade",
-        "pnl_actual",
-        "complete",
-    ]
-    list_filter = ["result", "price_band", "complete"]
-    search_fields = ["market_ticker"]
-
-
-@admin.register(WhaleTrade)
-class WhaleTradeAdmin(ReadOnlyAdmin):
-    list_display = ["id", "market_ticker", "taker_side", "count_", "yes_price_", "notional_", "status", "detected"]
-    list_filter = ["status", "taker_side"]
-    search_fields = ["market_ticker", "trade_id"]
-
-    @admin.display(description="count", ordering="count")
-    def count_(self, obj: WhaleTrade) -> str:
-        return contracts(obj.count)
-
-    @admin.display(description="YES price", ordering="yes_price")
-    def yes_price_(self, obj: WhaleTrade) -> str:
-        return price(obj.yes_price)
-
-    @admin.display(description="notional", ordering="notional")
-    def notional_(self, obj: WhaleTrade) -> str:
-        return money(obj.notional)
-
-    @admin.display(description="detected", ordering="detected_at")
-    def detected(self, obj: WhaleTrade) -> str:
-        return unix(obj.detected_at)
-
-
-class FillInline(admin.TabularInline):
-    model = Fill
-    extra = 0
-    can_delete = False
-    fields = ["trade_id", "side", "yes_price", "count", "fee", "realized_pnl", "is_taker", "ts"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
-    list_display = [
-        "id",
-        "client_order_id",
-        "market_ticker",
-        "side",
-        "price",
-        "count",
-        "filled_count",
-        "status",
-        "mode",
-        "created_at",
-    ]
-    list_filter = ["status", "mode", "side"]
-    search_fields = ["market_ticker", "client_order_id", "exchange_order_id"]
-    inlines = [FillInline]
-
-
-@admin.register(Fill)
-class FillAdmin(ReadOnlyAdmin):
-    list_display = ["id", "trade_id", "market_ticker", "side", "yes_price", "count", "fee", "realized_pnl", "ts"]
-    list_filter = ["side", "is_taker"]
-    search_fields = ["market_ticker", "trade_id", "exchange_order_id"]
-
-
-@admin.register(Position)
-class PositionAdmin(ReadOnlyAdmin):
-    list_display = ["market_ticker", "position", "cost", "realized_pnl", "fees_paid", "updated_at"]
-    search_fields = ["market_ticker"]
-
-
-@admin.register(Settlement)
-class SettlementAdmin(ReadOnlyAdmin):
-    list_display = ["market_ticker", "result", "position", "cost", "payout", "realized_pnl", "fees", "settled_at"]
-    list_filter = ["result"]
-    search_fields = ["market_ticker", "event_ticker"]
-
-
-@admin.register(RiskAccount)
-class RiskAccountAdmin(ReadOnlyAdmin):
-    """Switch trading with ``manage.py trading`` or the dashboard, which record who did it."""
-
-    list_display = ["name", "paused", "killed", "balance", "version", "reconciled_at", "updated_at"]
-
-
-@admin.register(StateTransition)
-class StateTransitionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "from_state", "to_state", "reason", "created_at"]
-    list_filter = ["to_state", "from_state", "created_at"]
-    search_fields = ["reason"]
-
-
-@admin.register(ActivityEvent)
-class ActivityEventAdmin(ReadOnlyAdmin):
-    list_display = ["id", "type", "when", "summary"]
-    list_filter = ["type"]
-
-    @admin.display(description="time", ordering="ts")
-    def when(self, obj: ActivityEvent) -> str:
-        return unix(obj.ts)
-
-    @admin.display(description="data")
-    def summary(self, obj: ActivityEvent) -> str:
-        data = obj.data or {}
-        return str(data.get("message") or data.get("stage") or data)[:200]
