@@ -28,6 +28,7 @@ from trading.orderbook import NO
 from trading.simulator import wire
 from trading.simulator.exchange import Exchange
 from trading.simulator.faults import MALFORMED, Faults
+from trading.simulator.order_entry import OrderEntry
 from trading.simulator.records import (
     BookDelta,
     FillMade,
@@ -193,6 +194,7 @@ class SimulatorServer:
         app.router.add_get(WS_PATH, self._websocket)
         app.router.add_post(CONTROL_PATH, self._control)
         self.rest.add_routes(app)
+        OrderEntry(self).add_routes(app)
         return app
 
     def _auth_error(self, request: web.Request) -> dict[str, Any] | None:

@@ -1,6 +1,7 @@
 """A short real run recorded, for the backtest and replay tests."""
 
-from tests.trading.feed.harness import eventually, feed_config, sim_client
+from tests.trading.feed.harness import feed_config, sim_client
+from tests.waiting import eventually
 from trading.feed.recording import FrameRecorder
 from trading.feed.runner import FeedRunner
 from trading.simulator.server import SimConfig, SimulatorServer

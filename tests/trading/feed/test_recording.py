@@ -6,7 +6,8 @@ import gzip
 import orjson
 import pytest
 
-from tests.trading.feed.harness import eventually, feed_config, sim_client
+from tests.trading.feed.harness import feed_config, sim_client
+from tests.waiting import eventually
 from trading.feed.recording import BadRecording, FrameRecorder, hour_name, read_frames
 from trading.feed.runner import FeedRunner
 from trading.simulator.server import SimConfig, SimulatorServer

@@ -9,7 +9,8 @@ from django.core.management import CommandError, call_command
 
 from tests.trading.backtest.recorded import WHALES, record_run
 from tests.trading.feed.conftest import _close_thread_connection  # noqa: F401 (the recording's runner's ORM thread)
-from tests.trading.feed.harness import eventually, sim_client, sim_rest
+from tests.trading.feed.harness import sim_client, sim_rest
+from tests.waiting import eventually
 from trading.backtest.engine import Backtest
 from trading.feed.recording import read_frames
 from trading.kalshi import messages as m
