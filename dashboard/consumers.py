@@ -43,9 +43,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qs
 
-import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -55,6 +53,7 @@ from dashboard.feedwatch import ensure_watching
 from dashboard.health import stats
 from dashboard.hub import hub_for
 from dashboard.outbox import Outbox, OutboxOverflow
+from dashboard.protocol import CommandError, TokenBucket, last_event_id, parse_command
 from trading import events, selectors
 from trading.execution import control
 from trading.feed import price_history, watches
@@ -69,56 +68,13 @@ CLOSE_TOO_SLOW = 4409
 CLOSE_TOO_MANY = 4429
 
 CONTROL_PERMISSION = "trading.control_trading"
-# A command is a few dozen bytes; anything far larger is a mistake or abuse.
-MAX_COMMAND_CHARS = 2_000
 # Market panels one browser may follow at once: each is a group subscription.
 MAX_MARKETS = 20
 TICKER = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
-# Event ids are Postgres bigints; a larger last_event_id names no event (and 5,000
-# digits made int() raise and crash the handshake).
-MAX_EVENT_ID = 2**63 - 1
 # Frames refused in a row, over the command budget, before the socket is closed: the
 # page's own commands are clicks, so a browser told to slow down that keeps sending
 # this many more is broken or hostile (3,000 bad frames once got 3,000 replies).
 MAX_REFUSED_IN_A_ROW = 50
-
-
-class TokenBucket:
-    """``burst`` commands at once, refilled at ``rate`` a second."""
-
-    def __init__(self, burst: int, rate: float) -> None:
-        self.burst = burst
-        self.rate = rate
-        self.tokens = float(burst)
-        self.stamp = time.monotonic()
-
-    def take(self) -> bool:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
-class CommandError(Exception):
-    """A browser command that cannot be carried out; ``code`` goes to the browser."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-def _last_event_id(query_string: bytes) -> int | None:
-    values = parse_qs(query_string.decode("latin-1"), keep_blank_values=True).get("last_event_id")
-    if not values:
-        return None
-    text = values[0]
-    # Length first: int() of thousands of digits raises (and is slow) before any range check.
-    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_EVENT_ID))) or int(text) > MAX_EVENT_ID:
-        raise CommandError("bad_last_event_id", f"last_event_id must be an integer from 0 to {MAX_EVENT_ID}")
-    return int(text)
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
@@ -208,7 +164,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             )
         )
         try:
-            last_seen = _last_event_id(self.scope.get("query_string", b""))
+            last_seen = last_event_id(self.scope.get("query_string", b""))
         except CommandError as exc:
             logger.info("events socket of %s: %s; replaying recent history", user.get_username(), exc)
             self.outbox.put(events.envelope(events.ERROR, {"code": exc.code, "message": str(exc), "ref": None}))
@@ -398,7 +354,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return  # refused, or closing: nothing more is answered
         malformed = None
         try:
-            command = self.parse(text_data)
+            command = parse_command(text_data)
         except CommandError as exc:
             command, malformed = {}, exc
         if command.get("type") == "pong" and command.get("seq") == self.ping_seq and not self.pong.is_set():
@@ -446,22 +402,6 @@ class EventsConsumer(AsyncWebsocketConsumer):
             )
             stats.closed_abuse += 1
             self.close_soon(CLOSE_TOO_MANY)
-
-    @staticmethod
-    def parse(text_data: str | None) -> dict[str, Any]:
-        if text_data is None:
-            raise CommandError("malformed", "commands are JSON text frames, not binary")
-        if len(text_data) > MAX_COMMAND_CHARS:
-            raise CommandError("malformed", f"command longer than {MAX_COMMAND_CHARS} characters")
-        try:
-            command = orjson.loads(text_data)
-        except orjson.JSONDecodeError as exc:
-            raise CommandError("malformed", "command is not valid JSON") from exc
-        if not isinstance(command, dict) or not isinstance(command.get("type"), str):
-            raise CommandError("malformed", 'a command is a JSON object with a string "type"')
-        if not isinstance(command.get("ref"), int | str | None):
-            raise CommandError("malformed", '"ref" must be a string or an integer')
-        return command
 
     async def control_command(self, command: dict[str, Any]) -> dict[str, Any]:
         """pause / resume / kill through the execution side, which records who asked. The

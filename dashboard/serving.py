@@ -20,7 +20,7 @@ APPLICATION = "v3site.asgi:application"
 # (DESIGN.md pitfalls); the dashboard would resume, but there is no reason to cut it.
 DAPHNE_WEBSOCKET_TIMEOUT = -1
 # The largest message a browser may send. Its commands are at most 2,000 characters
-# (dashboard.consumers.MAX_COMMAND_CHARS); uvicorn's default, 16 MiB, times the 32
+# (dashboard.protocol.MAX_COMMAND_CHARS); uvicorn's default, 16 MiB, times the 32
 # messages it queues per socket, would let one browser hold 512 MiB of the server.
 WS_MAX_SIZE = 64 * 1024
 # On SIGTERM, how long open sockets get to close (uvicorn sends each 1012, "restart")

@@ -10,8 +10,9 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth.models import Permission
 
-from dashboard.consumers import CLOSE_PING_TIMEOUT, MAX_COMMAND_CHARS
+from dashboard.consumers import CLOSE_PING_TIMEOUT
 from dashboard.health import stats
+from dashboard.protocol import MAX_COMMAND_CHARS
 from tests.configs import configure
 from tests.websocket import events_socket
 from trading import events, publisher

@@ -77,9 +77,9 @@ async def test_bad_last_event_id_gets_an_error_and_a_fresh_replay(cookie, value)
 
 
 def test_largest_event_id_is_accepted():
-    from dashboard.consumers import MAX_EVENT_ID, _last_event_id
+    from dashboard.protocol import MAX_EVENT_ID, last_event_id
 
-    assert _last_event_id(f"last_event_id={MAX_EVENT_ID}".encode()) == 2**63 - 1
+    assert last_event_id(f"last_event_id={MAX_EVENT_ID}".encode()) == 2**63 - 1
 
 
 async def test_catch_up_over_a_megabyte_comes_in_pages_then_live_events(cookie):
