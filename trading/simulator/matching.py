@@ -117,16 +117,6 @@ class MatchingEngine:
             queue.remove(entry)
         self._level_changed(ticker, side, price, -cut)
 
-    def set_book(self, ticker: str, *, yes: dict[int, int], no: dict[int, int]) -> None:
-        """Replace a market's simulated liquidity with these levels ({price: size}, NO at NO
-        prices) for a test scenario. Emitted as deltas, so subscribed books stay exact;
-        the account's resting orders stay in their queues."""
-        for side, wanted in ((YES, yes), (NO, no)):
-            for price in list(self.queues[ticker][side]):
-                self.remove_level(ticker, side, price)
-            for price, size in sorted(wanted.items()):
-                self.add_liquidity(ticker, side, price, size)
-
     def public_trade(self, ticker: str, taker_side: str, count: int) -> SimTrade:
         """Another participant takes ``count`` from the best level opposite ``taker_side``
         (buying YES takes NO bids), topping the level up first if it is thinner."""
@@ -473,23 +463,6 @@ class MatchingEngine:
         self.account.balance += _own_price(order) * by
         self._level_changed(order.ticker, side, price, -by, order.client_order_id or None)
 
-    def cancel_all(self) -> int:
-        """Every resting order of the account, canceled; how many."""
-        resting = [o.order_id for o in self.account.orders.values() if o.status == RESTING]
-        for order_id in resting:
-            self.cancel_order(order_id)
-        return len(resting)
-
-    def set_trading(self, active: bool) -> None:
-        """Exchange-wide trading pause (``exchange/status`` ``trading_active``): new orders and
-        amends are refused while paused, cancels still go; orders placed with
-        ``cancel_order_on_pause`` are canceled when the pause begins."""
-        if self.trading_active and not active:
-            for order in list(self.account.orders.values()):
-                if order.status == RESTING and order.cancel_order_on_pause:
-                    self.cancel_order(order.order_id, reason="HaltCancel")
-        self.trading_active = active
-
     def expire_orders(self, now_s: int) -> int:
         """Cancel resting orders whose ``expiration_time`` has come; how many."""
         due = [
@@ -513,17 +486,6 @@ class MatchingEngine:
         """(yes bid, its size, yes ask, its size)."""
         top = self.books[ticker].top()
         return top.yes_bid, top.yes_bid_size, top.yes_ask, top.yes_ask_size
-
-    def portfolio_value(self) -> int:
-        """Micro-dollars the open positions are worth at the bids of their own sides."""
-        value = 0
-        for position in self.account.positions.values():
-            yes_bid, _, yes_ask, _ = self.best(position.ticker)
-            if position.position > 0 and yes_bid is not None:
-                value += yes_bid * position.position
-            elif position.position < 0 and yes_ask is not None:
-                value += (ONE_DOLLAR - yes_ask) * -position.position
-        return value
 
 
 def _own_price(order: SimOrder) -> int:
