@@ -18,7 +18,3 @@ os.environ.setdefault("V3_ENV_FILE", os.devnull)
 os.environ.setdefault("V3_DATA_DIR", tempfile.mkdtemp(prefix="v3-test-data-"))
 
 from v3site.settings import *  # noqa: E402,F403
-
-# Test logins need not resist offline cracking: the fast hasher Django's testing docs
-# advise. The default's 1,000,000 PBKDF2 rounds cost ~0.3 s a login, ~15 s of the suite.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -25,9 +25,9 @@ from aiohttp import WSMsgType, web
 from trading.kalshi.signing import ACCESS_KEY, ACCESS_SIGNATURE, ACCESS_TIMESTAMP, load_public_key, verify
 from trading.kalshi.sim_keys import ensure_sim_keys
 from trading.orderbook import NO
-from trading.simulator import wire
+from trading.simulator import control, wire
 from trading.simulator.exchange import Exchange
-from trading.simulator.faults import MALFORMED, Faults
+from trading.simulator.faults import Faults
 from trading.simulator.order_entry import OrderEntry
 from trading.simulator.records import (
     BookDelta,
@@ -47,8 +47,8 @@ from trading.simulator.rest import (
     error_body,
     json_response,
 )
-from trading.simulator.streams import Commands, Connection, encode_frame
-from trading.units import ONE_DOLLAR, UnitError, parse_count
+from trading.simulator.streams import Commands, Connection
+from trading.units import ONE_DOLLAR, UnitError
 
 log = logging.getLogger("trading.simulator")
 
@@ -452,76 +452,5 @@ class SimulatorServer:
         return json_response({"ok": True, **result})
 
     def control(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Apply one ``/sim/control`` action (documented in trading/simulator/__init__.py)."""
-        action = body["action"]
-        faults = self.faults
-        if action == "drop":
-            return {"dropped": self.drop_connections()}
-        if action == "skip_seq":
-            faults.skip_next.add(body.get("channel", "orderbook_delta"))
-        elif action == "malformed":
-            for conn in self.connections:
-                conn.out.append(encode_frame(MALFORMED))
-                conn.flush()
-        elif action == "delay":
-            if body.get("target", "ws") == "orders":
-                faults.order_delay_ms = int(body["ms"])
-            else:
-                faults.delay_ms = int(body["ms"])
-        elif action == "reject":
-            status = int(body.get("status", 429))
-            if status not in (429, 500, 503):
-                raise ValueError("status must be 429, 500 or 503")
-            if body.get("target", "rest") == "ws":
-                faults.reject_ws_next = int(body.get("count", 1))
-            else:
-                faults.reject_next, faults.reject_status = int(body.get("count", 1)), status
-        elif action == "pause":
-            self.paused = True
-        elif action == "resume":
-            self.paused = False
-        elif action == "step":
-            self.step(int(body.get("count", 1)))
-        elif action == "whale":
-            ticker = body.get("market_ticker") or self.exchange.tickers[0]
-            if ticker not in self.exchange.markets:
-                raise ValueError(f"unknown market {ticker}")
-            count = parse_count(body["count"]) if "count" in body else None
-            if count is not None and count <= 0:
-                raise ValueError("count must be positive")
-            side = body.get("taker_side")
-            if side not in (None, "yes", "no"):
-                raise ValueError("taker_side must be yes or no")
-            if self.exchange.markets[ticker].status != "active":
-                raise ValueError(f"market {ticker} is not open")
-            trade = self.exchange.whale(ticker, count=count, taker_outcome_side=side)
-            self.publish()
-            return {"trade": wire.rest_trade(trade)}
-        elif action == "trading":
-            active = body["active"]
-            if not isinstance(active, bool):
-                raise ValueError("active must be true or false")
-            self.exchange.set_trading(active)
-            self.publish()
-            return {"trading_active": active}
-        elif action == "settle":
-            ticker = body["market_ticker"]
-            if ticker not in self.exchange.markets:
-                raise ValueError(f"unknown market {ticker}")
-            settlement = self.exchange.settle(ticker, body["result"])
-            self.publish()
-            return {"settlement": wire.rest_settlement(settlement) if settlement else None}
-        elif action == "reset":
-            self.faults.clear()
-            self.paused = False
-        elif action == "status":
-            pass
-        else:
-            raise ValueError(f"unknown action {action!r}")
-        return {
-            "paused": self.paused,
-            "connections": len(self.connections),
-            "messages_generated": self.messages_generated,
-            "delay_ms": self.faults.delay_ms,
-            "order_delay_ms": self.faults.order_delay_ms,
-        }
+        """Apply one ``/sim/control`` action (trading.simulator.control)."""
+        return control.apply(self, body)
