@@ -1,6 +1,6 @@
 """The browsers' WebSocket (``/ws/events/``): authentication, groups, JSON in and out.
 
-Protocol, in order (event shapes: trading.events, DESIGN.md "Message types"):
+Protocol, in order (event shapes: trading.events, docs/architecture.md "Message types"):
 
 1. anonymous users are closed with 4401; the origin is checked in asgi.py
    (dashboard.origin); a user's sockets beyond WS_MAX_CONNECTIONS_PER_USER, in all

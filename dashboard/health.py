@@ -4,7 +4,7 @@ With one daphne per core (README) each process counts its own browsers, and
 /api/status answers from whichever process took the request: the component names
 its process so the numbers are not mistaken for the whole site's.
 
-DESIGN.md: bounds are never silent. A browser closed because it read too slowly
+docs/architecture.md: bounds are never silent. A browser closed because it read too slowly
 (4409), stopped answering pings (4408), lost its session (4401) or its control right
 (4403), sent on past the command budget or was one socket too many (4429), and market
 events replaced before a slow browser read them (added up as each socket closes), are

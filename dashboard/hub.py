@@ -4,9 +4,9 @@ The stock Channels path gives every browser its own channel: each broadcast is
 queued, decoded (msgpack) and dispatched once per browser, through a task and an
 ``asyncio.wait`` per message. With hundreds of browsers in one daphne that
 per-browser overhead, not the network, sets the latency (bench/README.md,
-DESIGN.md on channels_redis fan-out). So a process joins each group once, with
+docs/architecture.md on channels_redis fan-out). So a process joins each group once, with
 one channel of its own, decodes each message once, and hands it to the local
-members' outboxes with a plain function call: the known way out DESIGN.md names
+members' outboxes with a plain function call: the known way out docs/architecture.md names
 ("one message per process fanned out inside the process").
 
 A hub belongs to one event loop (channel layers do too); ``hub_for`` finds it.

@@ -1,6 +1,6 @@
 """The history replay cut into WebSocket messages of at most PAGE_BYTES each.
 
-daphne and uvicorn drop any frame over 1 MiB (DESIGN.md); a browser resuming
+daphne and uvicorn drop any frame over 1 MiB (docs/architecture.md); a browser resuming
 after a long absence may be owed thousands of events, and one ``history_replay``
 holding them all was dropped whole: the browser heard nothing, reconnected with
 the same last event id, and was dropped again, forever. So the replay goes out as

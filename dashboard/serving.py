@@ -17,7 +17,7 @@ from dataclasses import dataclass
 # The site's application, as both servers import it.
 APPLICATION = "v3site.asgi:application"
 # Close every browser socket after this long: never. daphne's default is 24 h
-# (DESIGN.md pitfalls); the dashboard would resume, but there is no reason to cut it.
+# (docs/architecture.md pitfalls); the dashboard would resume, but there is no reason to cut it.
 DAPHNE_WEBSOCKET_TIMEOUT = -1
 # The largest message a browser may send. Its commands are at most 2,000 characters
 # (dashboard.protocol.MAX_COMMAND_CHARS); uvicorn's default, 16 MiB, times the 32

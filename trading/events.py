@@ -1,6 +1,6 @@
 """The one place that names browser-bound event types and builds their envelope.
 
-Envelope (DESIGN.md): ``{"type": str, "id": int, "ts": float, "data": {...}}``,
+Envelope (docs/architecture.md): ``{"type": str, "id": int, "ts": float, "data": {...}}``,
 ``ts`` in Unix seconds. Persisted events take their ``id`` from
 ``ActivityEvent.pk`` so a reconnecting browser can resume "after N"; transient
 ones (``market``, ``ping``, ``connection``, ``history_replay``, ``history_page``) carry ``id`` 0

@@ -1,5 +1,5 @@
 """Component health: each component owns a ``health()`` that returns a
-``ComponentHealth``; the monitor only aggregates (DESIGN.md)."""
+``ComponentHealth``; the monitor only aggregates (docs/architecture.md)."""
 
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 
 class StateTransition(models.Model):
-    """One change of the trader's state (DESIGN.md "States"), with why it happened."""
+    """One change of the trader's state (docs/architecture.md "States"), with why it happened."""
 
     from_state = models.CharField(max_length=20)
     to_state = models.CharField(max_length=20)

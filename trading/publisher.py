@@ -1,4 +1,4 @@
-"""Publishing browser-bound events to Channels groups (DESIGN.md "Message types").
+"""Publishing browser-bound events to Channels groups (docs/architecture.md "Message types").
 
 Every event goes out in the envelope of ``trading.events``, serialized once; the
 group message carries the finished text and consumers forward it unchanged.

@@ -1,5 +1,5 @@
 // The V3 Trader dashboard: one WebSocket (/ws/events/), one envelope for every event
-// ({type, id, ts, data}; DESIGN.md "Message types to the browser"). Money arrives as
+// ({type, id, ts, data}; docs/architecture.md "Message types to the browser"). Money arrives as
 // integers (trading.units: micro-dollars, prices in 1/10,000 $, counts in 1/100
 // contracts) and times as Unix seconds; both are formatted here, in the browser's
 // locale and time zone. No library, no build step.

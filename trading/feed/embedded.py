@@ -1,7 +1,7 @@
 """The embedded default in one process and one event loop: daphne serving the
 site, the exchange simulator, the feed runner, and whale execution (Celery runs
 eagerly, on the feed's whale thread). One loop because the in-memory channel
-layer only reaches consumers on the loop that sends (DESIGN.md "Processes").
+layer only reaches consumers on the loop that sends (docs/architecture.md "Processes").
 
 Daphne runs on Twisted's asyncio reactor; everything else is scheduled on that
 reactor's loop before it starts, and a SIGTERM/SIGINT stops the feed and the
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 # minutes rather than never; SIM_MARKET_LIFETIME sets it (0 = never).
 DEMO_MARKET_LIFETIME = 300.0
 
-# Daphne closes every WebSocket after 24 h by default (DESIGN.md pitfalls); the
+# Daphne closes every WebSocket after 24 h by default (docs/architecture.md pitfalls); the
 # dashboard resumes by event id anyway, but there is no reason to cut it.
 WEBSOCKET_TIMEOUT = -1
 

@@ -1,5 +1,5 @@
 """Coalesced ``market`` events: at most ``rate`` a second per market, whatever the
-feed's message rate (DESIGN.md: the raw feed never goes to browsers).
+feed's message rate (docs/architecture.md: the raw feed never goes to browsers).
 
 The first change after a quiet period goes out at once; changes during the
 following interval are folded into one event at its end, which carries the book

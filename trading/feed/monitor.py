@@ -1,6 +1,6 @@
 """The health monitor and the status reporter of the feed runner.
 
-Each component owns ``health() -> ComponentHealth`` (DESIGN.md); the monitor
+Each component owns ``health() -> ComponentHealth`` (docs/architecture.md); the monitor
 only asks them, announces changes as ``system_activity`` and lets the state
 machine follow. The reporter sends ``trader_status`` on a fixed period, and
 ``trading_state`` only when its version changed, at most once a second, woken

@@ -1,4 +1,4 @@
-"""The feed runner (DESIGN.md "Processes": feeds): one asyncio loop that keeps the
+"""The feed runner (docs/architecture.md "Processes": feeds): one asyncio loop that keeps the
 Kalshi WebSocket, the order books and the trade tape, detects whales, runs the
 state machine and health monitor, and publishes to the browsers.
 

@@ -1,4 +1,4 @@
-"""The trader's state machine (DESIGN.md "States").
+"""The trader's state machine (docs/architecture.md "States").
 
 ``startup -> initializing -> ready <-> trading``, with ``paused``, ``degraded``
 (a non-critical component unhealthy), ``error`` (a critical one) and

@@ -1,2 +1,2 @@
-"""Kalshi's Trade API v2 wire protocol (../shared/kalshi/PROTOCOL.md): signing,
+"""Kalshi's Trade API v2 wire protocol (docs/kalshi/PROTOCOL.md): signing,
 typed messages, the WebSocket client and the REST client."""

@@ -1,5 +1,5 @@
 """A local exchange that speaks Kalshi's real Trade API v2 protocol (REST and
-WebSocket, PROTOCOL.md in ../shared/kalshi/), for the demo, development and tests.
+WebSocket, docs/kalshi/PROTOCOL.md), for the demo, development and tests.
 
 Command line::
 

@@ -1,5 +1,5 @@
 """Kalshi's wire shapes for the simulator's state (PROTOCOL.md 6 and 8; every key and
-value type as in ../shared/kalshi/examples/, which the conformance test checks).
+value type as in docs/kalshi/examples/, which the conformance test checks).
 
 Plain functions from exchange objects to JSON-ready dicts; the server adds envelopes.
 """

@@ -1,5 +1,5 @@
 """What the simulator sends has exactly the keys and value types of Kalshi's recorded
-examples (../shared/kalshi/examples/), for every WebSocket message type and REST body."""
+examples (docs/kalshi/examples/), for every WebSocket message type and REST body."""
 
 import time
 

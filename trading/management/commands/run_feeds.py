@@ -1,4 +1,4 @@
-"""``python manage.py run_feeds``: the feed runner process (DESIGN.md "Processes")."""
+"""``python manage.py run_feeds``: the feed runner process (docs/architecture.md "Processes")."""
 
 import asyncio
 from pathlib import Path
