@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from trading.simulator import wire
+from trading.simulator import account_wire
 from trading.simulator.records import ASK, BID, SELF_TRADE_PREVENTION, TIME_IN_FORCE, OrderRejected
 from trading.simulator.rest import REST_PREFIX, error_body, flat_bad_request, json_response
 from trading.units import UnitError, format_count, parse_count, parse_price
@@ -69,7 +69,7 @@ class OrderEntry:
             return json_response(error_body(exc.code, exc.details), exc.status)
         finally:
             self.server.publish()
-        return json_response(wire.create_order_response(order), 201)
+        return json_response(account_wire.create_order_response(order), 201)
 
     async def _batch_create(self, request: web.Request) -> web.Response:
         """Each order of the batch placed in turn; a refused one answers with its ``error`` in its slot."""
@@ -93,7 +93,7 @@ class OrderEntry:
                 except OrderRejected as exc:
                     results.append({"client_order_id": coid, "error": error_body(exc.code, exc.details)["error"]})
                     continue
-                results.append(wire.create_order_response(order))
+                results.append(account_wire.create_order_response(order))
         finally:
             self.server.publish()
         return json_response({"orders": results}, 201)
@@ -105,7 +105,7 @@ class OrderEntry:
             return json_response(error_body(exc.code, exc.details), exc.status)
         finally:
             self.server.publish()
-        return json_response(wire.cancel_response(order, reduced))
+        return json_response(account_wire.cancel_response(order, reduced))
 
     async def _batch_cancel(self, request: web.Request) -> web.Response:
         body = await _json_body(request, "BatchCancelOrdersV2Request")
@@ -130,7 +130,7 @@ class OrderEntry:
                     error = error_body(exc.code, exc.details)["error"]
                     results.append({"order_id": item["order_id"], "reduced_by": "0.00", "error": error})
                     continue
-                results.append(wire.cancel_response(order, reduced))
+                results.append(account_wire.cancel_response(order, reduced))
         finally:
             self.server.publish()
         return json_response({"orders": results})
@@ -168,7 +168,7 @@ class OrderEntry:
             return json_response(error_body(exc.code, exc.details), exc.status)
         finally:
             self.server.publish()
-        return json_response(wire.create_order_response(order))
+        return json_response(account_wire.create_order_response(order))
 
     async def _decrease_order(self, request: web.Request) -> web.Response:
         body = await _json_body(request, "DecreaseOrderV2Request")

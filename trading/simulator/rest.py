@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
-from trading.simulator import wire
+from trading.simulator import account_wire, wire
 from trading.simulator.markets import SERIES, SERIES_BY_TICKER, SimMarket
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ class RestApi:
         return _listing(q, "GetTrades", "trades", trades, wire.rest_trade)
 
     async def _balance(self, request: web.Request) -> web.Response:
-        return json_response(wire.balance(self.exchange))
+        return json_response(account_wire.balance(self.exchange))
 
     async def _positions(self, request: web.Request) -> web.Response:
         q = request.query
@@ -238,8 +238,8 @@ class RestApi:
         return json_response(
             {
                 "cursor": cursor,
-                "event_positions": [wire.rest_event_position(e, ps) for e, ps in events.items()],
-                "market_positions": [wire.rest_market_position(p, resting.get(p.ticker, 0)) for p in page],
+                "event_positions": [account_wire.rest_event_position(e, ps) for e, ps in events.items()],
+                "market_positions": [account_wire.rest_market_position(p, resting.get(p.ticker, 0)) for p in page],
             }
         )
 
@@ -255,13 +255,13 @@ class RestApi:
             and (not q.get("status") or o.status == q["status"])
             and _in_range(o.created_ms // 1000, q.get("min_ts"), q.get("max_ts"))
         ]
-        return _listing(q, "GetOrders", "orders", orders, wire.rest_order)
+        return _listing(q, "GetOrders", "orders", orders, account_wire.rest_order)
 
     async def _order(self, request: web.Request) -> web.Response:
         order = self.exchange.account.orders.get(request.match_info["order_id"])
         if order is None:
             return json_response(error_body("not_found"), 404)
-        return json_response({"order": wire.rest_order(order)})
+        return json_response({"order": account_wire.rest_order(order)})
 
     async def _fills(self, request: web.Request) -> web.Response:
         q = request.query
@@ -273,7 +273,7 @@ class RestApi:
             and (not q.get("order_id") or f.order_id == q["order_id"])
             and _in_range(f.ts_ms // 1000, q.get("min_ts"), q.get("max_ts"))
         ]
-        return _listing(q, "GetFills", "fills", fills, wire.rest_fill)
+        return _listing(q, "GetFills", "fills", fills, account_wire.rest_fill)
 
     async def _settlements(self, request: web.Request) -> web.Response:
         q = request.query
@@ -285,7 +285,7 @@ class RestApi:
             and (not events or s.event_ticker in events)
             and _in_range(s.settled_ms // 1000, q.get("min_ts"), q.get("max_ts"))
         ]
-        return _listing(q, "GetSettlements", "settlements", settlements, wire.rest_settlement)
+        return _listing(q, "GetSettlements", "settlements", settlements, account_wire.rest_settlement)
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:

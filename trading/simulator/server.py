@@ -25,7 +25,7 @@ from aiohttp import WSMsgType, web
 from trading.kalshi.signing import ACCESS_KEY, ACCESS_SIGNATURE, ACCESS_TIMESTAMP, load_public_key, verify
 from trading.kalshi.sim_keys import ensure_sim_keys
 from trading.orderbook import NO
-from trading.simulator import control, wire
+from trading.simulator import account_wire, control, wire
 from trading.simulator.exchange import Exchange
 from trading.simulator.faults import Faults
 from trading.simulator.order_entry import OrderEntry
@@ -282,15 +282,17 @@ class SimulatorServer:
                 dirty.add(event.ticker)
                 self._send_channel("trade", event.ticker, b"trade", wire.trade_msg, event, sequenced=True)
             elif kind is FillMade:
-                self._send_channel("fill", event.fill.ticker, b"fill", wire.fill_msg, event.fill)
+                self._send_channel("fill", event.fill.ticker, b"fill", account_wire.fill_msg, event.fill)
             elif kind is OrderChanged:
-                self._send_channel("user_orders", event.order.ticker, b"user_order", wire.user_order_msg, event.order)
+                self._send_channel(
+                    "user_orders", event.order.ticker, b"user_order", account_wire.user_order_msg, event.order
+                )
             elif kind is PositionChanged:
                 self._send_channel(
                     "market_positions",
                     event.position.ticker,
                     b"market_position",
-                    wire.market_position_msg,
+                    account_wire.market_position_msg,
                     event.position,
                 )
             elif kind is LifecycleChanged:
