@@ -438,11 +438,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def subscribe_market(self, command: dict[str, Any]) -> dict[str, Any]:
         # Kalshi's tickers are upper case: "kxbtc-26" typed in the watch box means KXBTC-26.
         ticker = self.ticker(command).upper()
-        followed = await database_sync_to_async(selectors.followed_markets)()
-        if followed and ticker not in followed:
-            raise CommandError(
-                "unknown_market", f"{ticker} is not one of the {len(followed)} markets the feed runner follows"
-            )
+        why_not = await database_sync_to_async(watches.why_unwatchable)(ticker)
+        if why_not is not None:
+            raise CommandError("unknown_market", why_not)
         group = events.market_group(ticker)
         markets = self.joined - {events.EVENTS_GROUP, revocation.user_group(self.user.pk)}
         if group not in markets and len(markets) >= MAX_MARKETS:

@@ -240,6 +240,12 @@ def followed_markets() -> frozenset[str]:
     return frozenset(m if isinstance(m, str) else m.get("ticker", "") for m in listed)
 
 
+def follows_whole_exchange() -> bool:
+    """Whether the feed runner's latest report says it watches the exchange-wide streams."""
+    event = latest_event(events.TRADER_STATUS)
+    return event is not None and bool(event["data"].get("exchange_wide"))
+
+
 def trader_status_now() -> dict[str, Any] | None:
     """The latest ``trader_status``; while the runner is dead, a ``down`` one made here
     (id 0: not persisted, so a browser that saw the last real one still takes it)."""

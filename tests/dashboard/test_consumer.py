@@ -14,6 +14,7 @@ from dashboard.consumers import CLOSE_PING_TIMEOUT
 from dashboard.health import stats
 from dashboard.protocol import MAX_COMMAND_CHARS
 from tests.configs import configure
+from tests.simulators import quiet_simulator
 from tests.websocket import events_socket
 from trading import events, publisher
 from trading.feed import heartbeat
@@ -368,3 +369,21 @@ async def test_a_watched_market_is_recorded_for_the_feed_runner_until_unwatched_
     assert await sync_to_async(watched_markets)() == {"KXTEST-B"}
     await socket.disconnect()
     assert await sync_to_async(watched_markets)() == set()
+
+
+async def test_a_runner_on_the_whole_exchange_lets_a_browser_watch_any_listed_market(user, connect, settings):
+    """Watching a market is what adds its book there, so the check asks the exchange, not the books."""
+    async with quiet_simulator(3) as sim:
+        configure(settings, "KALSHI", api_url=sim.rest_url)
+        booked, other = sim.exchange.tickers[0], sim.exchange.tickers[2]
+        await sync_to_async(publisher.publish)(
+            events.TRADER_STATUS, {"state": "trading", "markets": [booked], "exchange_wide": True, "components": []}
+        )
+        socket, _, _ = await connect(user)
+        reply = await send(socket, {"type": "subscribe_market", "ticker": other.lower()})
+        assert reply["data"]["ok"] is True and reply["data"]["ticker"] == other
+        reply = await send(socket, {"type": "subscribe_market", "ticker": "KXNOSUCH-1"})
+        assert reply["type"] == events.ERROR
+        assert reply["data"]["code"] == "unknown_market"
+        assert reply["data"]["message"] == "KXNOSUCH-1 is not a market the exchange lists"
+        await socket.disconnect()
