@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from trading.kalshi.signing import Signer, generate_key_pair
 from trading.kalshi.ws import KalshiWebSocket
-from trading.simulator.server import encode_frame
+from trading.simulator.streams import encode_frame
 
 KEY_ID = "bench-feed-ingest"
 # Frames before timing starts: the connection, subscriptions and snapshots settle.
@@ -66,7 +66,7 @@ def serve(conn, source: str, key_id: str, public_key: str, markets: int, seed: i
             replay = await websockets_serve(
                 lambda ws: push(ws, frames), "127.0.0.1", 0, compression=None, ping_interval=None
             )
-            port = replay.sockets[0].getsockname()[1]
+            port = next(iter(replay.sockets)).getsockname()[1]
             conn.send((f"ws://127.0.0.1:{port}/trade-api/ws/v2", tickers))
         await asyncio.get_running_loop().run_in_executor(None, conn.recv)
         await server.stop()
@@ -85,7 +85,8 @@ async def record(url: str, tickers: list[str], key_id: str, config) -> list[tupl
         await ws.send(orjson.dumps({"id": 1, "cmd": "subscribe", "params": params}), text=True)
         await ws.recv()  # subscribed
         frames = [await ws.recv(decode=False) for _ in range(RECORDED)]
-    return [(m.group(1), m.group(3)) for m in map(_SEQ.fullmatch, frames)]
+    matches = [_SEQ.fullmatch(frame) for frame in frames]
+    return [(m.group(1), m.group(3)) for m in matches if m is not None]
 
 
 async def push(ws, frames: list[tuple[bytes, bytes]]) -> None:

@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -261,7 +262,7 @@ async def run_bare(rate: int, seconds: float) -> dict:
             relay.start()
             await asyncio.sleep(WARMUP)
             start, end, start_cpu, end_cpu, rss, peak, generated = await _measure(
-                http, port, tickers, seconds, relay.pid, injected
+                http, port, tickers, seconds, relay.pid or 0, injected
             )
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
@@ -276,7 +277,9 @@ async def run_bare(rate: int, seconds: float) -> dict:
 
 
 def _summarise_bare(rate, start, end, received, injected, cpu, rss, peak, generated) -> dict:
-    latencies, counts, announced = [], [], {}
+    latencies: list[float] = []
+    counts: list[tuple[Any, Any]] = []
+    announced: dict[str, float] = {}
     for at, text in received:
         body = orjson.loads(text)
         kind, data = body["type"], body["data"]
@@ -306,7 +309,9 @@ def _summarise_bare(rate, start, end, received, injected, cpu, rss, peak, genera
 def _summarise(rate, start, end, received, injected, recorded, whales_total, cpu, rss, peak, generated) -> dict:
     from trading import events
 
-    latencies, statuses, announced = [], [], {}
+    latencies: list[float] = []
+    statuses: list[Any] = []
+    announced: dict[str, float] = {}
     for at, text in received:
         body = orjson.loads(text)
         kind, data = body["type"], body["data"]
