@@ -26,7 +26,7 @@ from trading.models import (
     WhaleTrade,
 )
 from trading.outcomes.arithmetic import markout
-from trading.units import COUNT_SCALE, MONEY_SCALE, human_count, human_money
+from trading.units import COUNT_SCALE, MONEY_SCALE, human_money
 
 logger = logging.getLogger(__name__)
 
@@ -111,13 +111,11 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         "whale_size",
         "decision",
         "reason_code",
-        "mode",
         "order_status",
         "realized",
         "markout_5m",
         "settled",
         "follow_pnl",
-        "actual_pnl",
         "reviewed",
     ]
     list_filter = [
@@ -178,28 +176,33 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
 
     # Columns.
 
-    @admin.display(description="decided (UTC)", ordering="created_at")
+    @admin.display(description="UTC", ordering="created_at")
     def when(self, obj: WhaleDecision) -> str:
-        return datetime.fromtimestamp(obj.decided_at, UTC).strftime("%m-%d %H:%M:%S")
+        return datetime.fromtimestamp(obj.decided_at, UTC).strftime("%m-%d %H:%M")
 
     @admin.display(description="market", ordering="whale__market_ticker")
     def market(self, obj: WhaleDecision) -> str:
         return obj.whale.market_ticker
 
-    @admin.display(description="whale size", ordering="whale__notional")
+    @admin.display(description="whale", ordering="whale__notional")
     def whale_size(self, obj: WhaleDecision) -> str:
-        return f"{human_money(obj.whale.notional)} {obj.whale.taker_side.upper()} {human_count(obj.whale.count)}"
+        return f"{human_money(obj.whale.notional)} {obj.whale.taker_side.upper()}"
 
-    @admin.display(description="order status", ordering="order__status")
+    @admin.display(description="order", ordering="order__status")
     def order_status(self, obj: WhaleDecision) -> str:
         order = getattr(obj, "order", None)
         return order.status if order is not None else "-"
 
-    @admin.display(description="realized P&L", ordering="realized_pnl")
+    @admin.display(description="P&L", ordering="realized_pnl")
     def realized(self, obj: WhaleDecision) -> str:
+        """Our follow's P&L: fills, fees and settlement once the outcome knows them, else the
+        fills' realized P&L so far (one column, so the list fits a laptop screen)."""
+        outcome = _outcome(obj)
+        if outcome is not None and outcome.pnl_actual is not None:
+            return money(outcome.pnl_actual)
         return money(getattr(obj, "realized_pnl", None))
 
-    @admin.display(description="5 min markout")
+    @admin.display(description="5m markout")
     def markout_5m(self, obj: WhaleDecision) -> str:
         """The YES mid's move in the whale's direction 5 minutes after it traded."""
         outcome = _outcome(obj)
@@ -212,15 +215,10 @@ class WhaleDecisionAdmin(admin.ModelAdmin):
         outcome = _outcome(obj)
         return outcome.result.upper() if outcome is not None and outcome.result else "-"
 
-    @admin.display(description="follow P&L / contract", ordering="whale__outcome__pnl_follow")
+    @admin.display(description="follow /ct", ordering="whale__outcome__pnl_follow")
     def follow_pnl(self, obj: WhaleDecision) -> str:
         outcome = _outcome(obj)
         return money(outcome.pnl_follow if outcome is not None else None)
-
-    @admin.display(description="actual P&L", ordering="whale__outcome__pnl_actual")
-    def actual_pnl(self, obj: WhaleDecision) -> str:
-        outcome = _outcome(obj)
-        return money(outcome.pnl_actual if outcome is not None else None)
 
     @admin.display(description="started")
     def started(self, obj: WhaleDecision) -> str:
