@@ -1,9 +1,13 @@
 """Whole-exchange benchmark: a feed runner watching every market's trades and tickers.
 
-    DATABASE_URL=postgres://... REDIS_URL=redis://... DEBUG=1 .venv/bin/python bench/exchange.py \
+    DATABASE_URL=postgres://... REDIS_URL=redis://... SECRET_KEY=... ALLOWED_HOSTS=localhost \
+        .venv/bin/python bench/exchange.py \
         [--markets 500] [--rate 16700] [--seconds 60] [--count 45]
 
-DATABASE_URL names a scratch database: it is migrated and emptied first.
+DATABASE_URL names a scratch database: it is migrated and emptied first. Leave DEBUG unset:
+with it Django keeps every thread's last 9,000 queries, which reads as memory growth.
+
+Results are recorded in bench/README.md ("exchange").
 
 Three real processes: the simulator (``simulate_exchange --markets 500``, skewed activity),
 ``run_feeds --count 45`` as deployed (no ``--markets``: the exchange-wide ``trade`` and
