@@ -369,8 +369,7 @@ def test_status_bar_shows_the_feed_runner_down_when_its_heartbeat_stops(page, tr
 def test_whales_from_many_markets_are_filtered_by_series_and_minimum_notional(page, trader):
     log_in(page, "viewer", PASSWORD)
     for ticker, dollars in [("KXBTCD-26DEC31-T1", 2_000), ("KXFED-27JAN-T4", 1_200), ("KXFED-27MAR-T4", 9_000)]:
-        make_whale(ticker, notional=dollars * 1_000_000)
-    broadcast.whale_queue()
+        broadcast.whale_queue(make_whale(ticker, notional=dollars * 1_000_000).pk)
     publisher.get_publisher().flush()
     rows = page.locator("#whale-rows tr")
     expect(rows).to_have_count(3)
