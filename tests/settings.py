@@ -18,3 +18,9 @@ os.environ.setdefault("V3_ENV_FILE", os.devnull)
 os.environ.setdefault("V3_DATA_DIR", tempfile.mkdtemp(prefix="v3-test-data-"))
 
 from v3site.settings import *  # noqa: E402,F403
+
+# SQLite tests on a file, not Django's shared-cache memory database: the feed's threads
+# (whales, marks, heartbeat) write at once, and shared cache answers "database table is
+# locked" at once instead of waiting the busy timeout, as the embedded default's file does.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}  # noqa: F405
