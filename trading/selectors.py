@@ -233,17 +233,13 @@ def feed_status(now: float | None = None) -> tuple[ComponentHealth, dict[str, An
     return ComponentHealth("feed_runner", healthy, Criticality.CRITICAL, detail), report
 
 
-def followed_markets() -> frozenset[str]:
-    """The tickers the feed runner said it follows in its latest report (empty before any)."""
+def runner_scope() -> tuple[frozenset[str], bool]:
+    """The feed runner's markets with books, and whether it watches the exchange-wide
+    streams, from its latest report (empty and False before any)."""
     event = latest_event(events.TRADER_STATUS)
-    listed = [] if event is None else event["data"].get("markets", [])
-    return frozenset(m if isinstance(m, str) else m.get("ticker", "") for m in listed)
-
-
-def follows_whole_exchange() -> bool:
-    """Whether the feed runner's latest report says it watches the exchange-wide streams."""
-    event = latest_event(events.TRADER_STATUS)
-    return event is not None and bool(event["data"].get("exchange_wide"))
+    data = {} if event is None else event["data"]
+    listed = data.get("markets", [])
+    return frozenset(m if isinstance(m, str) else m.get("ticker", "") for m in listed), bool(data.get("exchange_wide"))
 
 
 def trader_status_now() -> dict[str, Any] | None:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trading.execution.rules import dollars
-from trading.units import COUNT_SCALE, PRICE_SCALE, human_count, human_money, human_price
+from trading.units import PRICE_SCALE, human_count, human_money, human_price
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV
 # injection"); tickers, reasons and error texts come from the exchange or a person.
@@ -21,7 +21,7 @@ def price(value: int | None) -> str:
 
 
 def contracts(value: int | None) -> str:
-    return "" if value is None else f"{value / COUNT_SCALE:g}"
+    return "" if value is None else human_count(value)
 
 
 def spreadsheet_safe(text: str) -> str:

@@ -29,10 +29,10 @@ def why_unwatchable(ticker: str) -> str | None:
     A runner given its markets knows them all. One watching the whole exchange keeps books
     only where they matter, and watching a market is what adds its book, so a market it has
     no book for yet is asked of the exchange (one REST read, on a user's click)."""
-    followed = selectors.followed_markets()
+    followed, whole_exchange = selectors.runner_scope()
     if not followed or ticker in followed:
         return None
-    if not selectors.follows_whole_exchange():
+    if not whole_exchange:
         return f"{ticker} is not one of the {len(followed)} markets the feed runner follows"
     # One client per process and exchange URL, kept on the execution loop (its pool belongs to it).
     client = loop.loop_value(f"watch_rest:{settings.KALSHI.api_url}", KalshiRestClient.from_settings)
